@@ -1,0 +1,105 @@
+# hkref — build, test gate and verification.  See README.md.
+#   make          library + CLI + test runner (installs missing Debian packages as root)
+#   make test     the full gate: Check suites, the same under ASan+UBSan, proofs, golden identity
+#   make verify   the main job: `hkref verify`, one report of every check
+#   make deps     check / install the Debian packages
+#   make proofs   symbolic check of every proof step (SymPy)
+#   make clean
+# Never add -ffast-math: goldens must regenerate byte-identically, and
+# -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
+
+BUILD ?= build
+SAN ?= 0
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+
+CFLAGS_WARN = -Wall -Wextra -Wshadow -Wno-unused-parameter
+CFLAGS_BASE = -std=c11 -g -ffp-contract=off -fno-fast-math -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+ifeq ($(SAN),1)
+CFLAGS_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS_SAN = -fsanitize=address,undefined
+else
+CFLAGS_OPT = -O2
+LDFLAGS_SAN =
+endif
+# Lazily expanded: pkg-config answers only after `make deps` has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs gsl jansson lapacke 2>/dev/null) -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
+
+REF_SRC = $(sort $(wildcard ref/*.c))
+TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c)))
+TEST_SRC = $(sort $(wildcard tests/*.c))
+REF_OBJ = $(REF_SRC:%.c=$(BUILD)/%.o)
+TOOLS_OBJ = $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+# Registries: each module adds itself by defining a function of a known
+# name; these lists are regenerated at every make (rewritten only on change).
+_gen := $(shell mkdir -p $(BUILD)/gen && \
+  tools/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS '^const hk_check \*hk_checks_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/chk_*.c) && \
+  tools/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD '^int hk_cmd_\([a-z0-9_]*\)(int argc, char \*\*argv).*' $(wildcard tools/cmd_*.c) && \
+  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c))
+
+.PHONY: all build deps deps-torch test verify proofs run-tests clean help
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(BUILD)/hkref $(BUILD)/run_tests
+
+help:
+	@sed -n '2,9p' Makefile
+
+deps:
+	@tools/deps.sh core
+
+deps-torch:
+	@tools/deps.sh torch
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhkref.a: $(REF_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libhktools.a: $(TOOLS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/hkref: $(BUILD)/tools/hkref.o $(BUILD)/libhktools.a $(BUILD)/libhkref.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libhktools.a $(BUILD)/libhkref.a
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+# Check's default per-test timeout (4 s) is too short under ASan on 2 cores.
+run-tests: build
+	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@echo "== Check suites (-O2) =="
+	@$(MAKE) --no-print-directory run-tests
+	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
+	@$(MAKE) --no-print-directory proofs
+
+verify: deps
+	@$(MAKE) --no-print-directory build
+	$(BUILD)/hkref verify
+
+proofs:
+	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
+	  echo "== proof check $$f =="; $(PYTHON) $$f; n=$$((n+1)); done; \
+	  echo "proofs: $$n symbolic proof checks passed"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d

@@ -1,0 +1,23 @@
+/* hkref — shared helpers of the CLI subcommands (tools/cmd_*.c).
+ *
+ * A subcommand is added by defining, in tools/cmd_<name>.c,
+ *     const char hk_cmd_<name>_summary[] = "one line for `hkref --help`";
+ *     int hk_cmd_<name>(int argc, char **argv);   // argv[0] is the subcommand name
+ * The Makefile collects them into build/gen/cmds.inc; '_' in <name> is typed
+ * as '-' on the command line.  Exit status: 0 success, 1 a check failed,
+ * 2 usage or input error (message on stderr). */
+#ifndef HK_CLI_H
+#define HK_CLI_H
+
+/* Prints "hkref <cmd>: <message from ref/'s error path>" to stderr, returns 2. */
+int hk_cli_fail(const char *cmd);
+/* Prints "hkref <cmd>: <formatted message>" to stderr, returns 2. */
+int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* 1 if a is "-h" or "--help". */
+int hk_cli_is_help(const char *a);
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/sh
+# hkref — install (as root) or name (otherwise) the Debian packages hkref needs.
+# usage: tools/deps.sh [core|torch|all]
+#   core  : C toolchain libraries, Check, SymPy for `make proofs` (needed by make test / verify)
+#   torch : python3-torch + numpy for the PyTorch example backend
+set -eu
+want=${1:-core}
+core="pkg-config check libsubunit-dev libgsl-dev liblapacke-dev libopenblas-dev libjansson-dev python3 python3-sympy python3-numpy"
+case "$want" in
+  core) pkgs="$core" ;;
+  torch) pkgs="python3-torch python3-numpy" ;;
+  extra) pkgs="gnuplot-nox" ;;
+  all) pkgs="$core python3-torch gnuplot-nox" ;;
+  *) echo "tools/deps.sh: unknown set '$want' (core, torch, extra, all)" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+# make and a C compiler are assumed only as far as this script can check them.
+for t in make cc; do
+  command -v "$t" >/dev/null 2>&1 || missing="$missing build-essential"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "hkref deps: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  echo "hkref deps: done"
+else
+  echo "hkref deps: missing Debian packages:$missing" >&2
+  echo "run as root:  apt-get update && apt-get install -y$missing" >&2
+  exit 1
+fi

@@ -1,0 +1,85 @@
+/* hkref — the command-line front end: dispatches to tools/cmd_*.c. */
+#include "cli.h"
+
+#include "../ref/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HK_CMD(name) int hk_cmd_##name(int argc, char **argv); extern const char hk_cmd_##name##_summary[];
+#include "cmds.inc"
+#undef HK_CMD
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+#define HK_CMD(name) {#name, hk_cmd_##name, hk_cmd_##name##_summary},
+#include "cmds.inc"
+#undef HK_CMD
+};
+
+int hk_cli_fail(const char *cmd)
+{
+    fprintf(stderr, "hkref %s: %s\n", cmd, hk_error_message());
+    return 2;
+}
+
+int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "hkref %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'hkref %s --help')\n", cmd);
+    return 2;
+}
+
+int hk_cli_is_help(const char *a) { return a && (!strcmp(a, "-h") || !strcmp(a, "--help")); }
+
+/* "golden_check" on the command line is "golden-check". */
+static int same_name(const char *typed, const char *name)
+{
+    for (; *typed && *name; typed++, name++) {
+        char t = *typed == '-' ? '_' : *typed;
+        if (t != *name) return 0;
+    }
+    return *typed == *name;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hkref <command> [options]   (hkref <command> --help for details)\n\n"
+               "hkref: scalar double-precision reference and verification suite for dropout\n"
+               "methods in LoRA fine-tuning (DropKey, DropAttention, HiddenCut, HiddenKey) and DyLoRA.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char shown[64];
+        snprintf(shown, sizeof shown, "%s", commands[i].name);
+        for (char *p = shown; *p; p++)
+            if (*p == '_') *p = '-';
+        fprintf(f, "  %-14s %s\n", shown, commands[i].summary);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (hk_cli_is_help(argv[1]) || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (same_name(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "hkref: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
