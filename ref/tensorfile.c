@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,14 @@ static int shape_bytes(int ndim, const long *shape, size_t esize, size_t *numel,
     if (__builtin_mul_overflow(n, esize, nbytes)) return 0;
     *numel = n;
     return 1;
+}
+
+/* 1 if s is valid UTF-8 without NUL (what a JSON string / key can hold). */
+static int valid_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
 }
 
 /* ---- the in-memory file object ---- */
@@ -196,6 +205,7 @@ int hk_st_add(hk_st_file *f, const char *name, hk_st_dtype dtype, int ndim, cons
     HK_REQUIRE_PTR(f);
     HK_REQUIRE_PTR(name);
     HK_REQUIRE(name[0] != '\0', HK_EINVAL, "tensor name is empty");
+    HK_REQUIRE(valid_utf8(name), HK_EINVAL, "tensor name is not valid UTF-8");
     HK_REQUIRE(strcmp(name, "__metadata__") != 0, HK_EINVAL, "tensor name '__metadata__' is reserved");
     HK_REQUIRE(!hk_st_find(f, name), HK_EINVAL, "tensor '%s' is already in the file", name);
     HK_REQUIRE((unsigned)dtype < HK_ST_NDTYPES, HK_EINVAL, "tensor '%s': dtype %d out of range", name, (int)dtype);
@@ -225,6 +235,8 @@ int hk_st_set_meta(hk_st_file *f, const char *key, const char *value)
     HK_REQUIRE_PTR(f);
     HK_REQUIRE_PTR(key);
     HK_REQUIRE_PTR(value);
+    HK_REQUIRE(valid_utf8(key), HK_EINVAL, "metadata key is not valid UTF-8");
+    HK_REQUIRE(valid_utf8(value), HK_EINVAL, "metadata value of '%s' is not valid UTF-8", key);
     char *v = strdup(value);
     if (!v) HK_ERROR(HK_ENOMEM, "cannot copy metadata value of '%s'", key);
     for (size_t i = 0; i < f->nmeta; i++)
@@ -400,7 +412,9 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
     for (int d = 0; d < e->ndim; d++) {
         uint64_t x;
         HK_TRY(get_nonneg(json_array_get(sh, (size_t)d), src, name, "shape", d, &x));
-        e->shape[d] = (long)x; /* json_int_t is at most 64-bit signed, like long here */
+        if (x > (uint64_t)LONG_MAX)
+            HK_ERROR(HK_EFORMAT, "%s: tensor '%s': shape[%d]=%llu is too large", src, name, d, (unsigned long long)x);
+        e->shape[d] = (long)x;
     }
     if (!off || !json_is_array(off) || json_array_size(off) != 2)
         HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets missing or not a list [begin, end]", src, name);
@@ -664,7 +678,7 @@ static int build_header(const hk_st_file *f, const hk_st_tensor *const *order, c
     *out = bad ? NULL : json_dumps(root, JSON_COMPACT);
     json_decref(root);
     free(ms);
-    if (!*out) HK_ERROR(HK_ENOMEM, "cannot build the JSON header (out of memory or a name is not valid UTF-8)");
+    if (!*out) HK_ERROR(HK_ENOMEM, "cannot build the JSON header: out of memory");
     return HK_OK;
 }
 
