@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fileio.h" /* hk_file_write_atomic, hk_file_read */
+
 #define HK_ST_MAX_HEADER 100000000u
 #define HK_ST_MAX_NDIM 8
 
@@ -113,14 +115,5 @@ int hk_st_read(const char *path, hk_st_file **out);
 int hk_st_serialize(const hk_st_file *f, unsigned char **buf, size_t *len);
 /* hk_st_serialize + hk_file_write_atomic. */
 int hk_st_write(const hk_st_file *f, const char *path);
-
-/* Writes buf[0..len) to path atomically: a temporary file in the same
- * directory, fsync, rename over path, fsync of the directory.  On any failure
- * the temporary is removed and path is left as it was.  The new file gets
- * mode 0666 & ~umask, like fopen. */
-int hk_file_write_atomic(const char *path, const void *buf, size_t len);
-/* Reads a whole regular file (at most max_len bytes, else HK_EIO) into a
- * malloc'd buffer (*buf, *len); caller frees. */
-int hk_file_read(const char *path, size_t max_len, unsigned char **buf, size_t *len);
 
 #endif

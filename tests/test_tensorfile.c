@@ -1,6 +1,7 @@
 /* hkref — safetensors tensor files: interoperability with hand-assembled and
  * numpy-written bytes, round trips of every dtype, byte-reproducible output,
- * one test per reader rejection, atomic writes, and `hkref inspect`. */
+ * one test per reader rejection, atomic writes (ref/fileio.h, used by the
+ * tensor files) and `hkref inspect`. */
 #include "hk_test.h"
 
 #include "../ref/tensorfile.h"
