@@ -423,7 +423,8 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
         HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] are reversed", src, name,
                  (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end > data_len)
-        HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] out of range: the data section has %llu bytes",
+        HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] out of range: the data section has %llu bytes"
+                 " (truncated file?)",
                  src, name, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
     char shs[160];
     format_shape(shs, sizeof shs, e->ndim, e->shape);
@@ -439,6 +440,7 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
 
 static int parse_metadata(const char *src, json_t *obj, hk_st_file *f)
 {
+    if (json_is_null(obj)) return HK_OK; /* the safetensors crate reads null as "no metadata" */
     if (!json_is_object(obj)) HK_ERROR(HK_EFORMAT, "%s: __metadata__ is not a JSON object", src);
     const char *key;
     json_t *v;
@@ -550,6 +552,7 @@ int hk_st_parse(const void *buf, size_t len, hk_st_file **out)
 {
     HK_REQUIRE_PTR(buf);
     HK_REQUIRE_PTR(out);
+    *out = NULL;
     const char *src = "safetensors buffer";
     const unsigned char *b = buf;
     if (len < 8) HK_ERROR(HK_EFORMAT, "%s: truncated: %zu bytes, shorter than the 8-byte header length", src, len);
@@ -575,6 +578,7 @@ int hk_st_read(const char *path, hk_st_file **out)
 {
     HK_REQUIRE_PTR(path);
     HK_REQUIRE_PTR(out);
+    *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) HK_ERROR(HK_EIO, "%s: cannot open: %s", path, strerror(errno));
     hk_st_file *f = NULL;

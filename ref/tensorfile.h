@@ -15,7 +15,8 @@
  *   HK_ST_MAX_NDIM non-negative integers whose byte size (checked
  *   multiplication) equals end - begin; the byte ranges, sorted, tile the data
  *   section exactly (no gap, no overlap, nothing after the last tensor);
- *   metadata values are strings; BOOL bytes are 0 or 1.
+ *   "__metadata__" is an object of strings (or null, read as none, like the
+ *   safetensors crate); BOOL bytes are 0 or 1.
  *
  * Writer policy (byte-reproducible: same content -> same bytes):
  *   compact JSON, "__metadata__" first (omitted when empty) with keys in strcmp

@@ -485,8 +485,26 @@ START_TEST(reader_rejects_bad_lengths_and_padding)
     f = NULL;
     const unsigned char nul[8 + 8] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', 0, 0, 0, 0, 0};
     hk_assert_fails(hk_st_parse(nul, sizeof nul, &f), HK_EFORMAT, "not valid JSON");
+    /* "__metadata__": null is no metadata (as in the safetensors crate). */
+    size_t nl;
+    unsigned char *nb = image("{\"__metadata__\":null}", "", 0, &nl);
+    hk_assert_ok(hk_st_parse(nb, nl, &f));
+    ck_assert(f->nmeta == 0 && f->ntensors == 0);
+    hk_st_free(f);
+    free(nb);
     ck_assert_ptr_null(f);
     hk_assert_fails(hk_st_parse(NULL, 8, &f), HK_EINVAL, "'buf' is NULL");
+    /* 100000 nested lists: jansson's depth limit answers, not the stack. */
+    enum { DEEP = 100000 };
+    char *deep = malloc(DEEP + 1);
+    ck_assert_ptr_nonnull(deep);
+    memset(deep, '[', DEEP);
+    deep[DEEP] = '\0';
+    size_t dl;
+    unsigned char *db = image(deep, "", 0, &dl);
+    hk_assert_fails(hk_st_parse(db, dl, &f), HK_EFORMAT, "depth");
+    free(db);
+    free(deep);
     /* Zero elements despite a dim of 2^63-1: valid, and written back unchanged. */
     size_t len, len2;
     unsigned char *b = image("{\"a\":{\"dtype\":\"U8\",\"shape\":[0,9223372036854775807],\"data_offsets\":[0,0]}}",
