@@ -8,7 +8,8 @@
  * The JSON header may be padded with trailing spaces.
  *
  * Reader policy (every violation is HK_EFORMAT with a message naming the
- * tensor / field, never a crash, never an allocation larger than the input):
+ * tensor / field, never a crash; memory stays proportional to the input: every size
+ * read from the file is checked against the input length before use):
  *   N <= HK_ST_MAX_HEADER (100,000,000 bytes, the limit of the safetensors
  *   crate) and 8 + N <= file size; JSON parsed by jansson with duplicate keys
  *   rejected; dtype one of the names below; shape a list of at most
