@@ -640,6 +640,64 @@ START_TEST(atomic_write_failure_leaves_nothing)
 }
 END_TEST
 
+/* The other direction: numpy (+ json, struct) reads what hkref writes.  The
+ * script prints each tensor with Python's repr (shortest round-trip digits);
+ * the expected text is written from the values put in, not from a run. */
+static const char np_reader[] =
+    "import json, struct, sys, numpy as np\n"
+    "b = open(sys.argv[1], \"rb\").read(); n = struct.unpack(\"<Q\", b[:8])[0]\n"
+    "h = json.loads(b[8:8 + n]); d = b[8 + n:]; assert (8 + n) % 8 == 0\n"
+    "m = {\"F64\": \"<f8\", \"F32\": \"<f4\", \"F16\": \"<f2\", \"I64\": \"<i8\", \"U8\": \"u1\", \"BOOL\": \"?\"}\n"
+    "for k in sorted(h):\n"
+    "    v = h[k]\n"
+    "    if k == \"__metadata__\": print(k, sorted(v.items())); continue\n"
+    "    o = v[\"data_offsets\"]; a = np.frombuffer(d[o[0]:o[1]], dtype=m[v[\"dtype\"]]).reshape(v[\"shape\"])\n"
+    "    print(k, v[\"dtype\"], list(a.shape), a.tolist())\n";
+
+START_TEST(numpy_reads_written_file)
+{
+    make_tmpdir();
+    char path[128], script[128], cmd[512], out[2048];
+    snprintf(path, sizeof path, "%s/w.safetensors", tmpdir);
+    snprintf(script, sizeof script, "%s/read.py", tmpdir);
+    hk_assert_ok(hk_file_write_atomic(script, np_reader, strlen(np_reader)));
+    double w[4] = {0.1, -0.0, 1e-310, -2.385};
+    float x[2] = {0.5f, -2.75f};
+    uint16_t h[3] = {0x3c00, 0x3555, 0xfbff}; /* binary16 1, 1365/4096, -65504 */
+    int64_t r[1] = {5};
+    uint8_t m[3] = {0, 1, 1}, b[2] = {1, 0};
+    long s22[2] = {2, 2}, s2[1] = {2}, s3[1] = {3};
+    hk_st_file *f;
+    hk_assert_ok(hk_st_new(&f));
+    hk_assert_ok(hk_st_add(f, "mask.m", HK_ST_U8, 1, s3, m));
+    hk_assert_ok(hk_st_add(f, "in.w", HK_ST_F64, 2, s22, w));
+    hk_assert_ok(hk_st_add(f, "x", HK_ST_F32, 1, s2, x));
+    hk_assert_ok(hk_st_add(f, "h", HK_ST_F16, 1, s3, h));
+    hk_assert_ok(hk_st_add(f, "rank", HK_ST_I64, 0, NULL, r));
+    hk_assert_ok(hk_st_add(f, "b", HK_ST_BOOL, 1, s2, b));
+    hk_assert_ok(hk_st_set_meta(f, "op", "demo"));
+    hk_assert_ok(hk_st_set_meta(f, "config", "{\"p\": 0.1}"));
+    hk_assert_ok(hk_st_write(f, path));
+    hk_st_free(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s 2>&1", script, path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    const char *want = "__metadata__ [('config', '{\"p\": 0.1}'), ('op', 'demo')]\n"
+                       "b BOOL [2] [True, False]\n"
+                       "h F16 [3] [1.0, 0.333251953125, -65504.0]\n"
+                       "in.w F64 [2, 2] [[0.1, -0.0], [1e-310, -2.385]]\n"
+                       "mask.m U8 [3] [0, 1, 1]\n"
+                       "rank I64 [] 5\n"
+                       "x F32 [2] [0.5, -2.75]\n";
+    ck_assert_msg(st == 0, "python3 + numpy failed (status %d; needs tools/deps.sh core):\n%s", st, out);
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(clean_tmpdir(), 2);
+}
+END_TEST
+
 /* ---- hkref inspect ---- */
 
 /* Runs the built binary (build/hkref next to build/run_tests, so the ASan
@@ -739,6 +797,7 @@ Suite *suite_tensorfile(void)
     tcase_add_test(core, empty_file_is_8_bytes_of_header);
     tcase_add_test(core, converts_every_dtype_to_double);
     tcase_add_test(core, write_read_disk_roundtrip_is_byte_identical);
+    tcase_add_test(core, numpy_reads_written_file);
     tcase_add_test(core, inspect_lists_tensors_and_exit_codes);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
