@@ -19,7 +19,6 @@ int hk_file_read_exact(FILE *fp, void *dst, size_t n, const char *path, const ch
     return HK_OK;
 }
 
-
 int hk_file_write_atomic(const char *path, const void *buf, size_t len)
 {
     HK_REQUIRE_PTR(path);

@@ -79,15 +79,17 @@ int hk_st_new(hk_st_file **out);
 void hk_st_free(hk_st_file *f);
 
 /* Adds a tensor, copying nbytes = numel * size bytes from data (host order;
- * data may be NULL only when numel = 0).  HK_EINVAL for an empty name, the
- * reserved "__metadata__", a name already present, ndim outside
- * [0, HK_ST_MAX_NDIM], a negative dim; HK_ENOMEM if the size overflows. */
+ * data may be NULL only when numel = 0).  HK_EINVAL for an empty name, a
+ * name that is not valid UTF-8, the reserved "__metadata__", a name already
+ * present, ndim outside [0, HK_ST_MAX_NDIM], a negative dim; HK_EDOM for a
+ * BOOL byte other than 0/1; HK_ENOMEM if the size overflows.  On failure the
+ * file is unchanged. */
 int hk_st_add(hk_st_file *f, const char *name, hk_st_dtype dtype, int ndim, const long *shape,
               const void *data);
-/* Sets metadata key to value (both copied; replaces an existing key). */
+/* Sets metadata key to value (both copied, valid UTF-8; replaces an existing key). */
 int hk_st_set_meta(hk_st_file *f, const char *key, const char *value);
 
-/* The tensor / metadata value of that name, or NULL (not an error). */
+/* The tensor / metadata value of that name, or NULL (not an error); linear search. */
 const hk_st_tensor *hk_st_find(const hk_st_file *f, const char *name);
 const char *hk_st_get_meta(const hk_st_file *f, const char *key);
 
