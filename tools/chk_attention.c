@@ -44,11 +44,6 @@ static double attn_loss(void *p)
     return hk_dot(c->out, c->dout, BTC);
 }
 
-static const char *const var_names[4][4] = {{"W[q]", "b[q]", "A[q]", "B[q]"},
-                                            {"W[k]", "b[k]", "A[k]", "B[k]"},
-                                            {"W[v]", "b[v]", "A[v]", "B[v]"},
-                                            {"W[o]", "b[o]", "A[o]", "B[o]"}};
-
 static int run_case(hk_check_result *res, const attn_case *k)
 {
     /* Padding: b=0 drops its last two keys, b=1 its first (a leading pad). */
@@ -89,14 +84,7 @@ static int run_case(hk_check_result *res, const attn_case *k)
         hk_gc_var v[1 + 4 * HK_ATTN_NPROJ];
         int nv = 0;
         v[nv++] = (hk_gc_var){"dx", c.x, dx, BTC};
-        const long ldB = k->ldB ? k->ldB : AR;
-        for (int i = 0; i < HK_ATTN_NPROJ; i++) {
-            v[nv++] = (hk_gc_var){var_names[i][0], c.P.W[i], G.W[i], AC * AC};
-            v[nv++] = (hk_gc_var){var_names[i][1], c.P.b[i], G.b[i], AC};
-            if (!(k->lora & HK_ATTN_LORA_BIT(i))) continue;
-            v[nv++] = (hk_gc_var){var_names[i][2], c.P.A[i], G.A[i], AR * AC};
-            v[nv++] = (hk_gc_var){var_names[i][3], c.P.B[i], G.B[i], AC * ldB};
-        }
+        nv += hk_fixture_attn_gc_vars(v + nv, &c.P, &G, &c.cfg);
         hk_gc_report rep;
         st = hk_gradcheck(attn_loss, &c, v, nv, NULL, &rep);
         if (!st) hk_check_from_gc(res, &rep);

@@ -139,3 +139,38 @@ int hk_fixture_attn_params(hk_attn_params *p, const hk_attn_config *cfg, gsl_rng
     }
     return HK_OK;
 }
+
+int hk_fixture_enc_params(hk_enc_params *p, const hk_enc_config *cfg, gsl_rng *r)
+{
+    HK_REQUIRE_PTR(p);
+    HK_TRY(hk_enc_config_check(cfg));
+    HK_TRY(hk_fixture_attn_params(&p->attn, &cfg->attn, r));
+    const long C = cfg->attn.C, F = cfg->F;
+    struct {
+        double *x;
+        long n;
+        double lo, hi;
+    } f[] = {{p->ln1_w, C, 0.8, 1.2}, {p->ln1_b, C, -0.1, 0.1}, {p->W1, F * C, -0.5, 0.5}, {p->b1, F, -0.2, 0.2},
+             {p->W2, C * F, -0.5, 0.5}, {p->b2, C, -0.2, 0.2}, {p->ln2_w, C, 0.8, 1.2}, {p->ln2_b, C, -0.1, 0.1}};
+    for (size_t j = 0; j < sizeof f / sizeof f[0]; j++)
+        if (f[j].x) HK_TRY(hk_rng_fill_uniform(f[j].x, f[j].n, f[j].lo, f[j].hi, r));
+    return HK_OK;
+}
+
+int hk_fixture_attn_gc_vars(hk_gc_var *v, hk_attn_params *P, const hk_attn_params *G, const hk_attn_config *cfg)
+{
+    static const char *const names[HK_ATTN_NPROJ][4] = {{"W[q]", "b[q]", "A[q]", "B[q]"},
+                                                        {"W[k]", "b[k]", "A[k]", "B[k]"},
+                                                        {"W[v]", "b[v]", "A[v]", "B[v]"},
+                                                        {"W[o]", "b[o]", "A[o]", "B[o]"}};
+    const long C = cfg->C, r = cfg->r, ldB = cfg->ldB ? cfg->ldB : cfg->r;
+    int nv = 0;
+    for (int i = 0; i < HK_ATTN_NPROJ; i++) {
+        double *x[4] = {P->W[i], P->b[i], P->A[i], P->B[i]};
+        const double *g[4] = {G->W[i], G->b[i], G->A[i], G->B[i]};
+        const long n[4] = {C * C, C, r * C, C * ldB};
+        for (int j = 0; j < 4; j++)
+            if (x[j] && g[j]) v[nv++] = (hk_gc_var){names[i][j], x[j], g[j], n[j]};
+    }
+    return nv;
+}

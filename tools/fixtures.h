@@ -14,6 +14,8 @@
 #define HK_FIXTURES_H
 
 #include "../ref/attention.h"
+#include "../ref/encoder.h"
+#include "../ref/gradcheck.h"
 #include "../ref/hooks.h"
 
 #include <gsl/gsl_rng.h>
@@ -39,5 +41,14 @@ void hk_identity_hidden_hook(hk_hidden_hook *h);
  * U(-0.5,0.5) (B non-zero on purpose: B = 0 would hide dA and the LoRA part
  * of dx).  Scale keeps logits O(1), so softmax is far from saturation. */
 int hk_fixture_attn_params(hk_attn_params *p, const hk_attn_config *cfg, gsl_rng *r);
+/* Attention as above; LayerNorm weights U(0.8,1.2), biases U(-0.1,0.1);
+ * W1, W2 U(-0.5,0.5), b1, b2 U(-0.2,0.2): GELU inputs O(1), on its curved part. */
+int hk_fixture_enc_params(hk_enc_params *p, const hk_enc_config *cfg, gsl_rng *r);
+
+/* Appends gradcheck variables for every non-NULL parameter of P (values)
+ * paired with G (analytic gradients, same layout, non-NULL where P is):
+ * W[q], b[q], A[q], B[q], ... .  v must hold 4 * HK_ATTN_NPROJ entries.
+ * Returns the number appended. */
+int hk_fixture_attn_gc_vars(hk_gc_var *v, hk_attn_params *P, const hk_attn_params *G, const hk_attn_config *cfg);
 
 #endif
