@@ -191,9 +191,22 @@ static int check_masks(const uint8_t *const *lora_mask, const hk_attn_config *cf
     return HK_OK;
 }
 
-static int check_common(const hk_attn_params *p, const hk_attn_config *cfg, const uint8_t *pad,
-                        const uint8_t *const *lora_mask)
+/* A hook is a forward/backward pair: one without the other would make the
+ * backward silently treat a transformed quantity as the identity. */
+static int check_hooks(const hk_attn_hooks *h)
 {
+    if (!h) return HK_OK;
+    HK_REQUIRE(!h->logits_forward == !h->logits_backward, HK_EINVAL,
+               "attention hooks: logits_forward and logits_backward must both be set or both NULL");
+    HK_REQUIRE(!h->weights_forward == !h->weights_backward, HK_EINVAL,
+               "attention hooks: weights_forward and weights_backward must both be set or both NULL");
+    return HK_OK;
+}
+
+static int check_common(const hk_attn_params *p, const hk_attn_config *cfg, const uint8_t *pad,
+                        const uint8_t *const *lora_mask, const hk_attn_hooks *hooks)
+{
+    HK_TRY(check_hooks(hooks));
     HK_TRY(hk_attn_config_check(cfg));
     HK_TRY(check_params(p, cfg));
     HK_TRY(check_pad(pad, cfg->B, cfg->T));
@@ -254,7 +267,7 @@ int hk_attn_forward(double *out, hk_attn_cache *cache, const double *x, const hk
 {
     HK_REQUIRE_PTR(out);
     HK_REQUIRE_PTR(x);
-    HK_TRY(check_common(p, cfg, pad, lora_mask));
+    HK_TRY(check_common(p, cfg, pad, lora_mask, hooks));
     HK_TRY(check_cache(cache, cfg));
     const long B = cfg->B, T = cfg->T, C = cfg->C, NH = cfg->NH, D = C / NH;
     const long L = B * NH * T * T;
@@ -315,7 +328,7 @@ int hk_attn_backward(double *dx, hk_attn_params *grad, const double *dout, const
 {
     HK_REQUIRE_PTR(dout);
     HK_REQUIRE_PTR(x);
-    HK_TRY(check_common(p, cfg, pad, lora_mask));
+    HK_TRY(check_common(p, cfg, pad, lora_mask, hooks));
     HK_TRY(check_cache(cache, cfg));
     const long B = cfg->B, T = cfg->T, C = cfg->C, NH = cfg->NH, D = C / NH;
     const long BTC = B * T * C, L = B * NH * T * T;

@@ -85,8 +85,10 @@ void hk_attn_cache_free(hk_attn_cache *c);
  * lora_mask: NULL (no LoRA dropout; requires cfg->lora_p = 0) or an array of
  * HK_ATTN_NPROJ pointers, entry i the (B*T,C) mask of projection i's LoRA
  * input (1 = dropped), read only for adapted projections (may be NULL there
- * when lora_p = 0).  hooks NULL, or NULL members, mean identity.  An error of
- * softmax (a hook left a row with no finite logit) is propagated unchanged.
+ * when lora_p = 0).  hooks NULL, or a NULL forward/backward pair, mean
+ * identity; half a pair is an error (HK_EINVAL).  The logits hook sees padded
+ * keys as -inf.  An error of softmax (a hook left a row with no finite
+ * logit: DropKey owns that policy) is propagated unchanged.
  * -> out (B,T,C), cache filled. */
 int hk_attn_forward(double *out, hk_attn_cache *cache, const double *x, const hk_attn_params *p,
                     const hk_attn_config *cfg, const uint8_t *pad, const uint8_t *const *lora_mask,

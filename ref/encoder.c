@@ -147,6 +147,17 @@ static int check_cache(const hk_enc_cache *c, const hk_enc_config *cfg)
     return HK_OK; /* the attention cache checks B, T, C, NH, LoRA itself */
 }
 
+/* Checks shared by forward and backward (pad, masks, attention hooks: checked by attention). */
+static int check_call(const hk_enc_cache *c, const hk_enc_params *p, const hk_enc_config *cfg,
+                      const hk_hidden_hook *hidden)
+{
+    HK_REQUIRE(!hidden || !hidden->forward == !hidden->backward, HK_EINVAL,
+               "encoder hidden hook: forward and backward must both be set or both NULL");
+    HK_TRY(hk_enc_config_check(cfg));
+    HK_TRY(check_frozen(p, cfg));
+    return check_cache(c, cfg);
+}
+
 /* Post-LN block (RoBERTa):  a = Attn(x);  x1 = LN1(x + a);
  *   h = GELU(x1 W1^T + b1) W2^T + b2;  h' = hidden_hook(h);  y = LN2(x1 + h').
  * Storage (B,T,C) / (B,T,F) row-major; every intermediate lands in the cache. */
@@ -157,9 +168,7 @@ int hk_enc_forward(double *y, hk_enc_cache *cache, const double *x, const hk_enc
 {
     HK_REQUIRE_PTR(y);
     HK_REQUIRE_PTR(x);
-    HK_TRY(hk_enc_config_check(cfg));
-    HK_TRY(check_frozen(p, cfg));
-    HK_TRY(check_cache(cache, cfg));
+    HK_TRY(check_call(cache, p, cfg, hidden));
     const long B = cfg->attn.B, T = cfg->attn.T, C = cfg->attn.C, F = cfg->F, N = B * T;
     HK_TRY(hk_attn_forward(cache->a, &cache->attn, x, &p->attn, &cfg->attn, pad, lora_mask, attn_hooks));
     for (long i = 0; i < N * C; i++) cache->r1[i] = x[i] + cache->a[i];
@@ -188,9 +197,7 @@ int hk_enc_backward(double *dx, hk_enc_params *grad, const double *dy, const hk_
 {
     HK_REQUIRE_PTR(dy);
     HK_REQUIRE_PTR(x);
-    HK_TRY(hk_enc_config_check(cfg));
-    HK_TRY(check_frozen(p, cfg));
-    HK_TRY(check_cache(cache, cfg));
+    HK_TRY(check_call(cache, p, cfg, hidden));
     const long B = cfg->attn.B, T = cfg->attn.T, C = cfg->attn.C, F = cfg->F, N = B * T;
     HK_TRY(hk_check_finite(dy, N * C, "encoder upstream gradient dy"));
     /* One zeroed block: dr2, dh, dx1, dr1 (N,C); dgu, du (N,F). */

@@ -65,8 +65,8 @@ int hk_enc_cache_alloc(hk_enc_cache *c, const hk_enc_config *cfg);
 void hk_enc_cache_free(hk_enc_cache *c);
 
 /* Forward (math above).  pad (B,T) 1 = padded key or NULL; lora_mask as in
- * hk_attn_forward (1 = dropped); attn_hooks / hidden NULL (or NULL members) =
- * identity.  x (B,T,C) -> y (B,T,C), cache filled. */
+ * hk_attn_forward (1 = dropped); attn_hooks / hidden NULL (or a NULL
+ * forward/backward pair) = identity; half a pair is an error.  x (B,T,C) -> y (B,T,C), cache filled. */
 int hk_enc_forward(double *y, hk_enc_cache *cache, const double *x, const hk_enc_params *p,
                    const hk_enc_config *cfg, const uint8_t *pad, const uint8_t *const *lora_mask,
                    const hk_attn_hooks *attn_hooks, const hk_hidden_hook *hidden);

@@ -263,6 +263,9 @@ START_TEST(attention_rejects_bad_arguments)
     bad.T = 2;
     hk_assert_fails(hk_attn_forward(f.out, &f.cache, f.x, &f.P, &bad, NULL, NULL, NULL), HK_ESHAPE, "cache");
     hk_attn_hooks h = {.logits_forward = mask_row0};
+    hk_assert_fails(hk_attn_forward(f.out, &f.cache, f.x, &f.P, &f.cfg, NULL, NULL, &h), HK_EINVAL, "logits_backward");
+    hk_identity_attn_hooks(&h);
+    h.logits_forward = mask_row0;
     hk_assert_fails(hk_attn_forward(f.out, &f.cache, f.x, &f.P, &f.cfg, NULL, NULL, &h), HK_EDOM, "no finite logit");
     fixture_free(&f);
 }

@@ -216,6 +216,9 @@ START_TEST(encoder_rejects_bad_arguments)
     hk_hidden_hook hh;
     hk_fixed_hidden_hook(&hh, &fx);
     hk_assert_fails(hk_enc_forward(f.y, &f.cache, f.x, &f.P, &f.cfg, NULL, NULL, NULL, &hh), HK_ESHAPE, "hmul");
+    hh.backward = NULL;
+    hk_assert_fails(hk_enc_backward(f.dx, &f.G, f.dy, &f.cache, f.x, &f.P, &f.cfg, NULL, NULL, NULL, &hh), HK_EINVAL,
+                    "hidden hook");
     fixture_free(&f);
 }
 END_TEST
