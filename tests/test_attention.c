@@ -222,6 +222,45 @@ START_TEST(attention_null_gradients_are_skipped_and_lora_only_matches)
 }
 END_TEST
 
+START_TEST(attention_lora_masks_reach_their_own_projection)
+{
+    /* LoRA on q,k,v,o with the q and o inputs fully dropped (mask all 1) must
+     * equal LoRA on k,v only with the same k,v masks, bit for bit: a fully
+     * dropped LoRA input adds exactly 0 to the frozen projection.  A routing
+     * mix-up (mask i applied to projection j) breaks the equality. */
+    fixture all, kv;
+    fixture_init(&all, 0xF, 67);
+    fixture_init(&kv, HK_ATTN_LORA_KV, 67);
+    /* Same x, frozen weights and k,v adapters in both (the fills drew in another order). */
+    memcpy(kv.x, all.x, sizeof kv.x);
+    for (int i = 0; i < HK_ATTN_NPROJ; i++) {
+        memcpy(kv.P.W[i], all.P.W[i], sizeof(double) * C_ * C_);
+        memcpy(kv.P.b[i], all.P.b[i], sizeof(double) * C_);
+        if (i != HK_ATTN_K && i != HK_ATTN_V) continue;
+        memcpy(kv.P.A[i], all.P.A[i], sizeof(double) * R_ * C_);
+        memcpy(kv.P.B[i], all.P.B[i], sizeof(double) * C_ * R_);
+    }
+    static uint8_t m[HK_ATTN_NPROJ][BTC_];
+    gsl_rng *r = hk_rng_new(68);
+    for (int i = 0; i < HK_ATTN_NPROJ; i++) hk_assert_ok(hk_mask_bernoulli(m[i], BTC_, 0.4, r));
+    hk_rng_free(r);
+    memset(m[HK_ATTN_Q], 1, BTC_);
+    memset(m[HK_ATTN_O], 1, BTC_);
+    const uint8_t *masks[HK_ATTN_NPROJ] = {m[0], m[1], m[2], m[3]};
+    all.cfg.lora_p = kv.cfg.lora_p = 0.4;
+    hk_assert_ok(hk_attn_forward(all.out, &all.cache, all.x, &all.P, &all.cfg, NULL, masks, NULL));
+    hk_assert_ok(hk_attn_forward(kv.out, &kv.cache, kv.x, &kv.P, &kv.cfg, NULL, masks, NULL));
+    ck_assert(memcmp(all.out, kv.out, sizeof all.out) == 0);
+    /* and the k mask is read: keeping every k input moves the output */
+    static const uint8_t keep_all[BTC_];
+    const uint8_t *masks2[HK_ATTN_NPROJ] = {m[0], keep_all, m[2], m[3]};
+    hk_assert_ok(hk_attn_forward(kv.out, &kv.cache, kv.x, &kv.P, &kv.cfg, NULL, masks2, NULL));
+    ck_assert(memcmp(all.out, kv.out, sizeof all.out) != 0);
+    fixture_free(&all);
+    fixture_free(&kv);
+}
+END_TEST
+
 /* A logits hook that masks every key of row 0: the attention must propagate
  * softmax's "no finite logit" error instead of inventing a policy. */
 static int mask_row0(void *ctx, double *g_out, const double *g_in, long B, long NH, long T)
@@ -279,6 +318,7 @@ Suite *suite_attention(void)
     tcase_add_test(core, attention_zero_query_gives_uniform_weights_by_hand);
     tcase_add_test(core, attention_identity_hooks_equal_no_hooks_bitwise);
     tcase_add_test(core, attention_null_gradients_are_skipped_and_lora_only_matches);
+    tcase_add_test(core, attention_lora_masks_reach_their_own_projection);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, attention_padding_is_exact_zero_and_blind_to_padded_values);
