@@ -348,6 +348,58 @@ static int run_nested_sum(hk_check_result *res)
     return HK_OK;
 }
 
+/* DyLoRA's individual loss at a sampled b is an unbiased estimate of the
+ * nested loss's gradient: E_{b~p_B}[dL_b] = sum_b p_B(b) dL_b = dL_nested
+ * (DY §4: the individual loss replaces the sum).  T = 4000 draws of the
+ * sampler (fixed seed, geometric q = 0.4 on [2,4]); per coordinate the mean
+ * of dL_b over the draws must lie within 5 sigma / sqrt(T) of the nested
+ * gradient, sigma^2 = sum_b p_B (dL_b)^2 - (dL_nested)^2 (CLT; a correct
+ * pair fails a coordinate with probability ~6e-7), plus 1e-12 for rounding. */
+static int run_unbiased(hk_check_result *res)
+{
+    fx f;
+    HK_TRY(fixture(&f, 611, 2, 2));
+    enum { T = 4000, NB = R - 1 };
+    long count[NB] = {0};
+    HK_TRY(hk_dylora_rank_pmf(f.pmf, 2, R, HK_DYLORA_GEOMETRIC, 0.4));
+    double g[NB][R * IN + OUT * R], gn[R * IN + OUT * R] = {0};
+    memset(g, 0, sizeof g);
+    for (long j = 0; j < NB; j++)
+        HK_TRY(hk_dylora_loss_backward(g[j], g[j] + R * IN, f.x, f.target, f.W0, f.bias, f.A, f.B, N, 2 + j, &f.d));
+    HK_TRY(hk_dylora_nested_loss_backward(gn, gn + R * IN, f.x, f.target, f.W0, f.bias, f.A, f.B, f.pmf, N, &f.d));
+    gsl_rng *r = hk_rng_new(612);
+    if (!r) return HK_ENOMEM;
+    for (int t = 0; t < T; t++) {
+        long b;
+        int s = hk_dylora_rank_sample(&b, 2, R, HK_DYLORA_GEOMETRIC, 0.4, r);
+        if (s) {
+            hk_rng_free(r);
+            return s;
+        }
+        count[b - 2]++;
+    }
+    hk_rng_free(r);
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/5sigma");
+    for (long i = 0; i < R * IN + OUT * R; i++) {
+        double mean = 0.0, m2 = 0.0;
+        for (long j = 0; j < NB; j++) {
+            mean += (double)count[j] / T * g[j][i];
+            m2 += f.pmf[j] * g[j][i] * g[j][i];
+        }
+        double var = fmax(m2 - gn[i] * gn[i], 0.0), bound = 5.0 * sqrt(var / T) + 1e-12;
+        double w = fabs(mean - gn[i]) / bound;
+        res->cases++;
+        if (w > 1.0) res->failed++;
+        if (w >= res->worst) {
+            res->worst = w;
+            snprintf(res->detail, sizeof res->detail, "worst coordinate %ld (of dA then dB): mean of dL_b over %d draws "
+                     "%.17g, nested %.17g, 5 sigma/sqrt(T) %.3g", i, T, mean, gn[i], bound);
+        }
+    }
+    return HK_OK;
+}
+
 /* Chi-square goodness of fit of the rank sampler at a fixed seed: 20000
  * draws, statistic X^2 = sum (O - E)^2 / E against the exact pmf, p-value
  * from GSL's chi-square upper tail with n - 1 degrees of freedom; pass when
@@ -649,6 +701,8 @@ static const hk_check checks[] = {
     {"property", "dylora.eval_all", "every-rank incremental evaluation = direct forward per b; bound 2K eps |y|",
      run_eval_all},
     {"property", "dylora.nested_sum", "nested loss and gradient = p_B-weighted sum of individual ones", run_nested_sum},
+    {"property", "dylora.unbiased", "mean of dL_b over sampled b = nested gradient within 5 sigma/sqrt(T)",
+     run_unbiased},
     {"property", "dylora.sampler", "rank sampler chi-square vs exact p_B (p >= 1e-3, fixed seeds), and power",
      run_sampler},
     {"property", "dylora.frozen_adamw", "frozen mode leaves held rows bit-identical; official detach+AdamW moves them",
