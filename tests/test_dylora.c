@@ -148,6 +148,36 @@ START_TEST(adamw_matches_torch)
 }
 END_TEST
 
+/* A strided step (a column of a row-major matrix, as the frozen step uses for
+ * B) is the contiguous step on the gathered column, bit for bit, and leaves
+ * the other columns alone. */
+START_TEST(adamw_strided_equals_contiguous)
+{
+    double P[3 * 4], G[3 * 4], M[3 * 4], V[3 * 4], p[3], g[3], m[3], v[3], P0[3 * 4];
+    gsl_rng *r = hk_rng_new(35);
+    hk_rng_fill_uniform(P, 12, -1, 1, r);
+    hk_rng_fill_uniform(G, 12, -2, 2, r);
+    hk_rng_fill_uniform(M, 12, -0.1, 0.1, r);
+    hk_rng_fill_uniform(V, 12, 0.0, 0.2, r);
+    hk_rng_free(r);
+    memcpy(P0, P, sizeof P);
+    for (int o = 0; o < 3; o++) {
+        p[o] = P[o * 4 + 2];
+        g[o] = G[o * 4 + 2];
+        m[o] = M[o * 4 + 2];
+        v[o] = V[o * 4 + 2];
+    }
+    hk_adamw_hparams hp = {0.01, 0.9, 0.99, 1e-8, 0.05};
+    hk_assert_ok(hk_adamw_step(P + 2, G + 2, M + 2, V + 2, 3, 4, 5, &hp));
+    hk_assert_ok(hk_adamw_step(p, g, m, v, 3, 1, 5, &hp));
+    for (int o = 0; o < 3; o++) {
+        ck_assert(P[o * 4 + 2] == p[o] && M[o * 4 + 2] == m[o] && V[o * 4 + 2] == v[o]);
+        for (int c = 0; c < 4; c++)
+            if (c != 2) ck_assert(P[o * 4 + c] == P0[o * 4 + c]);
+    }
+}
+END_TEST
+
 /* The frozen-mode comparison, with each mechanism isolated (b = 3 of [1,4]):
  * (1) fresh state m = v = 0, weight decay 0.01: the official update (detach
  *     -> zero gradient, all of A and B to AdamW) moves every held value by
@@ -417,6 +447,7 @@ Suite *suite_dylora(void)
     tcase_add_test(core, gradient_beyond_b_is_exactly_zero);
     tcase_add_test(core, nested_with_point_mass_is_individual);
     tcase_add_test(core, adamw_matches_torch);
+    tcase_add_test(core, adamw_strided_equals_contiguous);
     tcase_add_loop_test(core, frozen_official_moves_held_rows_hkref_does_not, 0,
                         (int)(sizeof frozen_cases / sizeof frozen_cases[0]));
     tcase_add_test(core, cli_spectrum_exit_codes);

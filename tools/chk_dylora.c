@@ -404,7 +404,9 @@ static int run_unbiased(hk_check_result *res)
  * draws, statistic X^2 = sum (O - E)^2 / E against the exact pmf, p-value
  * from GSL's chi-square upper tail with n - 1 degrees of freedom; pass when
  * p >= 1e-3 (fixed seed: deterministic; a correct sampler fails with
- * probability 1e-3 over seeds).  worst = 1e-3 / p-value, bound 1. */
+ * probability 1e-3 over seeds).  worst = 1e-3 / p-value, bound 1.  The
+ * smallest expected count in the cases below is ~500 (>> 5, so the chi-square
+ * approximation of the statistic's law holds). */
 static int chi2_pvalue(double *pval, long r_min, long r_max, hk_dylora_dist dist, double q, const double *pmf_test,
                        unsigned long seed, long draws)
 {
