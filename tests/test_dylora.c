@@ -322,6 +322,23 @@ START_TEST(cli_spectrum_exit_codes)
 }
 END_TEST
 
+START_TEST(cli_demo_writes_an_adapter_spectrum_reads)
+{
+    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/hkref-dylora-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir_));
+    char path[300], a[700];
+    snprintf(path, sizeof path, "%s/demo.safetensors", tmpdir_);
+    snprintf(a, sizeof a, "demo --steps 20 --seed 3 --out '%s'", path);
+    ck_assert_int_eq(run_cli(NULL, a), 0);
+    snprintf(a, sizeof a, "spectrum '%s'", path);
+    ck_assert_int_eq(run_cli(NULL, a), 0);
+    ck_assert_int_eq(run_cli(NULL, "demo --steps x"), 2);
+    ck_assert_int_eq(run_cli(NULL, "demo --bogus"), 2);
+    unlink(path);
+    rmdir(tmpdir_);
+}
+END_TEST
+
 START_TEST(cli_spectrum_needs_alpha)
 {
     const char *path = write_adapter(0);
@@ -452,6 +469,7 @@ Suite *suite_dylora(void)
                         (int)(sizeof frozen_cases / sizeof frozen_cases[0]));
     tcase_add_test(core, cli_spectrum_exit_codes);
     tcase_add_test(core, cli_spectrum_needs_alpha);
+    tcase_add_test(core, cli_demo_writes_an_adapter_spectrum_reads);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, rank_outside_range_is_edom);
