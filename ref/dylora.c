@@ -8,7 +8,6 @@
 #include "linear.h"
 #include "lora.h"
 
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <float.h>
 #include <stdlib.h>
