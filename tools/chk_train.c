@@ -5,7 +5,7 @@
  * STAND-IN MODEL (until the encoder block of branch `attention` lands): one
  * "block" made of the pieces ref/ has today —
  *   xin = cutoff(x)                           input position (B,T,C)
- *   u   = xin W^T + b + s·drop(xin) A^T B^T   LoRA on a frozen linear, lora position
+ *   u   = xin W^T + b + s·drop(xin) A^T B^T   hk_lora_forward (ref/lora.h); lora position
  *   h   = hiddencut(u)                        hidden position (the hk_hidden_hook)
  *   rep = drop_out(mean_t h)                  output position; the "last layer's
  *                                             representation" (N,D=C)
@@ -19,6 +19,7 @@
 #include "../ref/error.h"
 #include "../ref/hiddencut.h"
 #include "../ref/linear.h"
+#include "../ref/lora.h"
 #include "../ref/rng.h"
 #include "../ref/train.h"
 
@@ -34,7 +35,7 @@ typedef struct {
     double x[NTC], W[FC * FC], bW[FC], A[FR * FC], Bm[FC * FR], Wc[FKMAX * FC], bc[FKMAX], s;
     uint8_t mask[HK_POS_COUNT][2][NTC]; /* per position and pass; output uses the first N·C */
     int clean[2];
-    double xin[2][NTC], xl[2][NTC], xa[2][FN * FT * FR], u[2][NTC], h[2][NTC], pre[2][FN * FC], rep[2][FN * FC];
+    double xin[2][NTC], xa[2][FN * FT * FR], u[2][NTC], h[2][NTC], pre[2][FN * FC], rep[2][FN * FC];
     double dA[FR * FC], dB[FC * FR];
     long labels[FN];
     double targets[FN];
@@ -68,13 +69,11 @@ static int fx_forward(void *ctx, int pass, int clean, double *out, double *rep)
 {
     fixture *f = ctx;
     f->clean[pass] = clean;
-    double tmp[NTC];
     HK_TRY(site_fwd(f, HK_POS_INPUT, pass, f->xin[pass], f->x, FN, FT, FC));
-    HK_TRY(site_fwd(f, HK_POS_LORA, pass, f->xl[pass], f->xin[pass], FN, FT, FC));
-    HK_TRY(hk_linear_forward(f->u[pass], f->xin[pass], f->W, f->bW, FN * FT, FC, FC));
-    HK_TRY(hk_linear_forward(f->xa[pass], f->xl[pass], f->A, NULL, FN * FT, FC, FR));
-    HK_TRY(hk_linear_forward(tmp, f->xa[pass], f->Bm, NULL, FN * FT, FR, FC));
-    for (int i = 0; i < NTC; i++) f->u[pass][i] += f->s * tmp[i];
+    int ld = site_active(f, HK_POS_LORA, pass);
+    HK_TRY(hk_lora_forward(f->u[pass], f->xa[pass], f->xin[pass], f->W, f->bW, f->A, f->Bm,
+                           ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0, FN * FT,
+                           FC, FC, FR, FR, f->s));
     HK_TRY(site_fwd(f, HK_POS_HIDDEN, pass, f->h[pass], f->u[pass], FN, FT, FC));
     for (int n = 0; n < FN; n++)
         for (int c = 0; c < FC; c++) {
@@ -90,7 +89,7 @@ static int fx_forward(void *ctx, int pass, int clean, double *out, double *rep)
 static int fx_backward(void *ctx, int pass, const double *dout, const double *drep)
 {
     fixture *f = ctx;
-    double drp[FN * FC], dpre[FN * FC] = {0}, dh[NTC], du[NTC] = {0}, dxa[FN * FT * FR] = {0};
+    double drp[FN * FC], dpre[FN * FC] = {0}, dh[NTC], du[NTC] = {0};
     memcpy(drp, drep, sizeof drp);
     HK_TRY(hk_linear_backward(drp, NULL, NULL, dout, f->rep[pass], f->Wc, FN, FC, f->K));
     HK_TRY(site_bwd(f, HK_POS_OUTPUT, pass, dpre, drp, FN, 1, FC));
@@ -98,9 +97,10 @@ static int fx_backward(void *ctx, int pass, const double *dout, const double *dr
         for (int t = 0; t < FT; t++)
             for (int c = 0; c < FC; c++) dh[(n * FT + t) * FC + c] = dpre[n * FC + c] / FT;
     HK_TRY(site_bwd(f, HK_POS_HIDDEN, pass, du, dh, FN, FT, FC));
-    for (int i = 0; i < NTC; i++) du[i] *= f->s;
-    HK_TRY(hk_linear_backward(dxa, f->dB, NULL, du, f->xa[pass], f->Bm, FN * FT, FR, FC));
-    return hk_linear_backward(NULL, f->dA, NULL, dxa, f->xl[pass], f->A, FN * FT, FC, FR);
+    int ld = site_active(f, HK_POS_LORA, pass);
+    return hk_lora_backward(NULL, f->dA, f->dB, du, f->xin[pass], f->xa[pass], f->W, f->A, f->Bm,
+                            ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0, FN * FT,
+                            FC, FC, FR, FR, f->s);
 }
 
 static int sample_site(fixture *f, hk_position pos, int pass, gsl_rng *r)
