@@ -61,6 +61,9 @@ static int validate_site(hk_position pos, const hk_fw_site *s)
     case HK_POS_WEIGHTS:
         if (s->pattern == HK_PAT_SPAN)
             HK_ERROR(HK_EDOM, "site[weights].pattern span: attention masks are element or column (key) patterns");
+        if (s->rescale == HK_RESCALE_NONE)
+            HK_ERROR(HK_EDOM, "site[weights].rescale none: zeroed weights no longer sum to 1; DropAttention "
+                              "(ref/dropattention.h) compensates by 1/(1-p) (inverted) or by the row sum (normalized)");
         break;
     default:
         break;

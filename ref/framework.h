@@ -10,7 +10,8 @@
  *   lora     the LoRA input x (loralib/peft dropout; ref/lora.h): element, 1/(1-p)
  *   input    the embeddings, Cutoff (ref/hiddencut.h): element/column/span
  *   logits   attention logits before softmax, DropKey (Eq. 3): element/column
- *   weights  attention weights after softmax, DropAttention (Eq. 1-2): element/column
+ *   weights  attention weights after softmax, DropAttention (Eq. 1-2): element/column,
+ *            rescale inverted (classic) or normalized (NoGrad row sum)
  *   hidden   FFN output before residual+LayerNorm, HiddenCut: element/column/span/
  *            span_importance
  *   output   the last block's output, standard dropout: element/column/span

@@ -49,8 +49,10 @@ START_TEST(invalid_combinations_say_why)
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "softmax renormalizes");
     c = one_site(HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED);
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "only the attention weights");
-    c = one_site(HK_POS_WEIGHTS, HK_PAT_SPAN, HK_RESCALE_NONE);
+    c = one_site(HK_POS_WEIGHTS, HK_PAT_SPAN, HK_RESCALE_INVERTED);
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site[weights].pattern span");
+    c = one_site(HK_POS_WEIGHTS, HK_PAT_COLUMN, HK_RESCALE_NONE);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "no longer sum to 1");
     c = one_site(HK_POS_INPUT, HK_PAT_SPAN_IMPORTANCE, HK_RESCALE_NONE);
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "hidden position only");
     c = one_site(HK_POS_LORA, HK_PAT_COLUMN, HK_RESCALE_INVERTED);
@@ -96,10 +98,10 @@ START_TEST(count_of_valid_single_position_combinations)
      *   lora:    element × inverted                      = 1
      *   input:   {element,column,span} × {none,inverted}  = 6
      *   logits:  {element,column} × {none}                = 2
-     *   weights: {element,column} × {none,inv,normalized} = 6
+     *   weights: {element,column} × {inverted,normalized}  = 4
      *   hidden:  {element,column,span,span_imp} × {none,inverted} = 8
      *   output:  {element,column,span} × {none,inverted}  = 6
-     * total 29 single-position mask configurations. */
+     * total 27 single-position mask configurations. */
     long valid = 0;
     for (int pos = 0; pos < HK_POS_COUNT; pos++)
         for (int pat = 0; pat < HK_PAT_COUNT; pat++)
@@ -109,7 +111,7 @@ START_TEST(count_of_valid_single_position_combinations)
                 if (hk_framework_validate(&c) == HK_OK) valid++;
                 else ck_assert(strlen(hk_error_message()) > 0);
             }
-    ck_assert_int_eq(valid, 29);
+    ck_assert_int_eq(valid, 27);
 }
 END_TEST
 

@@ -22,6 +22,7 @@
 #include "../ref/lora.h"
 #include "../ref/rng.h"
 #include "../ref/train.h"
+#include "stepcheck.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +40,6 @@ typedef struct {
     double dA[FR * FC], dB[FC * FR];
     long labels[FN];
     double targets[FN];
-    double frozen_out2[FN * FKMAX], frozen_rep2[FN * FC];
 } fixture;
 
 static int site_active(const fixture *f, hk_position pos, int pass)
@@ -145,52 +145,21 @@ static int fx_init(fixture *f, const hk_framework *cfg, unsigned long seed)
 
 static hk_model fx_model(fixture *f) { return (hk_model){f, FN, f->K, FC, fx_forward, fx_backward}; }
 
-/* Total loss for finite differences.  With detach_second the consistency
- * term sees pass 2's outputs frozen at the unperturbed point: exactly the
- * function whose gradient the detached backward computes. */
-static double fx_loss(void *p)
+static void fx_zero(void *p)
 {
     fixture *f = p;
-    double out1[FN * FKMAX], out2[FN * FKMAX], rep1[FN * FC], rep2[FN * FC];
-    int two = f->cfg.passes == 2;
-    if (fx_forward(f, 0, 0, out1, rep1)) return NAN;
-    if (two && fx_forward(f, 1, f->cfg.second_clean, out2, rep2)) return NAN;
-    hk_step_result a, b;
-    if (hk_framework_loss_forward(&a, &f->cfg, out1, rep1, two ? out2 : NULL, two ? rep2 : NULL, f->labels, f->targets,
-                                  FN, f->K, FC))
-        return NAN;
-    if (!two || !f->cfg.detach_second) return a.total;
-    if (hk_framework_loss_forward(&b, &f->cfg, out1, rep1, f->frozen_out2, f->frozen_rep2, f->labels, f->targets, FN,
-                                  f->K, FC))
-        return NAN;
-    return a.task + f->cfg.weight * b.consistency;
+    memset(f->dA, 0, sizeof f->dA);
+    memset(f->dB, 0, sizeof f->dB);
 }
 
-/* One training step + FD of dA, dB.  The analytic gradient is computed
- * twice and must agree bit for bit (STYLE: backward run twice). */
+/* One training step + FD of dA, dB (tools/stepcheck.h). */
 static int fx_check(const hk_framework *cfg, unsigned long seed, hk_gc_report *rep, int *bw_passes)
 {
     static fixture f; /* ~6 KB; static keeps the stack small under ASan */
     HK_TRY(fx_init(&f, cfg, seed));
-    hk_model m = fx_model(&f);
-    double work[4 * FN * (FKMAX + FC)], dA1[FR * FC], dB1[FC * FR];
-    hk_step_result res;
-    HK_TRY(hk_train_step(&res, &f.cfg, &m, f.labels, f.targets, work));
-    memcpy(dA1, f.dA, sizeof dA1);
-    memcpy(dB1, f.dB, sizeof dB1);
-    memset(f.dA, 0, sizeof f.dA);
-    memset(f.dB, 0, sizeof f.dB);
-    HK_TRY(hk_train_step(&res, &f.cfg, &m, f.labels, f.targets, work));
-    if (memcmp(dA1, f.dA, sizeof dA1) || memcmp(dB1, f.dB, sizeof dB1))
-        HK_ERROR(HK_EFAIL, "training step is not deterministic: two backward runs differ");
-    if (bw_passes) *bw_passes = res.backward_passes;
-    if (f.cfg.passes == 2) {
-        double o1[FN * FKMAX], r1[FN * FC];
-        HK_TRY(fx_forward(&f, 0, 0, o1, r1));
-        HK_TRY(fx_forward(&f, 1, f.cfg.second_clean, f.frozen_out2, f.frozen_rep2));
-    }
-    hk_gc_var v[] = {{"lora.A", f.A, dA1, FR * FC}, {"lora.B", f.Bm, dB1, FC * FR}};
-    return hk_gradcheck(fx_loss, &f, v, 2, NULL, rep);
+    hk_stepcheck sc = {&f.cfg, fx_model(&f), f.labels, f.targets, fx_zero, &f, NULL, NULL};
+    hk_gc_var v[] = {{"lora.A", f.A, f.dA, FR * FC}, {"lora.B", f.Bm, f.dB, FC * FR}};
+    return hk_stepcheck_run(&sc, v, 2, rep, bw_passes);
 }
 
 static void merge(hk_check_result *res, const hk_gc_report *rep, const char *label)
