@@ -40,9 +40,10 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 _gen := $(shell mkdir -p $(BUILD)/gen && \
   tools/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS '^const hk_check \*hk_checks_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/chk_*.c) && \
   tools/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD '^int hk_cmd_\([a-z0-9_]*\)(int argc, char \*\*argv).*' $(wildcard tools/cmd_*.c) && \
-  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c))
+  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c) && \
+  tools/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN '^const hk_golden_case \*hk_golden_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/golden_*.c))
 
-.PHONY: all build deps deps-torch test verify proofs run-tests clean help
+.PHONY: all build deps deps-torch test verify proofs run-tests clean help golden-check validate-torch
 .DEFAULT_GOAL := all
 
 all: deps
@@ -89,6 +90,7 @@ test: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
 	@$(MAKE) --no-print-directory proofs
+	@$(MAKE) --no-print-directory golden-check
 
 verify: deps
 	@$(MAKE) --no-print-directory build
@@ -98,6 +100,16 @@ proofs:
 	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
 	  echo "== proof check $$f =="; $(PYTHON) $$f; n=$$((n+1)); done; \
 	  echo "proofs: $$n symbolic proof checks passed"
+
+# Golden set (golden/README.md): the committed files must equal a fresh
+# regeneration byte for byte; `diff -r` also reports files only on one side.
+golden-check: build
+	@rm -rf $(BUILD)/golden-regen
+	@$(BUILD)/hkref golden generate $(BUILD)/golden-regen >/dev/null
+	@diff -r -x README.md golden $(BUILD)/golden-regen >/dev/null || \
+	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
+	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
+	@echo "golden-check: $$(find golden -name '*.safetensors' | wc -l) golden files regenerate byte-identically"
 
 clean:
 	rm -rf $(BUILD)
