@@ -91,6 +91,7 @@ test: deps
 	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
 	@$(MAKE) --no-print-directory proofs
 	@$(MAKE) --no-print-directory golden-check
+	@$(MAKE) --no-print-directory validate-torch
 
 verify: deps
 	@$(MAKE) --no-print-directory build
@@ -110,6 +111,24 @@ golden-check: build
 	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
 	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
 	@echo "golden-check: $$(find golden -name '*.safetensors' | wc -l) golden files regenerate byte-identically"
+
+# The PyTorch example backend (tools/torch_backend.py) in F64 and F32 must pass
+# the checker, and every deliberately wrong variant (--bug) must be caught
+# (checker exit status exactly 1: compared and failed, not a usage error).
+TORCH_OUT = $(BUILD)/torch
+validate-torch: build
+	@rm -rf $(TORCH_OUT)
+	@$(PYTHON) tools/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --bug all >/dev/null
+	@for d in f64 f32; do \
+	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $$d --json $(TORCH_OUT)/check-$$d.json \
+	    > $(TORCH_OUT)/check-$$d.log || { grep -E 'FAIL|REPRO' $(TORCH_OUT)/check-$$d.log | head -40; \
+	    echo "validate-torch: FAILED ($$d); full report: $(TORCH_OUT)/check-$$d.log"; exit 1; }; \
+	  echo "validate-torch: $$(tail -1 $(TORCH_OUT)/check-$$d.log)"; done
+	@n=0; for b in $(TORCH_OUT)/bug-*; do n=$$((n+1)); \
+	  $(BUILD)/hkref golden check --outputs $$b --dtype f64 > $$b.log; rc=$$?; \
+	  if [ $$rc -ne 1 ]; then echo "validate-torch: FAILED: wrong variant $${b##*/bug-} not caught (exit $$rc)"; exit 1; fi; \
+	  echo "validate-torch: wrong variant $${b##*/bug-} caught ($$(grep -c '^FAILED' $$b.log) failing cases)"; done; \
+	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }
 
 clean:
 	rm -rf $(BUILD)

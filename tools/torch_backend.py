@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""hkref example backend: every golden op in idiomatic PyTorch autograd.
+
+Written from golden/README.md (not from the C reference).  For every golden
+case golden/<op>/<case>.safetensors it reads the inputs, parameters and masks
+(masks are read, never sampled), runs the op forward in the requested dtype,
+back-propagates L = sum over outputs of <out.y, in.d_y>, and writes
+OUT/<case>.safetensors holding out.* and grad.* (same names as the golden
+file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
+
+    /usr/bin/python3 tools/torch_backend.py --golden golden --out build/torch --dtype f64,f32
+        -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
+    ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
+                     written to OUT/bug-NAME/ in F64; --bug all runs every one.
+
+Only numpy and torch (Debian python3-numpy, python3-torch); safetensors I/O is
+done here with numpy.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------- safetensors
+
+_DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1", "BOOL": "?"}
+
+
+def st_read(path):
+    """Returns (tensors: dict name -> np.ndarray, metadata: dict)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if 8 + n > len(buf):
+        raise ValueError(f"{path}: header length {n} exceeds the file")
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    data = memoryview(buf)[8 + n:]
+    meta = header.pop("__metadata__", {}) or {}
+    out = {}
+    for name, e in header.items():
+        if e["dtype"] not in _DT:
+            raise ValueError(f"{path}: tensor {name}: unsupported dtype {e['dtype']}")
+        b, end = e["data_offsets"]
+        arr = np.frombuffer(data[b:end], dtype=_DT[e["dtype"]]).reshape(e["shape"])
+        out[name] = arr.copy()
+    return out, meta
+
+
+def st_write(path, tensors, meta=None):
+    """Writes tensors (name -> np.ndarray) atomically (temp file + rename)."""
+    rev = {v: k for k, v in _DT.items()}
+    items = sorted(tensors.items(), key=lambda kv: (-kv[1].dtype.itemsize, kv[0]))
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = dict(meta)
+    for name, a in items:
+        a = np.ascontiguousarray(a)
+        key = a.dtype.str if a.dtype.str in rev else a.dtype.newbyteorder("<").str
+        raw = a.astype(key).tobytes()
+        header[name] = {"dtype": rev[key], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
+    d = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- ops
+# Each op: f(t, cfg, bug) -> dict of outputs "out.<name>" -> tensor.
+# t maps every tensor of the case (without the role prefix for in./param.,
+# with it for mask.*) to a torch tensor; float inputs require grad.
+
+OPS = {}
+
+
+def op(name):
+    def reg(f):
+        OPS[name] = f
+        return f
+    return reg
+
+
+@op("softmax")
+def op_softmax(t, cfg, bug):
+    x = t["x"]
+    if bug == "softmax_no_max_shift":  # naive exp overflows for large logits
+        e = torch.exp(x)
+        return {"y": e / e.sum(-1, keepdim=True)}
+    return {"y": torch.softmax(x, dim=-1)}
+
+
+@op("logsoftmax")
+def op_logsoftmax(t, cfg, bug):
+    return {"y": torch.log_softmax(t["x"], dim=-1)}
+
+
+@op("linear")
+def op_linear(t, cfg, bug):
+    w = t["weight"]
+    if bug == "linear_weight_not_transposed" and w.shape[0] == w.shape[1]:
+        w = w.t()
+    return {"y": torch.nn.functional.linear(t["x"], w, t.get("bias"))}
+
+
+BUGS = {
+    "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
+}
+
+
+# ---------------------------------------------------------------- driver
+
+def run_case(path, dtype, bug):
+    arrays, meta = st_read(path)
+    opname = meta.get("op")
+    if opname not in OPS:
+        raise KeyError(f"{path}: op '{opname}' has no implementation in tools/torch_backend.py")
+    cfg = json.loads(meta.get("config", "{}"))
+    t, leaves = {}, {}
+    for name, a in arrays.items():
+        role, _, short = name.partition(".")
+        if role in ("in", "param"):
+            if a.dtype.kind == "f":
+                v = torch.tensor(a, dtype=dtype)
+                if not short.startswith("d_"):
+                    v.requires_grad_(True)
+                    leaves[short] = v
+            else:
+                v = torch.tensor(a)
+            t[short] = v
+        elif role == "mask":
+            t[name] = torch.tensor(a.astype(np.bool_))  # 1 = dropped
+    outs = OPS[opname](t, cfg, bug)
+    loss = None
+    for k, y in outs.items():
+        d = t.get("d_" + k)
+        if d is not None and y.requires_grad:
+            term = (y * d).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    res = {}
+    for k, y in outs.items():
+        res["out." + k] = y.detach().numpy()
+    for k, v in leaves.items():
+        if v.grad is not None:
+            res["grad." + k] = v.grad.numpy()
+    return res
+
+
+def run_all(golden, outdir, dtype, bug):
+    os.makedirs(outdir, exist_ok=True)
+    n = 0
+    for op_dir in sorted(os.listdir(golden)):
+        d = os.path.join(golden, op_dir)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".safetensors"):
+                res = run_case(os.path.join(d, f), dtype, bug)
+                st_write(os.path.join(outdir, f), res, {"backend": "torch_backend.py", "bug": bug or "none"})
+                n += 1
+    return n
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--golden", default="golden", help="golden directory (default: golden)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--dtype", default="f64", help="f64, f32 or f64,f32 (one subdirectory each)")
+    ap.add_argument("--bug", action="append", default=[],
+                    help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
+    ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    a = ap.parse_args(argv)
+    if a.list_bugs:
+        for k, v in BUGS.items():
+            print(f"{k:32s} {v}")
+        return 0
+    if not os.path.isdir(a.golden):
+        print(f"torch_backend.py: golden directory '{a.golden}' not found", file=sys.stderr)
+        return 2
+    torch.use_deterministic_algorithms(True)
+    dts = {"f64": torch.float64, "f32": torch.float32}
+    bugs = list(BUGS) if "all" in a.bug else a.bug
+    for b in bugs:
+        if b not in BUGS:
+            print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
+            return 2
+    try:
+        for name in a.dtype.split(","):
+            if name not in dts:
+                print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+                return 2
+            n = run_all(a.golden, os.path.join(a.out, name), dts[name], None)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+        for b in bugs:
+            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
+    except (KeyError, ValueError, OSError) as e:
+        print(f"torch_backend.py: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
