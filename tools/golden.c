@@ -66,6 +66,8 @@ struct hk_gcase {
     int status;
     int nt;
     gtensor t[HK_GOLDEN_MAX_TENSORS];
+    int nscratch;
+    double *scratch[64];
 };
 
 gsl_rng *hk_gc_rng(hk_gcase *g) { return g->r; }
@@ -155,14 +157,24 @@ double *hk_gc_out(hk_gcase *g, const char *name, int ndim, const long *shape, do
     return p;
 }
 
-void hk_gc_zeros_expected(hk_gcase *g, const char *name)
+static gtensor *find_out(hk_gcase *g, const char *name)
 {
     for (int i = 0; i < g->nt; i++)
-        if (!strcmp(g->t[i].name, name)) {
-            g->t[i].zeros_ok = 1;
-            return;
-        }
-    if (!g->status) g->status = hk_error_set(HK_ENOTFOUND, __FILE__, __LINE__, "no output '%s' to mark", name);
+        if (!strcmp(g->t[i].name, name) && g->t[i].is_out) return &g->t[i];
+    if (!g->status) g->status = hk_error_set(HK_ENOTFOUND, __FILE__, __LINE__, "no output '%s' declared", name);
+    return NULL;
+}
+
+void hk_gc_zeros_expected(hk_gcase *g, const char *name)
+{
+    gtensor *t = find_out(g, name);
+    if (t) t->zeros_ok = 1;
+}
+
+void hk_gc_set_scale(hk_gcase *g, const char *name, double scale)
+{
+    gtensor *t = find_out(g, name);
+    if (t) t->scale = scale;
 }
 
 void hk_gc_round32(double *x, long n)
@@ -177,6 +189,34 @@ void hk_gc_fill(hk_gcase *g, double *x, long n, double lo, double hi)
     hk_gc_round32(x, n);
 }
 
+double *hk_gc_scratch(hk_gcase *g, long n)
+{
+    if (g->status) return NULL;
+    if (g->nscratch >= (int)(sizeof g->scratch / sizeof g->scratch[0])) {
+        g->status = hk_error_set(HK_EINVAL, __FILE__, __LINE__, "too many scratch buffers in a case");
+        return NULL;
+    }
+    double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
+    if (!p) g->status = hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory");
+    else g->scratch[g->nscratch++] = p;
+    return p;
+}
+
+double *hk_gc_abs_copy(hk_gcase *g, const double *src, long n)
+{
+    double *p = hk_gc_scratch(g, n);
+    if (p && src)
+        for (long i = 0; i < n; i++) p[i] = fabs(src[i]);
+    return p;
+}
+
+double hk_gc_maxabs(const double *x, long n)
+{
+    double m = 0.0;
+    for (long i = 0; x && i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v) { json_object_set_new(g->cfg, key, json_integer(v)); }
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v) { json_object_set_new(g->cfg, key, json_real(v)); }
 void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v) { json_object_set_new(g->cfg, key, json_string(v)); }
@@ -184,6 +224,7 @@ void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v) { json_object_se
 static void free_case(hk_gcase *g)
 {
     for (int i = 0; i < g->nt; i++) free(g->t[i].data);
+    for (int i = 0; i < g->nscratch; i++) free(g->scratch[i]);
     json_decref(g->cfg);
     hk_rng_free(g->r);
     free(g);

@@ -61,6 +61,8 @@ int64_t *hk_gc_int(hk_gcase *g, const char *name, int ndim, const long *shape);
  * zeros).  `note` is the derivation (stored in the tolerance JSON). */
 double *hk_gc_out(hk_gcase *g, const char *name, int ndim, const long *shape, double K, double n, double scale,
                   const char *note);
+/* Sets the scale S of output `name` after the case has computed it. */
+void hk_gc_set_scale(hk_gcase *g, const char *name, double scale);
 /* Marks output `name` as mostly zeros by design (all-masked rows, high p):
  * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
 void hk_gc_zeros_expected(hk_gcase *g, const char *name);
@@ -68,6 +70,12 @@ void hk_gc_zeros_expected(hk_gcase *g, const char *name);
 void hk_gc_fill(hk_gcase *g, double *x, long n, double lo, double hi);
 /* Rounds x[0..n) to binary32 (after a case shifts or scales its inputs). */
 void hk_gc_round32(double *x, long n);
+/* Helpers for the term scale S of multilinear ops: running the reference on
+ * |inputs| gives, per element, the sum of |terms| (no cancellation), whose
+ * max is S.  hk_gc_abs_copy returns a malloc'd |src| copy owned by g. */
+double *hk_gc_abs_copy(hk_gcase *g, const double *src, long n);
+double *hk_gc_scratch(hk_gcase *g, long n);      /* zeroed, owned by g, not stored */
+double hk_gc_maxabs(const double *x, long n);
 /* Config entries (metadata `config`, JSON with sorted keys). */
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v);
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v);

@@ -25,6 +25,7 @@ import tempfile
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 # ---------------------------------------------------------------- safetensors
 
@@ -111,14 +112,31 @@ def op_logsoftmax(t, cfg, bug):
 
 @op("linear")
 def op_linear(t, cfg, bug):
-    w = t["weight"]
-    if bug == "linear_weight_not_transposed" and w.shape[0] == w.shape[1]:
-        w = w.t()
-    return {"y": torch.nn.functional.linear(t["x"], w, t.get("bias"))}
+    return {"y": F.linear(t["x"], t["weight"], t.get("bias"))}
+
+
+def dropout_with(x, mask, p):
+    """Inverted dropout with a given mask (1 = dropped): x * (1 - mask) / (1 - p)."""
+    if p == 0:
+        return x
+    return x.masked_fill(mask, 0.0) * (1.0 / (1.0 - p))
+
+
+@op("lora")
+def op_lora(t, cfg, bug):
+    x, p = t["x"], cfg["p"]
+    scale = cfg["alpha"] / cfg["r"]
+    if bug == "lora_scale_alpha":
+        scale = cfg["alpha"]
+    xd = dropout_with(x, t["mask.x"], p)
+    base = F.linear(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
+    return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
 
 
 BUGS = {
     "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
+    "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
+    "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
 }
 
 
