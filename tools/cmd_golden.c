@@ -99,7 +99,7 @@ static json_t *case_json(const hk_gcase_result *cr, int failed)
 }
 
 static void print_case(const check_opts *o, size_t k, size_t n, const char *rel, const hk_gcase_result *cr,
-                       int failed)
+                       int failed, const char *elems)
 {
     long nfail = 0, total = 0;
     for (int i = 0; i < cr->ntensors; i++) {
@@ -114,7 +114,7 @@ static void print_case(const check_opts *o, size_t k, size_t n, const char *rel,
             printf("    %-16s FAIL %s\n", t->name, t->problem);
             continue;
         }
-        printf("    %-16s n=%-4ld fail=%-3ld max_abs=%-9.3g max_rel=%-9.3g worst=%-10s %7.2f%% of thr",
+        printf("    %-16s n=%-4ld fail=%-3ld max_abs=%-9.3g max_rel=%-9.3g worst=%-10s %8.3g%% of thr",
                t->name, t->n, t->nfail, t->max_abs, t->max_rel, t->worst, t->pct);
         if (t->exact)
             printf(" (exact)");
@@ -122,6 +122,7 @@ static void print_case(const check_opts *o, size_t k, size_t n, const char *rel,
             printf(" (atol %.3g rtol %.3g)", t->atol, t->rtol);
         printf(" %s%s%s\n", t->nfail ? "FAIL" : "ok", t->problem[0] ? " " : "", t->problem);
     }
+    if (elems && *elems) printf("  first failing elements (at most 10 per case):\n%s", elems);
     if (failed) {
         printf("FAILED %s (errors:%ld total:%ld)\n", cr->name, nfail, total);
         printf("__REPRO: hkref golden check --outputs %s --golden %s --dtype %s --case %s\n", o->outputs, o->golden,
@@ -168,7 +169,12 @@ static int run_check(const check_opts *o)
             got = NULL;
         }
         hk_gcase_result *cr = malloc(sizeof *cr);
-        if (!cr || hk_golden_check_case(gold, got, o->dtype, stdout, cr)) {
+        char *elems = NULL;
+        size_t elen = 0;
+        FILE *log = open_memstream(&elems, &elen); /* failing elements, printed after the summary */
+        int cst = cr ? hk_golden_check_case(gold, got, o->dtype, log ? log : stdout, cr) : HK_ENOMEM;
+        if (log) fclose(log);
+        if (cst) {
             if (!cr) hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory");
             fprintf(stderr, "hkref golden check: %s: %s\n", paths[k], hk_error_message());
             rc = 2;
@@ -177,10 +183,11 @@ static int run_check(const check_opts *o)
             int failed = cr->failed_tensors > 0 || cr->problem[0];
             nrun++;
             nfailed += failed;
-            print_case(o, k, np, paths[k], cr, failed);
+            print_case(o, k, np, paths[k], cr, failed, elems);
             json_array_append_new(cases, case_json(cr, failed));
         }
         free(cr);
+        free(elems);
         hk_st_free(gold);
         hk_st_free(got);
     }

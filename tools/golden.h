@@ -125,7 +125,7 @@ typedef struct {
  * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
  * (a tolerance missing, NaN, negative, zero for a float tensor, or >= 1e-3
  * relative — too loose to catch a wrong formula).  got may be NULL (file
- * missing: every tensor fails).  The first 10 failing elements per tensor go to log. */
+ * missing: every tensor fails).  The first 10 failing elements of the case go to log. */
 int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
                          hk_gcase_result *res);
 

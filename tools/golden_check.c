@@ -66,7 +66,7 @@ static void shape_str(char *buf, size_t size, const hk_st_tensor *t)
 
 /* Compares one tensor; fills r. Returns an error only for a bad golden file. */
 static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *tol, hk_golden_dtype dtype,
-                        FILE *log, hk_gtensor_result *r)
+                        FILE *log, int *printed, hk_gtensor_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", ref->name);
@@ -107,8 +107,10 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
     if (!st) st = hk_st_to_f64(g, a);
     if (!st) st = hk_st_to_f64(ref, b);
     hk_cmp_result cr;
-    if (!st) st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, 10, &cr);
+    int quota = *printed < 10 ? 10 - *printed : 0; /* the first 10 failing elements of the case */
+    if (!st) st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, quota, &cr);
     if (!st) {
+        *printed += cr.nfail < quota ? (int)cr.nfail : quota;
         long zeros = 0;
         for (size_t i = 0; i < ref->numel; i++) zeros += b[i] == 0.0;
         r->zero_frac = ref->numel ? (double)zeros / (double)ref->numel : 0.0;
@@ -149,7 +151,7 @@ int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golde
     json_error_t jerr;
     json_t *tol = json_loads(tols, JSON_REJECT_DUPLICATES, &jerr);
     HK_REQUIRE(json_is_object(tol), HK_EFORMAT, "golden case %s: tolerance is not a JSON object (%s)", name, jerr.text);
-    int st = HK_OK;
+    int st = HK_OK, printed = 0;
     for (size_t i = 0; i < gold->ntensors && !st; i++) {
         const hk_st_tensor *t = &gold->tensors[i];
         if (!is_output(t->name)) continue;
@@ -159,7 +161,7 @@ int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golde
             break;
         }
         hk_gtensor_result *r = &res->t[res->ntensors++];
-        st = check_tensor(t, got, tol, dtype, log, r);
+        st = check_tensor(t, got, tol, dtype, log, &printed, r);
         if (!st && (r->nfail || r->problem[0])) res->failed_tensors++;
     }
     json_decref(tol);
