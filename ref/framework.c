@@ -1,0 +1,222 @@
+/* hkref — plain scalar double reference: the unified framework's
+ * configuration, its validation rules, and the named presets (framework.h). */
+#include "framework.h"
+
+#include "error.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const pos_names[HK_POS_COUNT] = {"lora", "input", "logits", "weights", "hidden", "output"};
+static const char *const pat_names[HK_PAT_COUNT] = {"element", "column", "span", "span_importance"};
+static const char *const rs_names[HK_RESCALE_COUNT] = {"none", "inverted", "normalized"};
+
+const char *hk_position_name(hk_position pos) { return pos >= 0 && pos < HK_POS_COUNT ? pos_names[pos] : NULL; }
+const char *hk_pattern_kind_name(hk_pattern_kind k) { return k >= 0 && k < HK_PAT_COUNT ? pat_names[k] : NULL; }
+const char *hk_rescale_name(hk_rescale r) { return r >= 0 && r < HK_RESCALE_COUNT ? rs_names[r] : NULL; }
+
+void hk_framework_init(hk_framework *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->loss = HK_LOSS_NONE;
+    cfg->passes = 1;
+    cfg->task = HK_TASK_CLASSIFICATION;
+}
+
+/* Which patterns and rescales each position supports, and why not others. */
+static int validate_site(hk_position pos, const hk_fw_site *s)
+{
+    const char *pn = pos_names[pos];
+    char what[48];
+    snprintf(what, sizeof what, "site[%s].p", pn);
+    HK_TRY(hk_check_rate(s->p, what));
+    HK_REQUIRE(s->pattern >= 0 && s->pattern < HK_PAT_COUNT, HK_EINVAL, "site[%s].pattern %d out of range", pn,
+               (int)s->pattern);
+    HK_REQUIRE(s->rescale >= 0 && s->rescale < HK_RESCALE_COUNT, HK_EINVAL, "site[%s].rescale %d out of range", pn,
+               (int)s->rescale);
+    if (s->p == 0.0) return HK_OK; /* inactive: pattern and rescale are ignored */
+    const char *pat = pat_names[s->pattern], *rs = rs_names[s->rescale];
+    if (s->pattern == HK_PAT_SPAN_IMPORTANCE && pos != HK_POS_HIDDEN)
+        HK_ERROR(HK_EDOM, "site[%s].pattern span_importance: the importance sampler ranks tokens by the attention of the "
+                          "same block, defined for the hidden position only", pn);
+    if (s->rescale == HK_RESCALE_NORMALIZED && pos != HK_POS_WEIGHTS)
+        HK_ERROR(HK_EDOM, "site[%s].rescale normalized: dividing by the row sum (Eq. 2) needs rows that sum to 1, "
+                          "which only the attention weights have", pn);
+    switch (pos) {
+    case HK_POS_LORA:
+        if (s->pattern != HK_PAT_ELEMENT || s->rescale != HK_RESCALE_INVERTED)
+            HK_ERROR(HK_EDOM, "site[lora] %s/%s: LoRA dropout (loralib/peft, ref/lora.h) is element-wise with 1/(1-p)",
+                     pat, rs);
+        break;
+    case HK_POS_LOGITS:
+        if (s->pattern == HK_PAT_SPAN)
+            HK_ERROR(HK_EDOM, "site[logits].pattern span: attention masks are element or column (key) patterns");
+        if (s->rescale != HK_RESCALE_NONE)
+            HK_ERROR(HK_EDOM, "site[logits].rescale %s: DropKey adds -inf to logits and softmax renormalizes (Eq. 3-5); "
+                              "a rescale has nothing to compensate", rs);
+        break;
+    case HK_POS_WEIGHTS:
+        if (s->pattern == HK_PAT_SPAN)
+            HK_ERROR(HK_EDOM, "site[weights].pattern span: attention masks are element or column (key) patterns");
+        break;
+    default:
+        break;
+    }
+    return HK_OK;
+}
+
+int hk_framework_validate(const hk_framework *cfg)
+{
+    HK_REQUIRE_PTR(cfg);
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) HK_TRY(validate_site((hk_position)pos, &cfg->site[pos]));
+    HK_REQUIRE(cfg->task == HK_TASK_CLASSIFICATION || cfg->task == HK_TASK_REGRESSION, HK_EINVAL,
+               "task %d is neither classification nor regression", (int)cfg->task);
+    HK_REQUIRE(cfg->passes == 1 || cfg->passes == 2, HK_EINVAL, "passes must be 1 or 2 (got %d)", cfg->passes);
+    HK_REQUIRE(isfinite(cfg->weight) && cfg->weight >= 0.0, HK_EDOM, "weight must be finite and >= 0 (got %g)",
+               cfg->weight);
+    if (cfg->loss == HK_LOSS_NONE) {
+        HK_REQUIRE(cfg->weight == 0.0, HK_EDOM, "weight %g without a loss: set loss or weight 0", cfg->weight);
+        HK_REQUIRE(cfg->passes == 1, HK_EDOM, "passes 2 without a loss: a second pass is only compared by a "
+                                              "consistency loss");
+        return HK_OK;
+    }
+    HK_REQUIRE(cfg->loss >= 0 && cfg->loss < HK_CONS_COUNT, HK_EINVAL, "loss %d out of range", cfg->loss);
+    const char *ln = hk_consistency_name((hk_consistency)cfg->loss);
+    HK_REQUIRE(cfg->passes == 2, HK_EDOM, "loss %s needs passes 2: a consistency loss compares two forward passes", ln);
+    HK_REQUIRE(cfg->weight > 0.0, HK_EDOM, "loss %s with weight 0 does nothing: set loss none", ln);
+    if (cfg->task == HK_TASK_REGRESSION)
+        HK_REQUIRE(cfg->loss == HK_CONS_MSE, HK_EDOM, "loss %s on a regression task: divergences need distributions; "
+                                                       "regression compares representations with mse (R-Drop)", ln);
+    else
+        HK_REQUIRE(cfg->loss != HK_CONS_MSE, HK_EDOM, "loss mse on a classification task: compare the classifier's "
+                                                       "distributions with a divergence");
+    if (cfg->loss == HK_CONS_JS_EQ12)
+        HK_REQUIRE(cfg->second_clean, HK_EDOM, "loss js_eq12 needs second_clean 1: Eq. 12's Pbar is the inference "
+                                               "(no-dropout) distribution");
+    int active = 0;
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) active += cfg->site[pos].p > 0.0;
+    HK_REQUIRE(active > 0, HK_EDOM, "loss %s with no active dropout position: both passes would be identical", ln);
+    return HK_OK;
+}
+
+double hk_framework_scale(const hk_framework *cfg, hk_position pos)
+{
+    const hk_fw_site *s = &cfg->site[pos];
+    return s->rescale == HK_RESCALE_INVERTED ? 1.0 / (1.0 - s->p) : 1.0;
+}
+
+int hk_framework_describe(const hk_framework *cfg, char *buf, size_t size)
+{
+    HK_REQUIRE_PTR(cfg);
+    HK_REQUIRE_PTR(buf);
+    HK_REQUIRE(size > 0, HK_EINVAL, "size must be > 0");
+    size_t used = 0;
+    buf[0] = '\0';
+#define PUT(...)                                                                                 \
+    do {                                                                                         \
+        int w_ = snprintf(buf + used, size - used, __VA_ARGS__);                                 \
+        if (w_ < 0 || (size_t)w_ >= size - used) HK_ERROR(HK_ENOMEM, "describe: buffer of %zu too small", size); \
+        used += (size_t)w_;                                                                      \
+    } while (0)
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) {
+        const hk_fw_site *s = &cfg->site[pos];
+        if (s->p > 0.0)
+            PUT("  %-8s p=%.2f pattern=%s rescale=%s\n", pos_names[pos], s->p, hk_pattern_kind_name(s->pattern),
+                hk_rescale_name(s->rescale));
+        else
+            PUT("  %-8s off\n", pos_names[pos]);
+    }
+    PUT("  loss     %s weight=%.2f passes=%d second_clean=%d task_both=%d detach_second=%d task=%s\n",
+        cfg->loss == HK_LOSS_NONE ? "none" : hk_consistency_name((hk_consistency)cfg->loss), cfg->weight, cfg->passes,
+        cfg->second_clean, cfg->task_both, cfg->detach_second,
+        cfg->task == HK_TASK_REGRESSION ? "regression" : "classification");
+#undef PUT
+    return HK_OK;
+}
+
+/* ---- presets ---------------------------------------------------------- */
+
+/* Rates: p = 0.1 everywhere is a placeholder of this reference (the paper
+ * sweeps p per dataset, Fig. 4); α = 1 likewise (R-Drop's scripts use
+ * several values). Sources are PAPER_NOTES.md rows. */
+typedef struct {
+    const char *name, *source;
+    void (*fill)(hk_framework *cfg);
+} preset;
+
+static void site(hk_framework *c, hk_position pos, hk_pattern_kind pat, hk_rescale rs)
+{
+    c->site[pos].p = 0.1;
+    c->site[pos].pattern = pat;
+    c->site[pos].rescale = rs;
+}
+
+static void two_pass(hk_framework *c, hk_consistency loss, int second_clean, int task_both, int detach_second)
+{
+    c->loss = (int)loss;
+    c->weight = 1.0;
+    c->passes = 2;
+    c->second_clean = second_clean;
+    c->task_both = task_both;
+    c->detach_second = detach_second;
+}
+
+static void fill_lora(hk_framework *c) { site(c, HK_POS_LORA, HK_PAT_ELEMENT, HK_RESCALE_INVERTED); }
+static void fill_dropkey(hk_framework *c) { site(c, HK_POS_LOGITS, HK_PAT_ELEMENT, HK_RESCALE_NONE); }
+static void fill_dropattention(hk_framework *c) { site(c, HK_POS_WEIGHTS, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED); }
+static void fill_hiddencut(hk_framework *c)
+{
+    site(c, HK_POS_HIDDEN, HK_PAT_SPAN_IMPORTANCE, HK_RESCALE_NONE);
+    two_pass(c, HK_CONS_JS_MIXTURE, 1, 0, 0);
+}
+static void fill_rdrop(hk_framework *c)
+{
+    site(c, HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_INVERTED);
+    two_pass(c, HK_CONS_KL_BIDIR, 0, 1, 0);
+}
+static void fill_hiddenkey_minus(hk_framework *c)
+{
+    site(c, HK_POS_LOGITS, HK_PAT_COLUMN, HK_RESCALE_NONE);
+    site(c, HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_INVERTED);
+}
+static void fill_hiddenkey(hk_framework *c)
+{
+    fill_hiddenkey_minus(c);
+    two_pass(c, HK_CONS_KL_BIDIR, 0, 0, 1);
+}
+
+static const preset presets[] = {
+    {"lora", "loralib/peft: element dropout on the LoRA input, x(1-m)/(1-p) (HK §4.1 baseline)", fill_lora},
+    {"dropkey", "DropKey (Li et al. 2023), HK Eq. 3: -inf on element-wise dropped logits, no rescale", fill_dropkey},
+    {"dropattention", "DropAttention (Zehui et al. 2019), HK Eq. 1-2: element-wise weights, NoGrad normalized rescale",
+     fill_dropattention},
+    {"hiddencut", "HiddenCut (Chen et al. 2021) official code: span on the FFN output, start among top-40% attention "
+                  "tokens, zero without rescale; mixture JS between a clean and a cut pass", fill_hiddencut},
+    {"rdrop", "R-Drop (Wu et al. 2021), HK Eq. 11: standard dropout, bidirectional KL, CE on both passes",
+     fill_rdrop},
+    {"hiddenkey-", "HK §4.2: column DropKey + element HiddenCut (1/(1-p), HK §3.1), no extra loss",
+     fill_hiddenkey_minus},
+    {"hiddenkey", "HK §3.3, Fig. 3: HiddenKey- + bidirectional KL (Eq. 11), two passes, backprop through one branch",
+     fill_hiddenkey},
+};
+
+size_t hk_preset_count(void) { return sizeof presets / sizeof presets[0]; }
+const char *hk_preset_name(size_t i) { return i < hk_preset_count() ? presets[i].name : NULL; }
+const char *hk_preset_source(size_t i) { return i < hk_preset_count() ? presets[i].source : NULL; }
+
+int hk_preset_get(hk_framework *cfg, const char *name)
+{
+    HK_REQUIRE_PTR(cfg);
+    HK_REQUIRE_PTR(name);
+    for (size_t i = 0; i < hk_preset_count(); i++)
+        if (!strcmp(name, presets[i].name)) {
+            hk_framework_init(cfg);
+            presets[i].fill(cfg);
+            return HK_OK;
+        }
+    HK_ERROR(HK_ENOTFOUND, "preset '%s' unknown (lora, dropkey, dropattention, hiddencut, rdrop, hiddenkey-, "
+                           "hiddenkey)", name);
+}

@@ -1,0 +1,140 @@
+/* hkref — the unified framework's configuration: every preset is valid and
+ * has the fields its source says; every invalid combination is rejected with
+ * a message naming the field and the reason; the space of combinations is
+ * enumerated so the count of valid ones is a checked number. */
+#include "hk_test.h"
+
+#include "../ref/framework.h"
+
+START_TEST(every_preset_is_valid_and_has_its_source_fields)
+{
+    ck_assert_uint_eq(hk_preset_count(), 7);
+    for (size_t i = 0; i < hk_preset_count(); i++) {
+        hk_framework c;
+        hk_assert_ok(hk_preset_get(&c, hk_preset_name(i)));
+        hk_assert_ok(hk_framework_validate(&c));
+        ck_assert(strlen(hk_preset_source(i)) > 10);
+    }
+    hk_framework c;
+    hk_assert_ok(hk_preset_get(&c, "hiddenkey"));
+    /* HK §3.3: logits column (DropKey), hidden element (HiddenCut), KL, two passes, one branch */
+    ck_assert(c.site[HK_POS_LOGITS].p > 0 && c.site[HK_POS_LOGITS].pattern == HK_PAT_COLUMN);
+    ck_assert(c.site[HK_POS_HIDDEN].p > 0 && c.site[HK_POS_HIDDEN].pattern == HK_PAT_ELEMENT);
+    ck_assert(c.loss == HK_CONS_KL_BIDIR && c.passes == 2 && !c.task_both && c.detach_second);
+    hk_framework m;
+    hk_assert_ok(hk_preset_get(&m, "hiddenkey-"));
+    ck_assert(m.loss == HK_LOSS_NONE && m.passes == 1);
+    ck_assert(memcmp(m.site, c.site, sizeof m.site) == 0); /* HiddenKey = HiddenKey- + KL */
+    hk_assert_ok(hk_preset_get(&c, "hiddencut"));
+    ck_assert(c.site[HK_POS_HIDDEN].rescale == HK_RESCALE_NONE && c.loss == HK_CONS_JS_MIXTURE && c.second_clean);
+    hk_assert_ok(hk_preset_get(&c, "dropattention"));
+    ck_assert(c.site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED);
+    hk_assert_fails(hk_preset_get(&c, "hiddenkey+"), HK_ENOTFOUND, "'hiddenkey+'");
+}
+END_TEST
+
+static hk_framework one_site(hk_position pos, hk_pattern_kind pat, hk_rescale rs)
+{
+    hk_framework c;
+    hk_framework_init(&c);
+    c.site[pos].p = 0.25;
+    c.site[pos].pattern = pat;
+    c.site[pos].rescale = rs;
+    return c;
+}
+
+START_TEST(invalid_combinations_say_why)
+{
+    hk_framework c = one_site(HK_POS_LOGITS, HK_PAT_ELEMENT, HK_RESCALE_INVERTED);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "softmax renormalizes");
+    c = one_site(HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "only the attention weights");
+    c = one_site(HK_POS_WEIGHTS, HK_PAT_SPAN, HK_RESCALE_NONE);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site[weights].pattern span");
+    c = one_site(HK_POS_INPUT, HK_PAT_SPAN_IMPORTANCE, HK_RESCALE_NONE);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "hidden position only");
+    c = one_site(HK_POS_LORA, HK_PAT_COLUMN, HK_RESCALE_INVERTED);
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site[lora]");
+    c = one_site(HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_NONE);
+    c.site[HK_POS_HIDDEN].p = 1.0;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site[hidden].p");
+    c = one_site(HK_POS_HIDDEN, HK_PAT_ELEMENT, HK_RESCALE_NONE);
+    c.loss = HK_CONS_KL_BIDIR;
+    c.weight = 1.0;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "needs passes 2");
+    c.passes = 2;
+    hk_assert_ok(hk_framework_validate(&c));
+    c.weight = 0.0;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "weight 0");
+    c.weight = 1.0;
+    c.task = HK_TASK_REGRESSION;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "regression");
+    c.task = HK_TASK_CLASSIFICATION;
+    c.loss = HK_CONS_MSE;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "classification");
+    c.loss = HK_CONS_JS_EQ12;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "inference");
+    c.second_clean = 1;
+    hk_assert_ok(hk_framework_validate(&c));
+    c.site[HK_POS_HIDDEN].p = 0.0;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "identical");
+    hk_framework_init(&c);
+    c.passes = 2;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "passes 2 without a loss");
+    hk_framework_init(&c);
+    c.weight = 0.5;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "without a loss");
+    c.weight = NAN;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "weight");
+    hk_assert_fails(hk_framework_validate(NULL), HK_EINVAL, "cfg");
+}
+END_TEST
+
+START_TEST(count_of_valid_single_position_combinations)
+{
+    /* Derived from the rules, not from the code: per active position,
+     *   lora:    element × inverted                      = 1
+     *   input:   {element,column,span} × {none,inverted}  = 6
+     *   logits:  {element,column} × {none}                = 2
+     *   weights: {element,column} × {none,inv,normalized} = 6
+     *   hidden:  {element,column,span,span_imp} × {none,inverted} = 8
+     *   output:  {element,column,span} × {none,inverted}  = 6
+     * total 29 single-position mask configurations. */
+    long valid = 0;
+    for (int pos = 0; pos < HK_POS_COUNT; pos++)
+        for (int pat = 0; pat < HK_PAT_COUNT; pat++)
+            for (int rs = 0; rs < HK_RESCALE_COUNT; rs++) {
+                hk_framework c = one_site((hk_position)pos, (hk_pattern_kind)pat, (hk_rescale)rs);
+                hk_error_clear();
+                if (hk_framework_validate(&c) == HK_OK) valid++;
+                else ck_assert(strlen(hk_error_message()) > 0);
+            }
+    ck_assert_int_eq(valid, 29);
+}
+END_TEST
+
+START_TEST(scale_and_describe)
+{
+    hk_framework c = one_site(HK_POS_OUTPUT, HK_PAT_ELEMENT, HK_RESCALE_INVERTED);
+    ck_assert(hk_framework_scale(&c, HK_POS_OUTPUT) == 1.0 / 0.75);
+    ck_assert(hk_framework_scale(&c, HK_POS_HIDDEN) == 1.0);
+    char buf[1024], tiny[16];
+    hk_assert_ok(hk_framework_describe(&c, buf, sizeof buf));
+    ck_assert(strstr(buf, "output   p=0.25 pattern=element rescale=inverted") != NULL);
+    hk_assert_fails(hk_framework_describe(&c, tiny, sizeof tiny), HK_ENOMEM, "too small");
+}
+END_TEST
+
+Suite *suite_framework(void)
+{
+    Suite *s = suite_create("framework");
+    TCase *core = tcase_create("Core");
+    tcase_add_test(core, every_preset_is_valid_and_has_its_source_fields);
+    tcase_add_test(core, count_of_valid_single_position_combinations);
+    tcase_add_test(core, scale_and_describe);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_test(lim, invalid_combinations_say_why);
+    suite_add_tcase(s, lim);
+    return s;
+}
