@@ -18,6 +18,7 @@ done here with numpy.
 """
 import argparse
 import json
+import math
 import os
 import struct
 import sys
@@ -62,7 +63,7 @@ def st_write(path, tensors, meta=None):
     if meta:
         header["__metadata__"] = dict(meta)
     for name, a in items:
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C")  # (ascontiguousarray would turn a 0-d scalar into shape (1,))
         key = a.dtype.str if a.dtype.str in rev else a.dtype.newbyteorder("<").str
         raw = a.astype(key).tobytes()
         header[name] = {"dtype": rev[key], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
@@ -133,10 +134,45 @@ def op_lora(t, cfg, bug):
     return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
 
 
+@op("consistency")
+def op_consistency(t, cfg, bug):
+    z1, z2, kind = t["z1"], t["z2"], cfg["kind"]
+    if kind == "mse":
+        rows = ((z1 - z2) ** 2).sum(-1)
+    else:
+        a, b = torch.log_softmax(z1, -1), torch.log_softmax(z2, -1)
+
+        def kl(la, lb):  # KL(P_a || P_b) per row, from log-probabilities
+            return (la.exp() * (la - lb)).sum(-1)
+
+        lm = torch.logaddexp(a, b) - math.log(2.0)  # log of the mixture M = (P1 + P2) / 2
+        if kind == "kl_bidir":
+            rows = 0.5 * (kl(a, b) + kl(b, a))
+        elif kind == "js_eq12":
+            rows = kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
+        elif kind == "js_mixture":
+            rows = 0.5 * (kl(lm, a) + kl(lm, b))
+        elif kind == "js_textbook":
+            rows = 0.5 * (kl(a, lm) + kl(b, lm))
+        else:
+            raise KeyError(f"consistency kind '{kind}' unknown")
+    return {"loss": rows.mean() if cfg["reduction"] == "mean" else rows.sum()}
+
+
+@op("hiddencut")
+def op_hiddencut(t, cfg, bug):
+    keep = ~t["mask.h"]
+    if bug == "mask_sign_flipped":  # keeps the dropped elements instead
+        keep = t["mask.h"]
+    return {"y": t["h"] * keep * cfg["scale"]}
+
+
 BUGS = {
     "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
     "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
     "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
+    "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
 }
 
 
