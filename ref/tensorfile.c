@@ -3,16 +3,16 @@
 #include "tensorfile.h"
 
 #include "error.h"
+#include "fileio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static const struct {
     const char *name;
@@ -99,6 +99,14 @@ static int shape_bytes(int ndim, const long *shape, size_t esize, size_t *numel,
     if (__builtin_mul_overflow(n, esize, nbytes)) return 0;
     *numel = n;
     return 1;
+}
+
+/* 1 if s is valid UTF-8 without NUL (what a JSON string / key can hold). */
+static int valid_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
 }
 
 /* ---- the in-memory file object ---- */
@@ -196,6 +204,7 @@ int hk_st_add(hk_st_file *f, const char *name, hk_st_dtype dtype, int ndim, cons
     HK_REQUIRE_PTR(f);
     HK_REQUIRE_PTR(name);
     HK_REQUIRE(name[0] != '\0', HK_EINVAL, "tensor name is empty");
+    HK_REQUIRE(valid_utf8(name), HK_EINVAL, "tensor name is not valid UTF-8");
     HK_REQUIRE(strcmp(name, "__metadata__") != 0, HK_EINVAL, "tensor name '__metadata__' is reserved");
     HK_REQUIRE(!hk_st_find(f, name), HK_EINVAL, "tensor '%s' is already in the file", name);
     HK_REQUIRE((unsigned)dtype < HK_ST_NDTYPES, HK_EINVAL, "tensor '%s': dtype %d out of range", name, (int)dtype);
@@ -225,6 +234,8 @@ int hk_st_set_meta(hk_st_file *f, const char *key, const char *value)
     HK_REQUIRE_PTR(f);
     HK_REQUIRE_PTR(key);
     HK_REQUIRE_PTR(value);
+    HK_REQUIRE(valid_utf8(key), HK_EINVAL, "metadata key is not valid UTF-8");
+    HK_REQUIRE(valid_utf8(value), HK_EINVAL, "metadata value of '%s' is not valid UTF-8", key);
     char *v = strdup(value);
     if (!v) HK_ERROR(HK_ENOMEM, "cannot copy metadata value of '%s'", key);
     for (size_t i = 0; i < f->nmeta; i++)
@@ -400,7 +411,9 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
     for (int d = 0; d < e->ndim; d++) {
         uint64_t x;
         HK_TRY(get_nonneg(json_array_get(sh, (size_t)d), src, name, "shape", d, &x));
-        e->shape[d] = (long)x; /* json_int_t is at most 64-bit signed, like long here */
+        if (x > (uint64_t)LONG_MAX)
+            HK_ERROR(HK_EFORMAT, "%s: tensor '%s': shape[%d]=%llu is too large", src, name, d, (unsigned long long)x);
+        e->shape[d] = (long)x;
     }
     if (!off || !json_is_array(off) || json_array_size(off) != 2)
         HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets missing or not a list [begin, end]", src, name);
@@ -410,7 +423,8 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
         HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] are reversed", src, name,
                  (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end > data_len)
-        HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] out of range: the data section has %llu bytes",
+        HK_ERROR(HK_EFORMAT, "%s: tensor '%s': data_offsets [%llu,%llu] out of range: the data section has %llu bytes"
+                 " (truncated file?)",
                  src, name, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
     char shs[160];
     format_shape(shs, sizeof shs, e->ndim, e->shape);
@@ -426,6 +440,7 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
 
 static int parse_metadata(const char *src, json_t *obj, hk_st_file *f)
 {
+    if (json_is_null(obj)) return HK_OK; /* the safetensors crate reads null as "no metadata" */
     if (!json_is_object(obj)) HK_ERROR(HK_EFORMAT, "%s: __metadata__ is not a JSON object", src);
     const char *key;
     json_t *v;
@@ -537,6 +552,7 @@ int hk_st_parse(const void *buf, size_t len, hk_st_file **out)
 {
     HK_REQUIRE_PTR(buf);
     HK_REQUIRE_PTR(out);
+    *out = NULL;
     const char *src = "safetensors buffer";
     const unsigned char *b = buf;
     if (len < 8) HK_ERROR(HK_EFORMAT, "%s: truncated: %zu bytes, shorter than the 8-byte header length", src, len);
@@ -558,18 +574,11 @@ int hk_st_parse(const void *buf, size_t len, hk_st_file **out)
     return HK_OK;
 }
 
-static int read_exact(FILE *fp, void *dst, size_t n, const char *path, const char *what)
-{
-    if (n && fread(dst, 1, n, fp) != n)
-        HK_ERROR(HK_EIO, "%s: cannot read %s (%zu bytes): %s", path, what, n,
-                 ferror(fp) ? strerror(errno) : "file shrank while reading");
-    return HK_OK;
-}
-
 int hk_st_read(const char *path, hk_st_file **out)
 {
     HK_REQUIRE_PTR(path);
     HK_REQUIRE_PTR(out);
+    *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) HK_ERROR(HK_EIO, "%s: cannot open: %s", path, strerror(errno));
     hk_st_file *f = NULL;
@@ -589,17 +598,17 @@ int hk_st_read(const char *path, hk_st_file **out)
                          (unsigned long long)size);
         goto done;
     }
-    if ((s = read_exact(fp, first8, 8, path, "the header length"))) goto done;
+    if ((s = hk_file_read_exact(fp, first8, 8, path, "the header length"))) goto done;
     if ((s = check_header_len(path, first8, size, &n))) goto done;
     hdr = malloc(n + 1);
     if (!hdr) {
         s = hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "%s: cannot allocate the %zu-byte header", path, n);
         goto done;
     }
-    if ((s = read_exact(fp, hdr, n, path, "the header"))) goto done;
+    if ((s = hk_file_read_exact(fp, hdr, n, path, "the header"))) goto done;
     if ((s = parse_header(path, hdr, n, size - 8 - n, &f))) goto done;
     for (size_t i = 0; i < f->ntensors && !s; i++)
-        s = read_exact(fp, f->tensors[i].data, f->tensors[i].nbytes, path, f->tensors[i].name);
+        s = hk_file_read_exact(fp, f->tensors[i].data, f->tensors[i].nbytes, path, f->tensors[i].name);
     if (!s && fgetc(fp) != EOF)
         s = hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "%s: trailing bytes (the file grew while reading)", path);
     if (!s) s = finish_data(path, f);
@@ -664,7 +673,7 @@ static int build_header(const hk_st_file *f, const hk_st_tensor *const *order, c
     *out = bad ? NULL : json_dumps(root, JSON_COMPACT);
     json_decref(root);
     free(ms);
-    if (!*out) HK_ERROR(HK_ENOMEM, "cannot build the JSON header (out of memory or a name is not valid UTF-8)");
+    if (!*out) HK_ERROR(HK_ENOMEM, "cannot build the JSON header: out of memory");
     return HK_OK;
 }
 
@@ -716,100 +725,4 @@ int hk_st_write(const hk_st_file *f, const char *path)
     int s = hk_file_write_atomic(path, b, n);
     free(b);
     return s;
-}
-
-/* ---- files ---- */
-
-int hk_file_write_atomic(const char *path, const void *buf, size_t len)
-{
-    HK_REQUIRE_PTR(path);
-    HK_REQUIRE(buf || len == 0, HK_EINVAL, "argument 'buf' is NULL for %zu bytes", len);
-    HK_REQUIRE(path[0] != '\0', HK_EINVAL, "argument 'path' is empty");
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 12);
-    if (!tmp) HK_ERROR(HK_ENOMEM, "cannot allocate a temporary name for %s", path);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmpXXXXXX", 11); /* same directory as path, so rename is atomic */
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        HK_ERROR(HK_EIO, "%s: cannot create a temporary file: %s", path, strerror(e));
-    }
-    mode_t um = umask(0);
-    umask(um);
-    const char *step = "chmod";
-    int ok = fchmod(fd, 0666 & ~um) == 0;
-    const unsigned char *p = buf;
-    size_t left = len;
-    while (ok && left) {
-        step = "write";
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        ok = w > 0;
-        if (ok) {
-            p += w;
-            left -= (size_t)w;
-        }
-    }
-    if (ok) {
-        step = "fsync";
-        ok = fsync(fd) == 0;
-    }
-    int e = errno;
-    if (close(fd) && ok) {
-        e = errno;
-        step = "close";
-        ok = 0;
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        HK_ERROR(HK_EIO, "%s: %s failed: %s (nothing written)", path, step, strerror(e));
-    }
-    free(tmp);
-    /* Make the rename itself durable (best effort: some file systems refuse fsync on a directory). */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY) : -1;
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    return HK_OK;
-}
-
-int hk_file_read(const char *path, size_t max_len, unsigned char **buf, size_t *len)
-{
-    HK_REQUIRE_PTR(path);
-    HK_REQUIRE_PTR(buf);
-    HK_REQUIRE_PTR(len);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) HK_ERROR(HK_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int s = HK_OK;
-    unsigned char *b = NULL;
-    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode))
-        s = hk_error_set(HK_EIO, __FILE__, __LINE__, "%s: not a regular file", path);
-    else if ((uint64_t)st.st_size > max_len)
-        s = hk_error_set(HK_EIO, __FILE__, __LINE__, "%s: %lld bytes, more than the limit of %zu", path,
-                         (long long)st.st_size, max_len);
-    else if (!(b = malloc((size_t)st.st_size + 1)))
-        s = hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "%s: cannot allocate %lld bytes", path, (long long)st.st_size);
-    else
-        s = read_exact(fp, b, (size_t)st.st_size, path, "the file");
-    fclose(fp);
-    if (s) {
-        free(b);
-        return s;
-    }
-    *buf = b;
-    *len = (size_t)st.st_size;
-    return HK_OK;
 }

@@ -8,14 +8,16 @@
  * The JSON header may be padded with trailing spaces.
  *
  * Reader policy (every violation is HK_EFORMAT with a message naming the
- * tensor / field, never a crash, never an allocation larger than the input):
+ * tensor / field, never a crash; memory stays proportional to the input: every size
+ * read from the file is checked against the input length before use):
  *   N <= HK_ST_MAX_HEADER (100,000,000 bytes, the limit of the safetensors
  *   crate) and 8 + N <= file size; JSON parsed by jansson with duplicate keys
  *   rejected; dtype one of the names below; shape a list of at most
  *   HK_ST_MAX_NDIM non-negative integers whose byte size (checked
  *   multiplication) equals end - begin; the byte ranges, sorted, tile the data
  *   section exactly (no gap, no overlap, nothing after the last tensor);
- *   metadata values are strings; BOOL bytes are 0 or 1.
+ *   "__metadata__" is an object of strings (or null, read as none, like the
+ *   safetensors crate); BOOL bytes are 0 or 1.
  *
  * Writer policy (byte-reproducible: same content -> same bytes):
  *   compact JSON, "__metadata__" first (omitted when empty) with keys in strcmp
@@ -32,6 +34,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fileio.h" /* hk_file_write_atomic, hk_file_read */
 
 #define HK_ST_MAX_HEADER 100000000u
 #define HK_ST_MAX_NDIM 8
@@ -75,15 +79,17 @@ int hk_st_new(hk_st_file **out);
 void hk_st_free(hk_st_file *f);
 
 /* Adds a tensor, copying nbytes = numel * size bytes from data (host order;
- * data may be NULL only when numel = 0).  HK_EINVAL for an empty name, the
- * reserved "__metadata__", a name already present, ndim outside
- * [0, HK_ST_MAX_NDIM], a negative dim; HK_ENOMEM if the size overflows. */
+ * data may be NULL only when numel = 0).  HK_EINVAL for an empty name, a
+ * name that is not valid UTF-8, the reserved "__metadata__", a name already
+ * present, ndim outside [0, HK_ST_MAX_NDIM], a negative dim; HK_EDOM for a
+ * BOOL byte other than 0/1; HK_ENOMEM if the size overflows.  On failure the
+ * file is unchanged. */
 int hk_st_add(hk_st_file *f, const char *name, hk_st_dtype dtype, int ndim, const long *shape,
               const void *data);
-/* Sets metadata key to value (both copied; replaces an existing key). */
+/* Sets metadata key to value (both copied, valid UTF-8; replaces an existing key). */
 int hk_st_set_meta(hk_st_file *f, const char *key, const char *value);
 
-/* The tensor / metadata value of that name, or NULL (not an error). */
+/* The tensor / metadata value of that name, or NULL (not an error); linear search. */
 const hk_st_tensor *hk_st_find(const hk_st_file *f, const char *name);
 const char *hk_st_get_meta(const hk_st_file *f, const char *key);
 
@@ -113,14 +119,5 @@ int hk_st_read(const char *path, hk_st_file **out);
 int hk_st_serialize(const hk_st_file *f, unsigned char **buf, size_t *len);
 /* hk_st_serialize + hk_file_write_atomic. */
 int hk_st_write(const hk_st_file *f, const char *path);
-
-/* Writes buf[0..len) to path atomically: a temporary file in the same
- * directory, fsync, rename over path, fsync of the directory.  On any failure
- * the temporary is removed and path is left as it was.  The new file gets
- * mode 0666 & ~umask, like fopen. */
-int hk_file_write_atomic(const char *path, const void *buf, size_t len);
-/* Reads a whole regular file (at most max_len bytes, else HK_EIO) into a
- * malloc'd buffer (*buf, *len); caller frees. */
-int hk_file_read(const char *path, size_t max_len, unsigned char **buf, size_t *len);
 
 #endif
