@@ -167,11 +167,31 @@ def op_hiddencut(t, cfg, bug):
     return {"y": t["h"] * keep * cfg["scale"]}
 
 
+@op("layernorm")
+def op_layernorm(t, cfg, bug):
+    x = t["x"]
+    return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
+
+
+@op("gelu")
+def op_gelu(t, cfg, bug):
+    kind = cfg["kind"]
+    if bug == "gelu_tanh_for_erf":
+        kind = "tanh"
+    return {"y": F.gelu(t["x"], approximate="tanh" if kind == "tanh" else "none")}
+
+
+@op("crossentropy")
+def op_crossentropy(t, cfg, bug):
+    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
+
+
 BUGS = {
     "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
     "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
     "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
     "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
     "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
 }
 
