@@ -186,11 +186,43 @@ def op_crossentropy(t, cfg, bug):
     return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
 
 
+def dylora_forward(t, cfg, b, xd, bug, frozen=False):
+    """Truncated LoRA at rank b: scale alpha/b, A[:b, :], B[:, :b]."""
+    A, B = t["lora_A"], t["lora_B"]
+    Ab, Bb = A[:b], B[:, :b]
+    if frozen and bug != "dylora_frozen_nograd_missing":  # only row / column b-1 is trained
+        Ab = torch.cat([A[:b - 1].detach(), A[b - 1:b]], 0)
+        Bb = torch.cat([B[:, :b - 1].detach(), B[:, b - 1:b]], 1)
+    scale = cfg["alpha"] / (cfg["r_max"] if bug == "dylora_scale_alpha_over_r" else b)
+    return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, Ab), Bb)
+
+
+@op("dylora")
+def op_dylora(t, cfg, bug):
+    b = int(t["b"])
+    xd = dropout_with(t["x"], t["mask.x"], cfg["p"])
+    return {"y": dylora_forward(t, cfg, b, xd, bug, frozen=bool(cfg["frozen"]))}
+
+
+@op("dylora_loss")
+def op_dylora_loss(t, cfg, bug):
+    def loss_b(b):
+        y = dylora_forward(t, cfg, b, t["x"], bug)
+        return ((y - t["target"]) ** 2).sum() / y.shape[0]
+
+    if cfg["loss"] == "individual":
+        return {"loss": loss_b(int(t["b"]))}
+    ranks = range(cfg["r_min"], cfg["r_max"] + 1)
+    return {"loss": sum(t["pmf"][i].detach() * loss_b(b) for i, b in enumerate(ranks))}
+
+
 BUGS = {
     "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
     "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
     "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
     "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "dylora_scale_alpha_over_r": "DyLoRA truncated scale alpha/r_max instead of alpha/b",
+    "dylora_frozen_nograd_missing": "DyLoRA frozen mode without the detach: rows < b-1 still get gradients",
     "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
     "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
 }
