@@ -12,6 +12,8 @@ BUILD ?= build
 SAN ?= 0
 CC ?= cc
 PYTHON ?= /usr/bin/python3
+# Compile jobs for the gate's builds (the -O2 and the ASan build compile every unit).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 CFLAGS_WARN = -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS_BASE = -std=c11 -g -ffp-contract=off -fno-fast-math -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -47,7 +49,7 @@ _gen := $(shell mkdir -p $(BUILD)/gen && \
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
@@ -83,10 +85,11 @@ run-tests: build
 	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
 
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@echo "== Check suites (-O2) =="
 	@$(MAKE) --no-print-directory run-tests
 	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/asan SAN=1 build
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
 	@$(MAKE) --no-print-directory proofs
@@ -94,7 +97,7 @@ test: deps
 	@$(MAKE) --no-print-directory validate-torch
 
 verify: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	$(BUILD)/hkref verify
 
 proofs:
