@@ -76,6 +76,12 @@ void hk_gc_round32(double *x, long n);
 double *hk_gc_abs_copy(hk_gcase *g, const double *src, long n);
 double *hk_gc_scratch(hk_gcase *g, long n);      /* zeroed, owned by g, not stored */
 double hk_gc_maxabs(const double *x, long n);
+/* Consistency-loss bounds (golden_consistency.c), shared by the framework
+ * loss head: *Sl bounds sum |terms| of the row-summed loss, *Sg the largest
+ * row sum of |gradient partials|, *R the largest |log-prob|. kind is an
+ * hk_consistency. */
+void hk_gc_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl, double *Sg,
+                       double *R);
 /* Config entries (metadata `config`, JSON with sorted keys). */
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v);
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v);

@@ -26,17 +26,17 @@ static double lse(const double *z, long C)
     return m + log(s);
 }
 
-/* Bounds of sum |terms| for the loss (*Sl) and of a row's gradient (*Sg), and the largest |log-prob| (*R). */
-static void bounds(const cons_arg *a, const double *z1, const double *z2, double *Sl, double *Sg, double *R)
+/* Bounds of sum |terms| for the loss (*Sl), of a row's gradient (*Sg), and the largest |log-prob| (*R). */
+void hk_gc_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl,
+                       double *Sg, double *R)
 {
-    long N = a->N, C = a->C;
     *Sl = *Sg = *R = 0.0;
     for (long n = 0; n < N; n++) {
         const double *x = z1 + n * C, *y = z2 + n * C;
-        double l1 = a->kind == HK_CONS_MSE ? 0 : lse(x, C), l2 = a->kind == HK_CONS_MSE ? 0 : lse(y, C), row = 0.0;
+        double l1 = kind == HK_CONS_MSE ? 0 : lse(x, C), l2 = kind == HK_CONS_MSE ? 0 : lse(y, C), row = 0.0;
         for (long c = 0; c < C; c++) {
             double t;
-            if (a->kind == HK_CONS_MSE) {
+            if (kind == HK_CONS_MSE) {
                 t = fabs(x[c]) + fabs(y[c]);
                 *Sl += t * t;
                 row = fmax(row, 2.0 * t);
@@ -75,7 +75,7 @@ static int build_cons(hk_gcase *g, const void *arg)
     hk_gc_cfg_int(g, "N", N);
     hk_gc_cfg_int(g, "C", C);
     double Sl, Sg, R, red = a->red == HK_RED_MEAN ? 1.0 / (double)N : 1.0;
-    bounds(a, z1, z2, &Sl, &Sg, &R);
+    hk_gc_cons_bounds(a->kind, z1, z2, N, C, &Sl, &Sg, &R);
     double nl = a->kind == HK_CONS_MSE ? (double)(N * C + 3) : (double)(N * C + C) + R + 8;
     double ng = a->kind == HK_CONS_MSE ? 4.0 : 2.0 * C + R + 8;
     double *loss = hk_gc_out(g, "out.loss", 0, NULL, 2, nl, Sl * red,

@@ -134,29 +134,52 @@ def op_lora(t, cfg, bug):
     return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
 
 
+def consistency_rows(z1, z2, kind, bug):
+    """Per-row consistency loss between two passes (golden/README.md, consistency)."""
+    if kind == "mse":
+        return ((z1 - z2) ** 2).sum(-1)
+    a, b = torch.log_softmax(z1, -1), torch.log_softmax(z2, -1)
+
+    def kl(la, lb):  # KL(P_a || P_b) per row, from log-probabilities
+        return (la.exp() * (la - lb)).sum(-1)
+
+    lm = torch.logaddexp(a, b) - math.log(2.0)  # log of the mixture M = (P1 + P2) / 2
+    if kind == "kl_bidir":
+        return 0.5 * (kl(a, b) + kl(b, a))
+    if kind == "js_eq12":
+        return kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
+    if kind == "js_mixture":
+        return 0.5 * (kl(lm, a) + kl(lm, b))
+    if kind == "js_textbook":
+        return 0.5 * (kl(a, lm) + kl(b, lm))
+    raise KeyError(f"consistency kind '{kind}' unknown")
+
+
 @op("consistency")
 def op_consistency(t, cfg, bug):
-    z1, z2, kind = t["z1"], t["z2"], cfg["kind"]
-    if kind == "mse":
-        rows = ((z1 - z2) ** 2).sum(-1)
-    else:
-        a, b = torch.log_softmax(z1, -1), torch.log_softmax(z2, -1)
-
-        def kl(la, lb):  # KL(P_a || P_b) per row, from log-probabilities
-            return (la.exp() * (la - lb)).sum(-1)
-
-        lm = torch.logaddexp(a, b) - math.log(2.0)  # log of the mixture M = (P1 + P2) / 2
-        if kind == "kl_bidir":
-            rows = 0.5 * (kl(a, b) + kl(b, a))
-        elif kind == "js_eq12":
-            rows = kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
-        elif kind == "js_mixture":
-            rows = 0.5 * (kl(lm, a) + kl(lm, b))
-        elif kind == "js_textbook":
-            rows = 0.5 * (kl(a, lm) + kl(b, lm))
-        else:
-            raise KeyError(f"consistency kind '{kind}' unknown")
+    rows = consistency_rows(t["z1"], t["z2"], cfg["kind"], bug)
     return {"loss": rows.mean() if cfg["reduction"] == "mean" else rows.sum()}
+
+
+@op("framework_loss")
+def op_framework_loss(t, cfg, bug):
+    reg = cfg["task"] == "regression"
+
+    def task(o):
+        return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
+
+    res = {"task": task(t["out1"])}
+    total = res["task"]
+    if cfg["passes"] == 2:
+        if cfg["task_both"]:
+            res["task"] = total = 0.5 * (total + task(t["out2"]))
+        a, b = (t["rep1"], t["rep2"]) if reg else (t["out1"], t["out2"])
+        if cfg["detach_second"] and bug != "framework_detach_missing":
+            b = b.detach()  # pass 2 is a constant in the consistency loss
+        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
+        total = total + cfg["weight"] * res["consistency"]
+    res["total"] = total
+    return res
 
 
 @op("hiddencut")
@@ -223,6 +246,7 @@ BUGS = {
     "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
     "dylora_scale_alpha_over_r": "DyLoRA truncated scale alpha/r_max instead of alpha/b",
     "dylora_frozen_nograd_missing": "DyLoRA frozen mode without the detach: rows < b-1 still get gradients",
+    "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
     "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
     "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
 }
@@ -262,9 +286,8 @@ def run_case(path, dtype, bug):
     res = {}
     for k, y in outs.items():
         res["out." + k] = y.detach().numpy()
-    for k, v in leaves.items():
-        if v.grad is not None:
-            res["grad." + k] = v.grad.numpy()
+    for k, v in leaves.items():  # an input the loss does not reach has gradient 0
+        res["grad." + k] = (v.grad if v.grad is not None else torch.zeros_like(v)).detach().numpy()
     return res
 
 
