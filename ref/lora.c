@@ -59,6 +59,20 @@ static int check_dropout(const uint8_t *mask, double p, long N, long IN)
     return HK_OK;
 }
 
+/* Arguments shared by the forward and the backward. */
+static int check_pass(const double *xa, const double *x, const double *W0, const double *A, const double *B,
+                      const uint8_t *mask, double p, long N, long IN, long OUT, long r, long ldB, double scale)
+{
+    HK_REQUIRE_PTR(xa);
+    HK_REQUIRE_PTR(x);
+    HK_REQUIRE_PTR(W0);
+    HK_REQUIRE_PTR(A);
+    HK_REQUIRE_PTR(B);
+    HK_TRY(check_shape(N, IN, OUT, r, ldB));
+    HK_TRY(check_scale(scale));
+    return check_dropout(mask, p, N, IN);
+}
+
 /* dropout(x) at flat index k; keep = 1/(1-p). */
 static double dropped(const double *x, const uint8_t *mask, long k, double keep)
 {
@@ -71,14 +85,7 @@ int hk_lora_forward(double *y, double *xa, const double *x, const double *W0, co
                     long N, long IN, long OUT, long r, long ldB, double scale)
 {
     HK_REQUIRE_PTR(y);
-    HK_REQUIRE_PTR(xa);
-    HK_REQUIRE_PTR(x);
-    HK_REQUIRE_PTR(W0);
-    HK_REQUIRE_PTR(A);
-    HK_REQUIRE_PTR(B);
-    HK_TRY(check_shape(N, IN, OUT, r, ldB));
-    HK_TRY(check_scale(scale));
-    HK_TRY(check_dropout(mask, p, N, IN));
+    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, N, IN, OUT, r, ldB, scale));
     const double keep = 1.0 / (1.0 - p); /* p = 0: exactly 1, so x * keep == x */
     /* Frozen path first: with B = 0 the result is this plus exact zeros. */
     HK_TRY(hk_linear_forward(y, x, W0, bias, N, IN, OUT));
@@ -108,14 +115,7 @@ int hk_lora_backward(double *dx, double *dA, double *dB, const double *dy, const
                      long N, long IN, long OUT, long r, long ldB, double scale)
 {
     HK_REQUIRE_PTR(dy);
-    HK_REQUIRE_PTR(x);
-    HK_REQUIRE_PTR(xa);
-    HK_REQUIRE_PTR(W0);
-    HK_REQUIRE_PTR(A);
-    HK_REQUIRE_PTR(B);
-    HK_TRY(check_shape(N, IN, OUT, r, ldB));
-    HK_TRY(check_scale(scale));
-    HK_TRY(check_dropout(mask, p, N, IN));
+    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, N, IN, OUT, r, ldB, scale));
     const double keep = 1.0 / (1.0 - p);
     if (dx) HK_TRY(hk_linear_backward(dx, NULL, NULL, dy, x, W0, N, IN, OUT));
     if (dx || dA)

@@ -3,7 +3,6 @@
 
 #include "../ref/error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,25 +21,6 @@ static const command commands[] = {
 #include "cmds.inc"
 #undef HK_CMD
 };
-
-int hk_cli_fail(const char *cmd)
-{
-    fprintf(stderr, "hkref %s: %s\n", cmd, hk_error_message());
-    return 2;
-}
-
-int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "hkref %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(see 'hkref %s --help')\n", cmd);
-    return 2;
-}
-
-int hk_cli_is_help(const char *a) { return a && (!strcmp(a, "-h") || !strcmp(a, "--help")); }
 
 /* "golden_check" on the command line is "golden-check". */
 static int same_name(const char *typed, const char *name)
