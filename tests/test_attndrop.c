@@ -1,0 +1,284 @@
+/* hkref — attention dropout: masks, DropKey, DropAttention — policies, edge
+ * cases, errors.  (The four theorems over 1,000 random cases and every
+ * finite-difference check are registered in tools/chk_attndrop.c and run by
+ * the "checks" suite.) */
+#include "hk_test.h"
+
+#include "../ref/attnmask.h"
+#include "../ref/dropattention.h"
+#include "../ref/dropkey.h"
+#include "../ref/rng.h"
+#include "../ref/softmax.h"
+
+#include <stdint.h>
+
+enum { B = 2, NH = 2, T = 5, N = B * NH * T * T };
+/* b = 0 pads its last key, b = 1 its first two. */
+static const uint8_t PAD[B * T] = {0, 0, 0, 0, 1, 1, 1, 0, 0, 0};
+
+static void logits(double *g, const uint8_t *pad, unsigned long seed)
+{
+    gsl_rng *r = hk_rng_new(seed);
+    hk_rng_fill_uniform(g, N, -2.385, 2.385, r);
+    hk_rng_free(r);
+    for (long j = 0; j < N; j++)
+        if (pad && pad[(j / (NH * T * T)) * T + j % T]) g[j] = -INFINITY;
+}
+
+static const hk_pattern patterns[3] = {HK_PATTERN_ELEMENT, HK_PATTERN_COLUMN, HK_PATTERN_SPAN};
+
+/* p = 0: all-zero mask without drawing (r = NULL), every method the identity bit for bit. */
+START_TEST(p0_is_identity_bit_for_bit)
+{
+    uint8_t mask[N];
+    double g[N], w[N], out[N], d[N], din[N];
+    hk_assert_ok(hk_attnmask_sample(mask, patterns[_i], 0.0, PAD, B, NH, T, T, NULL));
+    for (long j = 0; j < N; j++) ck_assert_int_eq(mask[j], 0);
+    logits(g, PAD, 7);
+    hk_assert_ok(hk_softmax_forward(w, g, B * NH * T, T));
+    for (int form = 0; form < 2; form++) {
+        hk_dropkey_config kc = {mask, PAD, (hk_dropkey_form)form, HK_ALLMASK_KEEP};
+        hk_assert_ok(hk_dropkey_logits_forward(out, g, &kc, B, NH, T, T));
+        ck_assert(memcmp(out, g, sizeof g) == 0);
+        hk_assert_ok(hk_dropkey_forward(out, g, &kc, B, NH, T, T));
+        ck_assert(memcmp(out, w, sizeof w) == 0);
+    }
+    for (long j = 0; j < N; j++) d[j] = cos(0.37 * (double)j);
+    for (int v = 0; v < 3; v++) {
+        hk_dropattn_config ac = {mask, PAD, (hk_dropattn_variant)v, 0.0, HK_ALLMASK_KEEP};
+        hk_assert_ok(hk_dropattn_forward(out, w, &ac, B, NH, T, T));
+        ck_assert_msg(memcmp(out, w, sizeof w) == 0, "variant %s not identity", hk_dropattn_variant_name(ac.variant));
+        memset(din, 0, sizeof din);
+        hk_assert_ok(hk_dropattn_backward(din, d, w, out, &ac, B, NH, T, T));
+        for (long j = 0; j < N; j++) {
+            int padded = PAD[(j / (NH * T * T)) * T + j % T];
+            /* classic gives padded keys no gradient; NORM* rows are copied. */
+            ck_assert(din[j] == (padded && v == 0 ? 0.0 : d[j]));
+        }
+    }
+}
+END_TEST
+
+/* Padded keys are never dropped in the mask (so never counted toward p);
+ * column and span rows repeat for every query; span is one contiguous run. */
+START_TEST(mask_structure)
+{
+    uint8_t mask[N];
+    gsl_rng *r = hk_rng_new(3);
+    for (int rep = 0; rep < 200; rep++) {
+        hk_assert_ok(hk_attnmask_sample(mask, patterns[_i], 0.45, PAD, B, NH, T, T, r));
+        for (long b = 0; b < B; b++)
+            for (long h = 0; h < NH; h++) {
+                const uint8_t *m = mask + (b * NH + h) * T * T;
+                for (long q = 0; q < T; q++)
+                    for (long k = 0; k < T; k++) {
+                        if (PAD[b * T + k]) ck_assert_int_eq(m[q * T + k], 0);
+                        if (patterns[_i] != HK_PATTERN_ELEMENT) ck_assert_int_eq(m[q * T + k], m[k]);
+                    }
+                if (patterns[_i] == HK_PATTERN_SPAN) {
+                    long runs = 0, len = 0;
+                    for (long k = 0; k < T; k++) {
+                        len += m[k];
+                        if (m[k] && (k == 0 || !m[k - 1] || PAD[b * T + k - 1])) runs++;
+                    }
+                    ck_assert_int_le(runs, 1);
+                    long n = 0;
+                    for (long k = 0; k < T; k++) n += !PAD[b * T + k];
+                    double pn = 0.45 * (double)n; /* L is floor(pn) or floor(pn) + 1 */
+                    ck_assert(len == (long)floor(pn) || len == (long)floor(pn) + 1);
+                }
+            }
+    }
+    hk_rng_free(r);
+}
+END_TEST
+
+/* The rate among non-padded keys is p: mean dropped fraction within 5 sigma
+ * of p (binomial for element; for column and span the per-row units are
+ * fewer, so the sigma uses the number of independent draws). */
+START_TEST(mask_rate_is_p_among_real_keys)
+{
+    enum { REPS = 400 };
+    uint8_t mask[N];
+    const double p = 0.3;
+    gsl_rng *r = hk_rng_new(5);
+    double dropped = 0, real = 0;
+    for (int rep = 0; rep < REPS; rep++) {
+        hk_assert_ok(hk_attnmask_sample(mask, patterns[_i], p, PAD, B, NH, T, T, r));
+        for (long j = 0; j < N; j++) {
+            if (PAD[(j / (NH * T * T)) * T + j % T]) continue;
+            real++;
+            dropped += mask[j];
+        }
+    }
+    hk_rng_free(r);
+    /* independent units: element = every real entry; column = real keys per (b,h);
+     * span = one length per (b,h) of n <= 4 keys, var(L) <= n^2/4 -> per-key var <= 1/4. */
+    double units = patterns[_i] == HK_PATTERN_ELEMENT ? real : real / T;
+    double sigma = sqrt(0.25 / units);
+    ck_assert_msg(fabs(dropped / real - p) < 5 * sigma, "%s: rate %.4f vs p %.2f (5 sigma %.4f)",
+                  hk_pattern_name(patterns[_i]), dropped / real, p, 5 * sigma);
+}
+END_TEST
+
+/* Hand-computed: g = [0, ln 2, ln 3], key 2 dropped: DropKey w' = [1/3, 2/3, 0];
+ * DropAttention from w = [1/6, 2/6, 3/6]: normalized [1/3, 2/3, 0],
+ * classic with p = 0.5: [1/3, 2/3, 0] too (only because 1-p = Z here). */
+START_TEST(hand_computed_row)
+{
+    double g[3] = {0.0, log(2.0), log(3.0)}, w[3], wk[3], wa[3];
+    uint8_t m[3] = {0, 0, 1};
+    const double ref[3] = {1.0 / 3, 2.0 / 3, 0.0};
+    hk_dropkey_config kc = {m, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 3));
+    /* ln 2, ln 3 rounded, exp, 2-term sum, division: a few ulps. */
+    hk_assert_close(wk, ref, 3, "dropkey hand", 0.0, 8 * DBL_EPSILON);
+    ck_assert(wk[2] == 0.0);
+    hk_assert_ok(hk_softmax_forward(w, g, 1, 3));
+    for (int v = 0; v < 3; v++) {
+        hk_dropattn_config ac = {m, NULL, (hk_dropattn_variant)v, 0.5, HK_ALLMASK_KEEP};
+        hk_assert_ok(hk_dropattn_forward(wa, w, &ac, 1, 1, 1, 3));
+        hk_assert_close(wa, ref, 3, "dropattention hand", 0.0, 16 * DBL_EPSILON);
+    }
+}
+END_TEST
+
+/* All-masked rows: each policy, DropKey and DropAttention agree. */
+START_TEST(allmasked_policies_agree)
+{
+    uint8_t mask[N] = {0};
+    double g[N], w[N], wk[N], wa[N];
+    logits(g, PAD, 11);
+    hk_assert_ok(hk_softmax_forward(w, g, B * NH * T, T));
+    memset(mask + 2 * T, 1, T);          /* (b=0,h=0,q=2): every key dropped */
+    memset(mask + (3 * T + 1) * T, 1, T); /* (b=1,h=1,q=1) */
+    mask[T + 1] = 1;                      /* an ordinary row with one drop */
+    hk_allmask_policy pol = (hk_allmask_policy)_i;
+    hk_dropkey_config kc = {mask, PAD, HK_DROPKEY_NEGINF, pol};
+    hk_dropattn_config ac = {mask, PAD, HK_DROPATTN_NORM, 0.3, pol};
+    if (pol == HK_ALLMASK_ERROR) {
+        hk_assert_fails(hk_dropkey_forward(wk, g, &kc, B, NH, T, T), HK_EDOM, "b=0, h=0, q=2");
+        hk_assert_fails(hk_dropattn_forward(wa, w, &ac, B, NH, T, T), HK_EDOM, "b=0, h=0, q=2");
+        ac.variant = HK_DROPATTN_CLASSIC;
+        hk_assert_fails(hk_dropattn_forward(wa, w, &ac, B, NH, T, T), HK_EDOM, "drops every non-padded key");
+        return;
+    }
+    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, B, NH, T, T));
+    for (int v = 0; v < 3; v++) {
+        ac.variant = (hk_dropattn_variant)v;
+        hk_assert_ok(hk_dropattn_forward(wa, w, &ac, B, NH, T, T));
+        const long rows[2] = {2, 3 * T + 1};
+        for (int k = 0; k < 2; k++) {
+            const double *a = wk + rows[k] * T, *b = wa + rows[k] * T, *w0 = w + rows[k] * T;
+            for (long j = 0; j < T; j++) {
+                double want = pol == HK_ALLMASK_KEEP ? w0[j] : 0.0;
+                ck_assert_msg(a[j] == want && b[j] == want, "policy %s variant %d row %ld key %ld: %g %g want %g",
+                              hk_allmask_name(pol), v, rows[k], j, a[j], b[j], want);
+            }
+        }
+    }
+}
+END_TEST
+
+START_TEST(bad_rates_and_arguments)
+{
+    uint8_t mask[N] = {0};
+    double g[N], w[N];
+    logits(g, NULL, 13);
+    gsl_rng *r = hk_rng_new(1);
+    const double bad[4] = {-0.1, 1.0, 1.5, NAN};
+    for (int i = 0; i < 4; i++) {
+        hk_assert_fails(hk_attnmask_sample(mask, HK_PATTERN_ELEMENT, bad[i], NULL, B, NH, T, T, r), HK_EDOM, "p");
+        hk_dropattn_config ac = {mask, NULL, HK_DROPATTN_CLASSIC, bad[i], HK_ALLMASK_KEEP};
+        hk_assert_fails(hk_dropattn_forward(w, g, &ac, B, NH, T, T), HK_EDOM, "rate p");
+    }
+    hk_assert_fails(hk_attnmask_sample(mask, (hk_pattern)7, 0.1, NULL, B, NH, T, T, r), HK_EINVAL, "pattern");
+    hk_assert_fails(hk_attnmask_sample(mask, HK_PATTERN_SPAN, 0.1, NULL, B, NH, 0, T, r), HK_EINVAL, "Tq=0");
+    hk_assert_fails(hk_attnmask_sample(mask, HK_PATTERN_SPAN, 0.1, NULL, B, NH, T, T, NULL), HK_EINVAL, "'r'");
+    const uint8_t allpad[B * T] = {1, 1, 1, 1, 1, 0, 0, 0, 0, 0};
+    hk_assert_fails(hk_attnmask_sample(mask, HK_PATTERN_COLUMN, 0.1, allpad, B, NH, T, T, r), HK_EDOM, "pad");
+    hk_rng_free(r);
+    hk_dropkey_config kc = {NULL, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+    hk_assert_fails(hk_dropkey_forward(w, g, &kc, B, NH, T, T), HK_EINVAL, "'mask'");
+    kc.mask = mask;
+    kc.form = (hk_dropkey_form)5;
+    hk_assert_fails(hk_dropkey_forward(w, g, &kc, B, NH, T, T), HK_EINVAL, "form");
+    kc.form = HK_DROPKEY_NEGINF;
+    kc.policy = (hk_allmask_policy)9;
+    hk_assert_fails(hk_dropkey_forward(w, g, &kc, B, NH, T, T), HK_EINVAL, "policy");
+    /* Padding contract: attention's -inf logit / 0 weight at padded keys. */
+    kc = (hk_dropkey_config){mask, PAD, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+    hk_assert_fails(hk_dropkey_forward(w, g, &kc, B, NH, T, T), HK_EDOM, "padded key");
+    hk_dropattn_config ac = {mask, PAD, HK_DROPATTN_NORM, 0.2, HK_ALLMASK_KEEP};
+    hk_assert_fails(hk_dropattn_forward(w, g, &ac, B, NH, T, T), HK_EDOM, "padded key");
+    ac.variant = (hk_dropattn_variant)3;
+    hk_assert_fails(hk_dropattn_forward(w, g, &ac, B, NH, T, T), HK_EINVAL, "variant");
+}
+END_TEST
+
+/* Logit gap > ~745: the kept weights underflow to 0 in w, so normalized
+ * DropAttention cannot recover them (HK_EDOM), while DropKey, which
+ * renormalizes logits, gives the exact answer. */
+START_TEST(kept_weights_underflow)
+{
+    double g[3] = {800.0, 0.0, 1.0}, w[3], wk[3], wa[3];
+    uint8_t m[3] = {1, 0, 0};
+    hk_dropkey_config kc = {m, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 3));
+    const double ref[3] = {0.0, 1.0 / (1.0 + exp(1.0)), exp(1.0) / (1.0 + exp(1.0))};
+    hk_assert_close(wk, ref, 3, "dropkey after huge masked logit", 0.0, 8 * DBL_EPSILON);
+    hk_assert_ok(hk_softmax_forward(w, g, 1, 3));
+    ck_assert(w[1] == 0.0 && w[2] == 0.0);
+    hk_dropattn_config ac = {m, NULL, HK_DROPATTN_NORM_NOGRAD, 0.5, HK_ALLMASK_KEEP};
+    hk_assert_fails(hk_dropattn_forward(wa, w, &ac, 1, 1, 1, 3), HK_EDOM, "underflow");
+}
+END_TEST
+
+/* The -1e12 form on an all-masked row under KEEP equals the exact-arithmetic
+ * meaning of the paper's snippet (a common shift: softmax unchanged), and
+ * the hooks adapter installs the zeroing weights hook only for policy ZERO. */
+START_TEST(hooks_adapters)
+{
+    uint8_t mask[N] = {0};
+    hk_attn_hooks h;
+    hk_dropkey_config kc = {mask, NULL, HK_DROPKEY_FINITE, HK_ALLMASK_KEEP};
+    hk_assert_ok(hk_dropkey_hooks(&h, &kc));
+    ck_assert(h.logits_forward && h.logits_backward && !h.weights_forward && !h.weights_backward);
+    kc.policy = HK_ALLMASK_ZERO;
+    hk_assert_ok(hk_dropkey_hooks(&h, &kc));
+    ck_assert(h.weights_forward && h.weights_backward);
+    hk_dropattn_config ac = {mask, NULL, HK_DROPATTN_NORM, 0.1, HK_ALLMASK_KEEP};
+    hk_assert_ok(hk_dropattn_hooks(&h, &ac));
+    ck_assert(!h.logits_forward && h.weights_forward && h.weights_backward);
+    hk_assert_fails(hk_dropattn_hooks(NULL, &ac), HK_EINVAL, "NULL");
+    /* ZERO through the hooks: logits row left as is, then zeroed after softmax. */
+    double g[N], w[N], wz[N];
+    logits(g, NULL, 17);
+    memset(mask + 4 * T, 1, T);
+    hk_assert_ok(hk_dropkey_hooks(&h, &kc));
+    hk_assert_ok(h.logits_forward(h.ctx, wz, g, B, NH, T));
+    ck_assert(memcmp(wz + 4 * T, g + 4 * T, T * sizeof(double)) == 0);
+    hk_assert_ok(hk_softmax_forward(w, wz, B * NH * T, T));
+    hk_assert_ok(h.weights_forward(h.ctx, wz, w, B, NH, T));
+    for (long j = 0; j < T; j++) ck_assert(wz[4 * T + j] == 0.0);
+    ck_assert(memcmp(wz, w, 4 * T * sizeof(double)) == 0);
+}
+END_TEST
+
+Suite *suite_attndrop(void)
+{
+    Suite *s = suite_create("attndrop");
+    TCase *core = tcase_create("Core");
+    tcase_add_loop_test(core, p0_is_identity_bit_for_bit, 0, 3);
+    tcase_add_loop_test(core, mask_structure, 0, 3);
+    tcase_add_loop_test(core, mask_rate_is_p_among_real_keys, 0, 3);
+    tcase_add_test(core, hand_computed_row);
+    tcase_add_test(core, hooks_adapters);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_loop_test(lim, allmasked_policies_agree, 0, 3);
+    tcase_add_test(lim, bad_rates_and_arguments);
+    tcase_add_test(lim, kept_weights_underflow);
+    suite_add_tcase(s, lim);
+    return s;
+}
