@@ -209,6 +209,48 @@ def op_crossentropy(t, cfg, bug):
     return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
 
 
+def attn_masks(t, bug):
+    """(dropped, padded, all-masked rows) for (B,NH,T,T) attention masks."""
+    drop = t["mask.att"]
+    if bug == "dropkey_mask_sign_flipped":
+        drop = ~drop
+    pad = t["mask.pad"][:, None, None, :].expand_as(drop)
+    kept = ~drop & ~pad
+    allm = ~kept.any(-1, keepdim=True)  # rows where every real key is dropped
+    return drop & ~pad, pad, allm
+
+
+@op("dropkey")
+def op_dropkey(t, cfg, bug):
+    g = t["g"]  # padded keys already -inf
+    drop, pad, allm = attn_masks(t, bug)
+    if cfg["allmasked_policy"] == "keep":
+        g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
+        return {"w": torch.softmax(g2, -1)}
+    # policy zero: such a row's weights are 0 (softmax on a finite stand-in, then zeroed)
+    g2 = torch.where(allm, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
+    return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
+
+
+@op("dropattention")
+def op_dropattention(t, cfg, bug):
+    w = torch.softmax(t["g"], -1)
+    drop, pad, allm = attn_masks(t, bug)
+    keep = (~drop & ~pad).to(w.dtype)
+    if cfg["variant"] == "classic":
+        out = w * keep / (1.0 - cfg["p"])
+    else:
+        z = (w * keep).sum(-1, keepdim=True)
+        if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
+            z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
+        out = w * keep / torch.where(allm, torch.ones_like(z), z)
+    if cfg["allmasked_policy"] == "keep":
+        out = torch.where(allm, w, out)
+    else:
+        out = out.masked_fill(allm, 0.0)
+    return {"w": out}
+
+
 def dylora_forward(t, cfg, b, xd, bug, frozen=False):
     """Truncated LoRA at rank b: scale alpha/b, A[:b, :], B[:, :b]."""
     A, B = t["lora_A"], t["lora_B"]
@@ -244,6 +286,8 @@ BUGS = {
     "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
     "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
     "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "dropkey_mask_sign_flipped": "DropKey (and DropAttention) mask read with the wrong sign: kept keys dropped",
+    "dropattention_nograd_missing": "normalized DropAttention differentiates through Z instead of NoGrad(Z)",
     "dylora_scale_alpha_over_r": "DyLoRA truncated scale alpha/r_max instead of alpha/b",
     "dylora_frozen_nograd_missing": "DyLoRA frozen mode without the detach: rows < b-1 still get gradients",
     "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
