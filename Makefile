@@ -12,6 +12,8 @@ BUILD ?= build
 SAN ?= 0
 CC ?= cc
 PYTHON ?= /usr/bin/python3
+# Compile jobs for the gate's builds (the -O2 and the ASan build compile every unit).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 CFLAGS_WARN = -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS_BASE = -std=c11 -g -ffp-contract=off -fno-fast-math -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -40,13 +42,14 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 _gen := $(shell mkdir -p $(BUILD)/gen && \
   tools/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS '^const hk_check \*hk_checks_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/chk_*.c) && \
   tools/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD '^int hk_cmd_\([a-z0-9_]*\)(int argc, char \*\*argv).*' $(wildcard tools/cmd_*.c) && \
-  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c))
+  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c) && \
+  tools/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN '^const hk_golden_case \*hk_golden_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/golden_*.c))
 
-.PHONY: all build deps deps-torch test verify proofs run-tests clean help
+.PHONY: all build deps deps-torch test verify proofs run-tests clean help golden-check validate-torch
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
@@ -82,22 +85,53 @@ run-tests: build
 	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
 
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@echo "== Check suites (-O2) =="
 	@$(MAKE) --no-print-directory run-tests
 	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/asan SAN=1 build
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
 	@$(MAKE) --no-print-directory proofs
+	@$(MAKE) --no-print-directory golden-check
+	@$(MAKE) --no-print-directory validate-torch
 
 verify: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	$(BUILD)/hkref verify
 
 proofs:
 	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
 	  echo "== proof check $$f =="; $(PYTHON) $$f; n=$$((n+1)); done; \
 	  echo "proofs: $$n symbolic proof checks passed"
+
+# Golden set (golden/README.md): the committed files must equal a fresh
+# regeneration byte for byte; `diff -r` also reports files only on one side.
+golden-check: build
+	@rm -rf $(BUILD)/golden-regen
+	@$(BUILD)/hkref golden generate $(BUILD)/golden-regen >/dev/null
+	@diff -r -x README.md golden $(BUILD)/golden-regen >/dev/null || \
+	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
+	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
+	@echo "golden-check: $$(find golden -name '*.safetensors' | wc -l) golden files regenerate byte-identically"
+
+# The PyTorch example backend (tools/torch_backend.py) in F64 and F32 must pass
+# the checker, and every deliberately wrong variant (--bug) must be caught
+# (checker exit status exactly 1: compared and failed, not a usage error).
+TORCH_OUT = $(BUILD)/torch
+validate-torch: build
+	@rm -rf $(TORCH_OUT)
+	@$(PYTHON) tools/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --bug all >/dev/null
+	@for d in f64 f32; do \
+	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $$d --json $(TORCH_OUT)/check-$$d.json \
+	    > $(TORCH_OUT)/check-$$d.log || { grep -E 'FAIL|REPRO' $(TORCH_OUT)/check-$$d.log | head -40; \
+	    echo "validate-torch: FAILED ($$d); full report: $(TORCH_OUT)/check-$$d.log"; exit 1; }; \
+	  echo "validate-torch: $$(tail -1 $(TORCH_OUT)/check-$$d.log)"; done
+	@n=0; for b in $(TORCH_OUT)/bug-*; do n=$$((n+1)); \
+	  $(BUILD)/hkref golden check --outputs $$b --dtype f64 > $$b.log; rc=$$?; \
+	  if [ $$rc -ne 1 ]; then echo "validate-torch: FAILED: wrong variant $${b##*/bug-} not caught (exit $$rc)"; exit 1; fi; \
+	  echo "validate-torch: wrong variant $${b##*/bug-} caught ($$(grep -c '^FAILED' $$b.log) failing cases)"; done; \
+	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }
 
 clean:
 	rm -rf $(BUILD)

@@ -1,16 +1,17 @@
 #!/bin/sh
 # hkref — install (as root) or name (otherwise) the Debian packages hkref needs.
 # usage: tools/deps.sh [core|torch|all]
-#   core  : C toolchain libraries, Check, SymPy for `make proofs` (needed by make test / verify)
+#   core  : C toolchain libraries, Check, SymPy for `make proofs`, torch for `make validate-torch`
+#           (all needed by make test / verify; python3-torch installs in ~65 s)
 #   torch : python3-torch + numpy for the PyTorch example backend
 set -eu
 want=${1:-core}
-core="pkg-config check libsubunit-dev libgsl-dev liblapacke-dev libopenblas-dev libjansson-dev python3 python3-sympy python3-numpy"
+core="pkg-config check libsubunit-dev libgsl-dev liblapacke-dev libopenblas-dev libjansson-dev python3 python3-sympy python3-numpy python3-torch"
 case "$want" in
   core) pkgs="$core" ;;
   torch) pkgs="python3-torch python3-numpy" ;;
   extra) pkgs="gnuplot-nox" ;;
-  all) pkgs="$core python3-torch gnuplot-nox" ;;
+  all) pkgs="$core gnuplot-nox" ;;
   *) echo "tools/deps.sh: unknown set '$want' (core, torch, extra, all)" >&2; exit 2 ;;
 esac
 missing=""

@@ -1,0 +1,186 @@
+/* hkref — `hkref golden generate / check` from the outside: exit codes and
+ * messages for good and bad inputs, the JSON summary, byte-identical
+ * regeneration.  (The checker's numerics are the registered golden checks.) */
+#include "hk_test.h"
+
+#include "../ref/tensorfile.h"
+#include "../tools/golden.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmp[64];
+
+/* A temp dir holding golden/ (two cases) and out/ (the reference itself, flat). */
+static void setup_dirs(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/hkref-golden-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char g[128], o[128];
+    snprintf(g, sizeof g, "%s/golden", tmp);
+    snprintf(o, sizeof o, "%s/out", tmp);
+    long n;
+    hk_assert_ok(hk_golden_generate(g, "softmax_3x7", NULL, &n));
+    ck_assert_int_eq(n, 1);
+    hk_assert_ok(hk_golden_generate(g, "linear_3x5", NULL, &n));
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(mkdir(o, 0777), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s/softmax/*.safetensors %s/linear/*.safetensors %s/", g, g, o);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void teardown_dirs(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Runs `<dir of this test binary>/hkref golden ARGS...` (the CLI exactly as
+ * a user runs it) with output silenced; returns its exit status. */
+static int run(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
+               const char *a7)
+{
+    char exe[1024];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert_int_gt(len, 0);
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    ck_assert_ptr_nonnull(slash);
+    *slash = 0;
+    const char *args[] = {a1, a2, a3, a4, a5, a6, a7};
+    char cmd[4096];
+    size_t k = (size_t)snprintf(cmd, sizeof cmd, "'%s/hkref' golden", exe);
+    for (int i = 0; i < 7 && args[i]; i++) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " '%s'", args[i]);
+    snprintf(cmd + k, sizeof cmd - k, " >/dev/null 2>&1");
+    int st = system(cmd);
+    ck_assert_msg(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
+    return WEXITSTATUS(st);
+}
+
+static const char *p(const char *sub)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, sub);
+    return buf[k];
+}
+
+START_TEST(reference_passes_and_writes_json)
+{
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--json", p("s.json")), 0);
+    json_error_t e;
+    json_t *j = json_load_file(p("s.json"), 0, &e);
+    ck_assert_msg(j != NULL, "summary is not JSON: %s", e.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_run")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_failed")), 0);
+    json_decref(j);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--dtype", "f32"), 0);
+}
+END_TEST
+
+START_TEST(missing_case_file_fails)
+{
+    ck_assert_int_eq(unlink(p("out/softmax_3x7.safetensors")), 0);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), NULL, NULL), 1);
+    /* the other case alone still passes */
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--case", "linear"), 0);
+}
+END_TEST
+
+START_TEST(malformed_output_fails)
+{
+    FILE *f = fopen(p("out/softmax_3x7.safetensors"), "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("not a safetensors file", f);
+    fclose(f);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), NULL, NULL), 1);
+}
+END_TEST
+
+START_TEST(wrong_shape_output_fails)
+{
+    hk_st_file *f;
+    hk_assert_ok(hk_st_read(p("out/linear_3x5to4.safetensors"), &f));
+    hk_st_file *g;
+    hk_assert_ok(hk_st_new(&g));
+    for (size_t i = 0; i < f->ntensors; i++) {
+        hk_st_tensor *t = &f->tensors[i];
+        long flat[1] = {(long)t->numel};
+        int is_y = !strcmp(t->name, "out.y");
+        hk_assert_ok(hk_st_add(g, t->name, t->dtype, is_y ? 1 : t->ndim, is_y ? flat : t->shape, t->data));
+    }
+    hk_assert_ok(hk_st_write(g, p("out/linear_3x5to4.safetensors")));
+    hk_st_free(f);
+    hk_st_free(g);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), NULL, NULL), 1);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+    ck_assert_int_eq(run("check", "--golden", p("golden"), NULL, NULL, NULL, NULL), 2);              /* no --outputs */
+    ck_assert_int_eq(run("check", "--golden", p("nope"), "--outputs", p("out"), NULL, NULL), 2);     /* no golden dir */
+    ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("golden"), "--dtype", "f16"), 2);
+    ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("golden"), "--case", "zzz"), 2);
+    ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("out"), NULL, NULL), 2);      /* no <op>/ files */
+    ck_assert_int_eq(run("frobnicate", NULL, NULL, NULL, NULL, NULL, NULL), 2);
+    ck_assert_int_eq(run(NULL, NULL, NULL, NULL, NULL, NULL, NULL), 2);
+    ck_assert_int_eq(run("check", "--help", NULL, NULL, NULL, NULL, NULL), 0);
+}
+END_TEST
+
+START_TEST(bad_golden_file_exits_2)
+{
+    /* A golden file whose tolerance was hand-edited to a negative value. */
+    hk_st_file *f;
+    hk_assert_ok(hk_st_read(p("golden/softmax/softmax_3x7.safetensors"), &f));
+    json_t *tol = json_loads(hk_st_get_meta(f, "tolerance"), 0, NULL);
+    json_object_set_new(json_object_get(json_object_get(tol, "out.y"), "f64"), "rtol", json_real(-1e-15));
+    char *s = json_dumps(tol, JSON_COMPACT);
+    hk_assert_ok(hk_st_set_meta(f, "tolerance", s));
+    free(s);
+    json_decref(tol);
+    hk_assert_ok(hk_st_write(f, p("golden/softmax/softmax_3x7.safetensors")));
+    hk_st_free(f);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), NULL, NULL), 2);
+}
+END_TEST
+
+START_TEST(generate_is_byte_identical)
+{
+    long n1, n2;
+    hk_assert_ok(hk_golden_generate(p("g1"), "softmax", NULL, &n1));
+    hk_assert_ok(hk_golden_generate(p("g2"), "softmax", NULL, &n2));
+    ck_assert_int_eq(n1, n2);
+    ck_assert_int_gt(n1, 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "diff -r %s %s >/dev/null", p("g1"), p("g2"));
+    ck_assert_int_eq(system(cmd), 0);
+    /* generate into a path that is a file: clear error, nothing written */
+    hk_assert_fails(hk_golden_generate(p("golden/softmax/softmax_3x7.safetensors"), NULL, NULL, &n1), HK_EIO,
+                    "not a directory");
+}
+END_TEST
+
+Suite *suite_golden(void)
+{
+    Suite *s = suite_create("golden");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup_dirs, teardown_dirs);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, reference_passes_and_writes_json);
+    tcase_add_test(tc, missing_case_file_fails);
+    tcase_add_test(tc, malformed_output_fails);
+    tcase_add_test(tc, wrong_shape_output_fails);
+    tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, bad_golden_file_exits_2);
+    tcase_add_test(tc, generate_is_byte_identical);
+    suite_add_tcase(s, tc);
+    return s;
+}

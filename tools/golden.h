@@ -1,0 +1,138 @@
+/* hkref — the golden set: a table of cases (generator) and the backend
+ * checker.  The format is documented op by op in golden/README.md.
+ *
+ * Generator.  A case is a function that, given a builder `hk_gcase` seeded
+ * from the case's own seed, declares its tensors:
+ *     double *x  = hk_gc_in(g, "in.x", HK_SHAPE(N, C));      // zeroed, owned by g
+ *     hk_gc_fill(g, x, N * C, -3.0, 3.0);                     // F32-exact values
+ *     double *y  = hk_gc_out(g, "out.y", HK_SHAPE(N, C), 4, C + 3, 0, "note");
+ *     ... call ref/ to compute y and the gradients ...
+ * Contents are captured when the case finishes (hk_golden_build), so a case
+ * may modify its buffers after declaring them.  Every in.* / param.* value
+ * must be exactly representable in binary32 (checked): an F32 backend then
+ * reads the inputs exactly and its error is its own arithmetic only, which is
+ * what the F32 tolerances bound.
+ *
+ * Cases register themselves like checks: tools/golden_<op>.c defines
+ *     const hk_golden_case *hk_golden_<op>(size_t *n);
+ * and the Makefile collects these into build/gen/golden.inc. */
+#ifndef HK_GOLDEN_H
+#define HK_GOLDEN_H
+
+#include "../ref/tensorfile.h"
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HK_GOLDEN_FORMAT "hkref-golden-1"
+#define HK_GOLDEN_MAX_TENSORS 48
+
+/* HK_SHAPE(a, b, c) expands to the two arguments `ndim, shape`. */
+#define HK_SHAPE(...) (int)(sizeof((const long[]){__VA_ARGS__}) / sizeof(long)), (const long[]){__VA_ARGS__}
+
+typedef struct hk_gcase hk_gcase;
+
+typedef struct {
+    const char *op;     /* golden/<op>/ */
+    const char *name;   /* file name without .safetensors; unique over the set */
+    const char *source; /* equation / formula reference, stored as metadata `source` */
+    unsigned long seed; /* seeds the builder's generator (stored as metadata `seed`) */
+    int (*build)(hk_gcase *g, const void *arg);
+    const void *arg;    /* the case's variant parameters (a static struct of the op's file) */
+} hk_golden_case;
+
+size_t hk_golden_count(void);
+const hk_golden_case *hk_golden_get(size_t i);
+
+/* ---- builder (used by tools/golden_<op>.c) ---- */
+
+gsl_rng *hk_gc_rng(hk_gcase *g);
+/* A zeroed F64 tensor `name` (in.*, param.*, in.d_*) owned by g. NULL on error. */
+double *hk_gc_in(hk_gcase *g, const char *name, int ndim, const long *shape);
+/* A zeroed U8 mask `name` (mask.*, 1 = dropped) owned by g. */
+uint8_t *hk_gc_mask(hk_gcase *g, const char *name, int ndim, const long *shape);
+/* A zeroed I64 tensor (drawn ranks, labels) owned by g; stored as is. */
+int64_t *hk_gc_int(hk_gcase *g, const char *name, int ndim, const long *shape);
+/* An expected float output (out.*, grad.*) with its tolerance:
+ *   rtol = K*n*eps, atol = K*n*eps*S   for eps = DBL_EPSILON (F64), FLT_EPSILON (F32)
+ * S = `scale` if > 0, else max |ref| over the tensor (1 if the tensor is all
+ * zeros).  `note` is the derivation (stored in the tolerance JSON). */
+double *hk_gc_out(hk_gcase *g, const char *name, int ndim, const long *shape, double K, double n, double scale,
+                  const char *note);
+/* Sets the scale S of output `name` after the case has computed it. */
+void hk_gc_set_scale(hk_gcase *g, const char *name, double scale);
+/* Marks output `name` as mostly zeros by design (all-masked rows, high p):
+ * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
+void hk_gc_zeros_expected(hk_gcase *g, const char *name);
+/* x[0..n) <- uniform [lo, hi) rounded to binary32 (values like 2.385, never 0/1 shortcuts). */
+void hk_gc_fill(hk_gcase *g, double *x, long n, double lo, double hi);
+/* Rounds x[0..n) to binary32 (after a case shifts or scales its inputs). */
+void hk_gc_round32(double *x, long n);
+/* Helpers for the term scale S of multilinear ops: running the reference on
+ * |inputs| gives, per element, the sum of |terms| (no cancellation), whose
+ * max is S.  hk_gc_abs_copy returns a malloc'd |src| copy owned by g. */
+double *hk_gc_abs_copy(hk_gcase *g, const double *src, long n);
+double *hk_gc_scratch(hk_gcase *g, long n);      /* zeroed, owned by g, not stored */
+double hk_gc_maxabs(const double *x, long n);
+/* Consistency-loss bounds (golden_consistency.c), shared by the framework
+ * loss head: *Sl bounds sum |terms| of the row-summed loss, *Sg the largest
+ * row sum of |gradient partials|, *R the largest |log-prob|. kind is an
+ * hk_consistency. */
+void hk_gc_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl, double *Sg,
+                       double *R);
+/* Config entries (metadata `config`, JSON with sorted keys). */
+void hk_gc_cfg_int(hk_gcase *g, const char *key, long v);
+void hk_gc_cfg_real(hk_gcase *g, const char *key, double v);
+void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v);
+
+/* Builds one case into a new file object (caller frees with hk_st_free). */
+int hk_golden_build(const hk_golden_case *c, hk_st_file **out);
+/* Writes every case whose name starts with `prefix` (all when NULL) to
+ * dir/<op>/<case>.safetensors, atomically; log (may be NULL) gets one line per file. */
+int hk_golden_generate(const char *dir, const char *prefix, FILE *log, long *nwritten);
+/* Compares a fresh build of every case with dir/<op>/<case>.safetensors byte
+ * for byte; *ncases compared, *ndiff differing or missing (names to log). */
+int hk_golden_compare_dir(const char *dir, FILE *log, long *ncases, long *ndiff);
+
+/* The golden files under dir: sorted relative paths "<op>/<case>.safetensors"
+ * (malloc'd array of malloc'd strings; free with hk_golden_list_free).
+ * HK_EIO if dir cannot be opened. */
+int hk_golden_list_dir(const char *dir, char ***paths, size_t *n);
+void hk_golden_list_free(char **paths, size_t n);
+
+/* ---- checker ---- */
+
+typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
+
+typedef struct {
+    char name[96];
+    long n, nfail;
+    double max_abs, max_rel, pct;  /* pct: worst err as % of its threshold */
+    double atol, rtol;
+    double zero_frac;              /* fraction of exact zeros in the reference */
+    char worst[96];                /* multi-index of the worst element */
+    double worst_got, worst_ref;
+    int exact;                     /* integer tensor, compared bit-exactly */
+    char problem[160];             /* "missing", "shape", "dtype", "mistrusted" ... or "" */
+} hk_gtensor_result;
+
+typedef struct {
+    char name[128], op[64];
+    int ntensors;
+    hk_gtensor_result t[HK_GOLDEN_MAX_TENSORS];
+    long failed_tensors;
+    char problem[256];             /* case-level: missing / unreadable output file */
+} hk_gcase_result;
+
+/* Compares the backend's file `got` against the golden file `gold`, with the
+ * tolerances stored in gold for `dtype`.  Returns HK_OK when the comparison
+ * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
+ * (a tolerance missing, NaN, negative, zero for a float tensor, or >= 1e-3
+ * relative — too loose to catch a wrong formula).  got may be NULL (file
+ * missing: every tensor fails).  The first 10 failing elements of the case go to log. */
+int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
+                         hk_gcase_result *res);
+
+#endif

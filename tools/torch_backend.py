@@ -1,0 +1,393 @@
+#!/usr/bin/python3
+"""hkref example backend: every golden op in idiomatic PyTorch autograd.
+
+Written from golden/README.md (not from the C reference).  For every golden
+case golden/<op>/<case>.safetensors it reads the inputs, parameters and masks
+(masks are read, never sampled), runs the op forward in the requested dtype,
+back-propagates L = sum over outputs of <out.y, in.d_y>, and writes
+OUT/<case>.safetensors holding out.* and grad.* (same names as the golden
+file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
+
+    /usr/bin/python3 tools/torch_backend.py --golden golden --out build/torch --dtype f64,f32
+        -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
+    ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
+                     written to OUT/bug-NAME/ in F64; --bug all runs every one.
+
+Only numpy and torch (Debian python3-numpy, python3-torch); safetensors I/O is
+done here with numpy.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------- safetensors
+
+_DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1", "BOOL": "?"}
+
+
+def st_read(path):
+    """Returns (tensors: dict name -> np.ndarray, metadata: dict)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if 8 + n > len(buf):
+        raise ValueError(f"{path}: header length {n} exceeds the file")
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    data = memoryview(buf)[8 + n:]
+    meta = header.pop("__metadata__", {}) or {}
+    out = {}
+    for name, e in header.items():
+        if e["dtype"] not in _DT:
+            raise ValueError(f"{path}: tensor {name}: unsupported dtype {e['dtype']}")
+        b, end = e["data_offsets"]
+        arr = np.frombuffer(data[b:end], dtype=_DT[e["dtype"]]).reshape(e["shape"])
+        out[name] = arr.copy()
+    return out, meta
+
+
+def st_write(path, tensors, meta=None):
+    """Writes tensors (name -> np.ndarray) atomically (temp file + rename)."""
+    rev = {v: k for k, v in _DT.items()}
+    items = sorted(tensors.items(), key=lambda kv: (-kv[1].dtype.itemsize, kv[0]))
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = dict(meta)
+    for name, a in items:
+        a = np.array(a, order="C")  # (ascontiguousarray would turn a 0-d scalar into shape (1,))
+        key = a.dtype.str if a.dtype.str in rev else a.dtype.newbyteorder("<").str
+        raw = a.astype(key).tobytes()
+        header[name] = {"dtype": rev[key], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
+    d = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- ops
+# Each op: f(t, cfg, bug) -> dict of outputs "out.<name>" -> tensor.
+# t maps every tensor of the case (without the role prefix for in./param.,
+# with it for mask.*) to a torch tensor; float inputs require grad.
+
+OPS = {}
+
+
+def op(name):
+    def reg(f):
+        OPS[name] = f
+        return f
+    return reg
+
+
+@op("softmax")
+def op_softmax(t, cfg, bug):
+    x = t["x"]
+    if bug == "softmax_no_max_shift":  # naive exp overflows for large logits
+        e = torch.exp(x)
+        return {"y": e / e.sum(-1, keepdim=True)}
+    return {"y": torch.softmax(x, dim=-1)}
+
+
+@op("logsoftmax")
+def op_logsoftmax(t, cfg, bug):
+    return {"y": torch.log_softmax(t["x"], dim=-1)}
+
+
+@op("linear")
+def op_linear(t, cfg, bug):
+    return {"y": F.linear(t["x"], t["weight"], t.get("bias"))}
+
+
+def dropout_with(x, mask, p):
+    """Inverted dropout with a given mask (1 = dropped): x * (1 - mask) / (1 - p)."""
+    if p == 0:
+        return x
+    return x.masked_fill(mask, 0.0) * (1.0 / (1.0 - p))
+
+
+@op("lora")
+def op_lora(t, cfg, bug):
+    x, p = t["x"], cfg["p"]
+    scale = cfg["alpha"] / cfg["r"]
+    if bug == "lora_scale_alpha":
+        scale = cfg["alpha"]
+    xd = dropout_with(x, t["mask.x"], p)
+    base = F.linear(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
+    return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
+
+
+def consistency_rows(z1, z2, kind, bug):
+    """Per-row consistency loss between two passes (golden/README.md, consistency)."""
+    if kind == "mse":
+        return ((z1 - z2) ** 2).sum(-1)
+    a, b = torch.log_softmax(z1, -1), torch.log_softmax(z2, -1)
+
+    def kl(la, lb):  # KL(P_a || P_b) per row, from log-probabilities
+        return (la.exp() * (la - lb)).sum(-1)
+
+    lm = torch.logaddexp(a, b) - math.log(2.0)  # log of the mixture M = (P1 + P2) / 2
+    if kind == "kl_bidir":
+        return 0.5 * (kl(a, b) + kl(b, a))
+    if kind == "js_eq12":
+        return kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
+    if kind == "js_mixture":
+        return 0.5 * (kl(lm, a) + kl(lm, b))
+    if kind == "js_textbook":
+        return 0.5 * (kl(a, lm) + kl(b, lm))
+    raise KeyError(f"consistency kind '{kind}' unknown")
+
+
+@op("consistency")
+def op_consistency(t, cfg, bug):
+    rows = consistency_rows(t["z1"], t["z2"], cfg["kind"], bug)
+    return {"loss": rows.mean() if cfg["reduction"] == "mean" else rows.sum()}
+
+
+@op("framework_loss")
+def op_framework_loss(t, cfg, bug):
+    reg = cfg["task"] == "regression"
+
+    def task(o):
+        return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
+
+    res = {"task": task(t["out1"])}
+    total = res["task"]
+    if cfg["passes"] == 2:
+        if cfg["task_both"]:
+            res["task"] = total = 0.5 * (total + task(t["out2"]))
+        a, b = (t["rep1"], t["rep2"]) if reg else (t["out1"], t["out2"])
+        if cfg["detach_second"] and bug != "framework_detach_missing":
+            b = b.detach()  # pass 2 is a constant in the consistency loss
+        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
+        total = total + cfg["weight"] * res["consistency"]
+    res["total"] = total
+    return res
+
+
+@op("hiddencut")
+def op_hiddencut(t, cfg, bug):
+    keep = ~t["mask.h"]
+    if bug == "mask_sign_flipped":  # keeps the dropped elements instead
+        keep = t["mask.h"]
+    return {"y": t["h"] * keep * cfg["scale"]}
+
+
+@op("layernorm")
+def op_layernorm(t, cfg, bug):
+    x = t["x"]
+    return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
+
+
+@op("gelu")
+def op_gelu(t, cfg, bug):
+    kind = cfg["kind"]
+    if bug == "gelu_tanh_for_erf":
+        kind = "tanh"
+    return {"y": F.gelu(t["x"], approximate="tanh" if kind == "tanh" else "none")}
+
+
+@op("crossentropy")
+def op_crossentropy(t, cfg, bug):
+    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
+
+
+def attn_masks(t, bug):
+    """(dropped, padded, all-masked rows) for (B,NH,T,T) attention masks."""
+    drop = t["mask.att"]
+    if bug == "dropkey_mask_sign_flipped":
+        drop = ~drop
+    pad = t["mask.pad"][:, None, None, :].expand_as(drop)
+    kept = ~drop & ~pad
+    allm = ~kept.any(-1, keepdim=True)  # rows where every real key is dropped
+    return drop & ~pad, pad, allm
+
+
+@op("dropkey")
+def op_dropkey(t, cfg, bug):
+    g = t["g"]  # padded keys already -inf
+    drop, pad, allm = attn_masks(t, bug)
+    if cfg["allmasked_policy"] == "keep":
+        g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
+        return {"w": torch.softmax(g2, -1)}
+    # policy zero: such a row's weights are 0 (softmax on a finite stand-in, then zeroed)
+    g2 = torch.where(allm, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
+    return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
+
+
+@op("dropattention")
+def op_dropattention(t, cfg, bug):
+    w = torch.softmax(t["g"], -1)
+    drop, pad, allm = attn_masks(t, bug)
+    keep = (~drop & ~pad).to(w.dtype)
+    if cfg["variant"] == "classic":
+        out = w * keep / (1.0 - cfg["p"])
+    else:
+        z = (w * keep).sum(-1, keepdim=True)
+        if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
+            z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
+        out = w * keep / torch.where(allm, torch.ones_like(z), z)
+    if cfg["allmasked_policy"] == "keep":
+        out = torch.where(allm, w, out)
+    else:
+        out = out.masked_fill(allm, 0.0)
+    return {"w": out}
+
+
+def dylora_forward(t, cfg, b, xd, bug, frozen=False):
+    """Truncated LoRA at rank b: scale alpha/b, A[:b, :], B[:, :b]."""
+    A, B = t["lora_A"], t["lora_B"]
+    Ab, Bb = A[:b], B[:, :b]
+    if frozen and bug != "dylora_frozen_nograd_missing":  # only row / column b-1 is trained
+        Ab = torch.cat([A[:b - 1].detach(), A[b - 1:b]], 0)
+        Bb = torch.cat([B[:, :b - 1].detach(), B[:, b - 1:b]], 1)
+    scale = cfg["alpha"] / (cfg["r_max"] if bug == "dylora_scale_alpha_over_r" else b)
+    return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, Ab), Bb)
+
+
+@op("dylora")
+def op_dylora(t, cfg, bug):
+    b = int(t["b"])
+    xd = dropout_with(t["x"], t["mask.x"], cfg["p"])
+    return {"y": dylora_forward(t, cfg, b, xd, bug, frozen=bool(cfg["frozen"]))}
+
+
+@op("dylora_loss")
+def op_dylora_loss(t, cfg, bug):
+    def loss_b(b):
+        y = dylora_forward(t, cfg, b, t["x"], bug)
+        return ((y - t["target"]) ** 2).sum() / y.shape[0]
+
+    if cfg["loss"] == "individual":
+        return {"loss": loss_b(int(t["b"]))}
+    ranks = range(cfg["r_min"], cfg["r_max"] + 1)
+    return {"loss": sum(t["pmf"][i].detach() * loss_b(b) for i, b in enumerate(ranks))}
+
+
+BUGS = {
+    "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
+    "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
+    "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
+    "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "dropkey_mask_sign_flipped": "DropKey (and DropAttention) mask read with the wrong sign: kept keys dropped",
+    "dropattention_nograd_missing": "normalized DropAttention differentiates through Z instead of NoGrad(Z)",
+    "dylora_scale_alpha_over_r": "DyLoRA truncated scale alpha/r_max instead of alpha/b",
+    "dylora_frozen_nograd_missing": "DyLoRA frozen mode without the detach: rows < b-1 still get gradients",
+    "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
+    "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
+    "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
+}
+
+
+# ---------------------------------------------------------------- driver
+
+def run_case(path, dtype, bug):
+    arrays, meta = st_read(path)
+    opname = meta.get("op")
+    if opname not in OPS:
+        raise KeyError(f"{path}: op '{opname}' has no implementation in tools/torch_backend.py")
+    cfg = json.loads(meta.get("config", "{}"))
+    t, leaves = {}, {}
+    for name, a in arrays.items():
+        role, _, short = name.partition(".")
+        if role in ("in", "param"):
+            if a.dtype.kind == "f":
+                v = torch.tensor(a, dtype=dtype)
+                if not short.startswith("d_"):
+                    v.requires_grad_(True)
+                    leaves[short] = v
+            else:
+                v = torch.tensor(a)
+            t[short] = v
+        elif role == "mask":
+            t[name] = torch.tensor(a.astype(np.bool_))  # 1 = dropped
+    outs = OPS[opname](t, cfg, bug)
+    loss = None
+    for k, y in outs.items():
+        d = t.get("d_" + k)
+        if d is not None and y.requires_grad:
+            term = (y * d).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    res = {}
+    for k, y in outs.items():
+        res["out." + k] = y.detach().numpy()
+    for k, v in leaves.items():  # an input the loss does not reach has gradient 0
+        res["grad." + k] = (v.grad if v.grad is not None else torch.zeros_like(v)).detach().numpy()
+    return res
+
+
+def run_all(golden, outdir, dtype, bug):
+    os.makedirs(outdir, exist_ok=True)
+    n = 0
+    for op_dir in sorted(os.listdir(golden)):
+        d = os.path.join(golden, op_dir)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".safetensors"):
+                res = run_case(os.path.join(d, f), dtype, bug)
+                st_write(os.path.join(outdir, f), res, {"backend": "torch_backend.py", "bug": bug or "none"})
+                n += 1
+    return n
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--golden", default="golden", help="golden directory (default: golden)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--dtype", default="f64", help="f64, f32 or f64,f32 (one subdirectory each)")
+    ap.add_argument("--bug", action="append", default=[],
+                    help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
+    ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    a = ap.parse_args(argv)
+    if a.list_bugs:
+        for k, v in BUGS.items():
+            print(f"{k:32s} {v}")
+        return 0
+    if not os.path.isdir(a.golden):
+        print(f"torch_backend.py: golden directory '{a.golden}' not found", file=sys.stderr)
+        return 2
+    torch.use_deterministic_algorithms(True)
+    dts = {"f64": torch.float64, "f32": torch.float32}
+    bugs = list(BUGS) if "all" in a.bug else a.bug
+    for b in bugs:
+        if b not in BUGS:
+            print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
+            return 2
+    try:
+        for name in a.dtype.split(","):
+            if name not in dts:
+                print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+                return 2
+            n = run_all(a.golden, os.path.join(a.out, name), dts[name], None)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+        for b in bugs:
+            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
+    except (KeyError, ValueError, OSError) as e:
+        print(f"torch_backend.py: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
