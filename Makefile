@@ -103,3 +103,18 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d
+
+# ---- Robustness (issue 9): mutation score, valgrind, fuzzing, reproducible bytes ----
+# make mutate   mutate ref/*.c one site at a time, rebuild, run the -O2 Check runner;
+#               report killed / survived / equivalent (tools/mutate.py, tools/mutate_equivalent.txt)
+MUTATE_JOBS ?= 2
+MUTATE_MAX ?= 0
+MUTATE_SEED ?= 20260
+MUTATE_FILES ?=
+.PHONY: mutate
+mutate: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/base SAN=0 build
+	$(PYTHON) tools/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
+	  --cflags "$(CFLAGS_BASE) -O2 -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	  --libs "$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
+	  --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES))
