@@ -114,7 +114,17 @@ MUTATE_FILES ?=
 .PHONY: mutate
 mutate: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/base SAN=0 build
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/asan SAN=1 build
 	$(PYTHON) tools/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
-	  --cflags "$(CFLAGS_BASE) -O2 -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
-	  --libs "$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
+	  --cflags="$(CFLAGS_BASE) -O2 -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	  --libs="$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
+	  --asan-base $(BUILD)/mutate/asan --asan-ldflags="-fsanitize=address,undefined" \
+	  --asan-cflags="$(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I$(BUILD)/mutate/asan/gen $(PKG_CFLAGS) $(CFLAGS)" \
 	  --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES))
+
+# make valgrind   memcheck (no errors, no definite/indirect leaks) over the CLI's subcommands and the
+#                 Check runner in no-fork mode (tools/valgrind.sh)
+.PHONY: valgrind
+valgrind: deps
+	@$(MAKE) --no-print-directory build
+	@tools/valgrind.sh $(BUILD)
