@@ -146,3 +146,9 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) 
 fuzz-build: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 fuzz: fuzz-build
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make repro-bytes   the golden set regenerates byte-identically with gcc and clang at -O0 and -O2
+#                    (tools/repro_bytes.sh; four builds under $(BUILD)/repro)
+.PHONY: repro-bytes
+repro-bytes: deps
+	@tools/repro_bytes.sh $(BUILD)/repro
