@@ -134,7 +134,9 @@ valgrind: deps
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = $(BUILD)/fuzz
-FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+# golden: the golden-case checker (tools/golden_check.c), once it exists.
+FUZZ_SRC_golden = tools/golden_check.c
+FUZZ_TARGETS = safetensors $(if $(wildcard $(FUZZ_SRC_golden)),golden)
 FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=all -I$(BUILD)/gen $(PKG_CFLAGS)
 .PHONY: fuzz fuzz-build

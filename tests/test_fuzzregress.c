@@ -7,6 +7,12 @@
 #include "hk_test.h"
 
 #include "fuzz/st_oracle.h"
+#if defined(__has_include)
+#if __has_include("../tools/golden.h")
+#define HK_HAVE_GOLDEN 1
+#include "fuzz/golden_oracle.h"
+#endif
+#endif
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -55,12 +61,47 @@ START_TEST(safetensors_corpus_and_regressions_pass_the_oracle)
 }
 END_TEST
 
+#ifdef HK_HAVE_GOLDEN
+/* Seeds and former crashes of the golden-checker fuzzer. */
+START_TEST(golden_checker_corpus_and_regressions_pass_the_oracle)
+{
+    static const char *dirs[] = {"tests/fuzz/corpus/golden", "tests/fuzz/regress/golden"};
+    int n = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        if (!d) {
+            ck_assert_msg(k == 1, "cannot open %s (run the tests from the repository root)", dirs[k]);
+            continue;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dirs[k], e->d_name);
+            unsigned char *buf = NULL;
+            size_t len = 0;
+            ck_assert_msg(hk_file_read(path, 1u << 24, &buf, &len) == HK_OK, "cannot read %s", path);
+            const char *why = hk_golden_oracle(buf, len);
+            ck_assert_msg(why == NULL, "%s: %s\n__REPRO: build/fuzz/fuzz_golden %s", path, why, path);
+            free(buf);
+            n++;
+        }
+        closedir(d);
+    }
+    ck_assert_msg(n >= 5, "only %d golden-checker seeds", n);
+}
+END_TEST
+#endif
+
 Suite *suite_fuzzregress(void)
 {
     Suite *s = suite_create("fuzzregress");
     TCase *tc = tcase_create("Limits");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, safetensors_corpus_and_regressions_pass_the_oracle);
+#ifdef HK_HAVE_GOLDEN
+    tcase_add_test(tc, golden_checker_corpus_and_regressions_pass_the_oracle);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
