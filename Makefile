@@ -93,6 +93,7 @@ test: deps
 verify: deps
 	@$(MAKE) --no-print-directory build
 	$(BUILD)/hkref verify
+	@$(MAKE) --no-print-directory repro-bytes
 
 proofs:
 	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
