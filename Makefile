@@ -99,6 +99,7 @@ test: deps
 verify: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	$(BUILD)/hkref verify
+	@$(MAKE) --no-print-directory repro-bytes
 
 proofs:
 	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
@@ -137,3 +138,54 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d
+
+# ---- Robustness (issue 9): mutation score, valgrind, fuzzing, reproducible bytes ----
+# make mutate   mutate ref/*.c one site at a time, rebuild, run the -O2 Check runner;
+#               report killed / survived / equivalent (tools/mutate.py, tools/mutate_equivalent.txt)
+MUTATE_JOBS ?= 2
+MUTATE_MAX ?= 0
+MUTATE_SEED ?= 20260
+MUTATE_FILES ?=
+.PHONY: mutate
+mutate: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/base SAN=0 build
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/asan SAN=1 build
+	$(PYTHON) tools/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
+	  --cflags="$(CFLAGS_BASE) -O2 -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	  --libs="$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
+	  --asan-base $(BUILD)/mutate/asan --asan-ldflags="-fsanitize=address,undefined" \
+	  --asan-cflags="$(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I$(BUILD)/mutate/asan/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	  --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES))
+
+# make valgrind   memcheck (no errors, no definite/indirect leaks) over the CLI's subcommands and the
+#                 Check runner in no-fork mode (tools/valgrind.sh)
+.PHONY: valgrind
+valgrind: deps
+	@$(MAKE) --no-print-directory build
+	@tools/valgrind.sh $(BUILD)
+
+# make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan), FUZZ_SECONDS each,
+#             in parallel; seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = $(BUILD)/fuzz
+# golden: the golden-case checker (tools/golden_check.c), once it exists.
+FUZZ_SRC_golden = tools/golden_check.c
+FUZZ_TARGETS = safetensors $(if $(wildcard $(FUZZ_SRC_golden)),golden)
+FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=all -I$(BUILD)/gen $(PKG_CFLAGS)
+.PHONY: fuzz fuzz-build
+# A harness links ref/ and the tools/ files it names in FUZZ_SRC_<target>.
+.SECONDEXPANSION:
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $(PKG_LIBS)
+fuzz-build: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+fuzz: fuzz-build
+	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make repro-bytes   the golden set regenerates byte-identically with gcc and clang at -O0 and -O2
+#                    (tools/repro_bytes.sh; four builds under $(BUILD)/repro)
+.PHONY: repro-bytes
+repro-bytes: deps
+	@tools/repro_bytes.sh $(BUILD)/repro

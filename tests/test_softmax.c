@@ -84,6 +84,123 @@ START_TEST(linear_matches_hand_computation)
 }
 END_TEST
 
+START_TEST(softmax_single_column_and_max_at_either_end)
+{
+    /* C = 1 is valid: the one probability is 1, its log 0. */
+    double one[2] = {-3.5, 700.25}, y1[2], l1[2];
+    hk_assert_ok(hk_softmax_forward(y1, one, 2, 1));
+    ck_assert(y1[0] == 1.0 && y1[1] == 1.0);
+    hk_assert_ok(hk_logsoftmax_forward(l1, one, 2, 1));
+    ck_assert(l1[0] == 0.0 && l1[1] == 0.0);
+    /* The max is found in the first and in the last column: a logit 1000
+     * above the rest would overflow exp() if either end were skipped. */
+    double x[6] = {1000.0, 0.5, -0.25, -0.25, 0.5, 1000.0}, y[6], ly[6];
+    hk_assert_ok(hk_softmax_forward(y, x, 2, 3));
+    hk_assert_ok(hk_logsoftmax_forward(ly, x, 2, 3));
+    for (int i = 0; i < 6; i++) ck_assert_msg(isfinite(y[i]) && isfinite(ly[i]), "element %d: %g %g", i, y[i], ly[i]);
+    ck_assert(y[0] == 1.0 && y[5] == 1.0 && ly[0] == 0.0 && ly[5] == 0.0);
+    /* NaN is caught in the first and in the last column too. */
+    double n0[3] = {NAN, 0.1, 0.2}, n2[3] = {0.1, 0.2, NAN}, out[3];
+    hk_assert_fails(hk_softmax_forward(out, n0, 1, 3), HK_ENAN, "row 0 col 0");
+    hk_assert_fails(hk_logsoftmax_forward(out, n2, 1, 3), HK_ENAN, "row 0 col 2");
+}
+END_TEST
+
+START_TEST(softmax_family_rejects_bad_shapes_and_null)
+{
+    double a[4] = {0.1, 0.2, 0.3, 0.4}, b[4] = {0.4, 0.3, 0.2, 0.1}, d[4] = {0};
+    hk_assert_fails(hk_softmax_forward(d, a, 1, 0), HK_EINVAL, "C=0");
+    hk_assert_fails(hk_softmax_forward(d, a, -1, 4), HK_EINVAL, "N=-1");
+    hk_assert_fails(hk_softmax_forward(d, NULL, 1, 4), HK_EINVAL, "'b' is NULL");
+    hk_assert_fails(hk_logsoftmax_forward(d, a, 0, 4), HK_EINVAL, "N=0");
+    hk_assert_fails(hk_logsoftmax_forward(NULL, a, 1, 4), HK_EINVAL, "NULL");
+    hk_assert_fails(hk_softmax_backward(d, a, b, 2, 0), HK_EINVAL, "C=0");
+    hk_assert_fails(hk_softmax_backward(d, a, NULL, 2, 2), HK_EINVAL, "'y' is NULL");
+    hk_assert_fails(hk_softmax_backward(NULL, a, b, 2, 2), HK_EINVAL, "NULL");
+    hk_assert_fails(hk_logsoftmax_backward(d, a, b, 0, 2), HK_EINVAL, "N=0");
+    hk_assert_fails(hk_logsoftmax_backward(d, a, NULL, 2, 2), HK_EINVAL, "'y' is NULL");
+    hk_assert_fails(hk_logsoftmax_backward(d, NULL, b, 2, 2), HK_EINVAL, "'b' is NULL");
+    for (int i = 0; i < 4; i++) ck_assert(d[i] == 0.0); /* nothing written on error */
+}
+END_TEST
+
+START_TEST(logsoftmax_backward_ignores_masked_entries_in_the_sum)
+{
+    /* dx_c = dy_c - softmax_c * sum over unmasked dy (masked: y = -inf, dx += 0). */
+    double x[4] = {0.7, -INFINITY, -0.2, -INFINITY}, ly[4], p[4];
+    hk_assert_ok(hk_logsoftmax_forward(ly, x, 1, 4));
+    hk_assert_ok(hk_softmax_forward(p, x, 1, 4));
+    double dy[4] = {1.0, 5.0, -2.0, 7.0}, dx[4] = {0.5, 0.5, 0.5, 0.5};
+    hk_assert_ok(hk_logsoftmax_backward(dx, dy, ly, 1, 4));
+    double want[4] = {0.5 + 1.0 - p[0] * (1.0 - 2.0), 0.5, 0.5 + -2.0 - p[2] * (1.0 - 2.0), 0.5};
+    /* exp(log p) vs p: a few ulps; O(1) terms */
+    hk_assert_close(dx, want, 4, "logsoftmax dx (accumulated onto 0.5)", 16 * DBL_EPSILON, 16 * DBL_EPSILON);
+}
+END_TEST
+
+/* Backward passes read and write exactly N rows: a guard row after each
+ * buffer must be left untouched (and must not leak into the result). */
+START_TEST(backward_passes_stay_inside_their_rows)
+{
+    enum { N = 2, C = 3 };
+    double x[(N + 1) * C] = {0.3, -1.2, 2.385, -0.75, 0.0, 1.5, 9, 9, 9};
+    double y[(N + 1) * C], ly[(N + 1) * C], dy[(N + 1) * C] = {0.5, -1, 2, 1.5, 0.25, -0.5, 4, 4, 4};
+    for (int i = N * C; i < (N + 1) * C; i++) y[i] = ly[i] = 3.0;
+    hk_assert_ok(hk_softmax_forward(y, x, N, C));
+    hk_assert_ok(hk_logsoftmax_forward(ly, x, N, C));
+    double dx[(N + 1) * C], dx2[(N + 1) * C];
+    for (int i = 0; i < (N + 1) * C; i++) dx[i] = dx2[i] = -7.0;
+    hk_assert_ok(hk_softmax_backward(dx, dy, y, N, C));
+    hk_assert_ok(hk_logsoftmax_backward(dx2, dy, ly, N, C));
+    for (int i = N * C; i < (N + 1) * C; i++) {
+        ck_assert_msg(dx[i] == -7.0 && dx2[i] == -7.0, "guard dx[%d] written", i);
+        ck_assert(y[i] == 3.0 && ly[i] == 3.0);
+    }
+    /* linear: inp (2,2), w (3,2) */
+    double inp[6] = {0.5, -1.5, 2.0, 0.25, 9, 9}, w[8] = {1, 2, -1, 0.5, 0.25, -2, 9, 9};
+    double g[9] = {1, -1, 0.5, 2, 0.25, -0.5, 9, 9, 9};
+    double di[6], dw[8], db[4], out[9];
+    for (int i = 0; i < 9; i++) out[i] = -7.0;
+    for (int i = 0; i < 6; i++) di[i] = -7.0;
+    for (int i = 0; i < 8; i++) dw[i] = -7.0;
+    for (int i = 0; i < 4; i++) db[i] = -7.0;
+    hk_assert_ok(hk_linear_forward(out, inp, w, NULL, 2, 2, 3));
+    hk_assert_ok(hk_linear_backward(di, dw, db, g, inp, w, 2, 2, 3));
+    for (int i = 6; i < 9; i++) ck_assert(out[i] == -7.0);
+    ck_assert(di[4] == -7.0 && di[5] == -7.0 && dw[6] == -7.0 && dw[7] == -7.0 && db[3] == -7.0);
+    /* out = inp w^T without bias, exact: row 0 = [0.5-3, -0.5-0.75, 0.125+3] */
+    ck_assert(out[0] == -2.5 && out[1] == -1.25 && out[2] == 3.125);
+    /* dbias = column sums of g, accumulated onto -7 */
+    ck_assert(db[0] == -7.0 + 3.0 && db[1] == -7.0 - 0.75 && db[2] == -7.0 + 0.0);
+    /* dinp row 1 = g[1,:] w = 2*[1,2] + 0.25*[-1,0.5] - 0.5*[0.25,-2] */
+    ck_assert(di[2] == -7.0 + 2.0 - 0.25 - 0.125 && di[3] == -7.0 + 4.0 + 0.125 + 1.0);
+    /* dw row 2 = sum_n g[n,2] inp[n,:] = 0.5*[0.5,-1.5] - 0.5*[2,0.25] */
+    ck_assert(dw[4] == -7.0 + 0.25 - 1.0 && dw[5] == -7.0 - 0.75 - 0.125);
+}
+END_TEST
+
+START_TEST(linear_rejects_bad_shapes_and_null_but_allows_null_outputs)
+{
+    double x[2] = {1, 2}, w[2] = {3, 4}, y[1] = {0}, g[1] = {1};
+    hk_assert_fails(hk_linear_forward(y, x, w, NULL, 0, 2, 1), HK_EINVAL, "N=0");
+    hk_assert_fails(hk_linear_forward(y, x, w, NULL, 1, 2, 0), HK_EINVAL, "OUT=0");
+    hk_assert_fails(hk_linear_forward(NULL, x, w, NULL, 1, 2, 1), HK_EINVAL, "'a' is NULL");
+    hk_assert_fails(hk_linear_forward(y, NULL, w, NULL, 1, 2, 1), HK_EINVAL, "'b' is NULL");
+    hk_assert_fails(hk_linear_forward(y, x, NULL, NULL, 1, 2, 1), HK_EINVAL, "'w' is NULL");
+    hk_assert_fails(hk_linear_backward(NULL, NULL, NULL, NULL, x, w, 1, 2, 1), HK_EINVAL, "'a' is NULL");
+    hk_assert_fails(hk_linear_backward(NULL, NULL, NULL, g, x, w, 1, 0, 1), HK_EINVAL, "IN=0");
+    /* N = IN = OUT = 1 is the smallest valid shape */
+    double one = 0;
+    hk_assert_ok(hk_linear_forward(&one, x, w, NULL, 1, 1, 1));
+    ck_assert(one == 3.0);
+    /* every gradient output is optional */
+    hk_assert_ok(hk_linear_backward(NULL, NULL, NULL, g, x, w, 1, 2, 1));
+    double dw[2] = {0, 0};
+    hk_assert_ok(hk_linear_backward(NULL, dw, NULL, g, x, w, 1, 2, 1));
+    ck_assert(dw[0] == 1.0 && dw[1] == 2.0);
+}
+END_TEST
+
 Suite *suite_softmax(void)
 {
     Suite *s = suite_create("softmax");
@@ -96,6 +213,11 @@ Suite *suite_softmax(void)
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, softmax_neg_inf_gets_exact_zero);
     tcase_add_test(lim, softmax_rejects_all_masked_row_nan_and_pos_inf);
+    tcase_add_test(lim, softmax_single_column_and_max_at_either_end);
+    tcase_add_test(lim, softmax_family_rejects_bad_shapes_and_null);
+    tcase_add_test(lim, logsoftmax_backward_ignores_masked_entries_in_the_sum);
+    tcase_add_test(lim, backward_passes_stay_inside_their_rows);
+    tcase_add_test(lim, linear_rejects_bad_shapes_and_null_but_allows_null_outputs);
     suite_add_tcase(s, lim);
     return s;
 }

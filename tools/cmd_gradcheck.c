@@ -30,6 +30,14 @@ int hk_cmd_gradcheck(int argc, char **argv)
             return hk_cli_usage_error("gradcheck", "unknown argument '%s'", argv[i]);
         }
     }
+    if (prefix) { /* a typo in --op must not pass silently with zero checks run */
+        size_t match = 0;
+        for (size_t i = 0; i < hk_checks_count(); i++) {
+            const hk_check *c = hk_checks_get(i);
+            match += !strcmp(c->group, "gradcheck") && !strncmp(prefix, c->name, strlen(prefix));
+        }
+        if (!match) return hk_cli_usage_error("gradcheck", "no check matches --op '%s' (see 'hkref gradcheck')", prefix);
+    }
     long nfail = hk_checks_run("gradcheck", prefix, stdout, verbose);
     return nfail ? 1 : 0;
 }

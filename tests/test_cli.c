@@ -1,0 +1,228 @@
+/* hkref — bad input at the command line: every subcommand, given wrong
+ * arguments, missing or malformed files, or an output path it cannot write,
+ * must print a clear message naming the subcommand on stderr, exit with
+ * status 2 (usage / input error), and leave nothing half-written.
+ *
+ * One row per case (README "Reliability" lists them).  The binary under test
+ * is the hkref next to this runner (build/hkref, or the ASan one in the
+ * gate's second run).  Rows of a subcommand that is not built in yet are
+ * skipped (counted and printed), so the table can name commands as they land.
+ * "@T@" in an argument is replaced by a fresh temporary directory holding:
+ *   bad.safetensors   12 bytes that are not a safetensors file
+ *   file              a regular file (so "@T@/file/x" is an unwritable path)
+ *   empty/            an empty directory */
+#include "hk_test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *sub;         /* subcommand that must exist for the row to run ("" = none) */
+    const char *args[8];     /* argv after "hkref"; NULL-terminated */
+    int status;              /* expected exit status */
+    const char *err_word;    /* stderr must contain this */
+    const char *must_not_exist; /* path (with @T@) that must not exist afterwards, or NULL */
+} cli_row;
+
+static const cli_row rows[] = {
+    {"", {NULL}, 2, "usage: hkref", NULL},
+    {"", {"no-such-command", NULL}, 2, "unknown command 'no-such-command'", NULL},
+    {"", {"--bogus", NULL}, 2, "unknown command '--bogus'", NULL},
+    {"verify", {"verify", "--bogus", NULL}, 2, "hkref verify: unknown argument '--bogus'", NULL},
+    {"gradcheck", {"gradcheck", "--op", NULL}, 2, "hkref gradcheck: unknown argument '--op'", NULL},
+    {"gradcheck", {"gradcheck", "--op", "no-such-op", NULL}, 2, "hkref gradcheck: no check", NULL},
+    {"gradcheck", {"gradcheck", "-x", NULL}, 2, "unknown argument '-x'", NULL},
+    {"inspect", {"inspect", NULL}, 2, "hkref inspect: missing FILE", NULL},
+    {"inspect", {"inspect", "@T@/missing.safetensors", NULL}, 2, "cannot open", NULL},
+    {"inspect", {"inspect", "@T@/bad.safetensors", NULL}, 2, "bad.safetensors", NULL},
+    {"inspect", {"inspect", "@T@/empty", NULL}, 2, "not a regular file", NULL},
+    {"inspect", {"inspect", "@T@/bad.safetensors", "@T@/bad.safetensors", NULL}, 2, "one FILE expected", NULL},
+    {"inspect", {"inspect", "--json", NULL}, 2, "unknown option '--json'", NULL},
+    {"golden", {"golden", NULL}, 2, "hkref golden", NULL},
+    {"golden", {"golden", "frobnicate", NULL}, 2, "hkref golden", NULL},
+    {"golden", {"golden", "generate", "@T@/file/out", NULL}, 2, "hkref golden generate", "@T@/file/out"},
+    {"golden", {"golden", "generate", "@T@/out", "--case", NULL}, 2, "hkref golden", "@T@/out"},
+    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--golden", "@T@/missing", NULL}, 2, "hkref golden check", NULL},
+    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--dtype", "f16", NULL}, 2, "hkref golden", NULL},
+    {"golden", {"golden", "check", NULL}, 2, "hkref golden", NULL},
+    {"dylora", {"dylora", NULL}, 2, "usage: hkref dylora", NULL},
+    {"dylora", {"dylora", "spectrum", NULL}, 2, "missing the adapter FILE", NULL},
+    {"dylora", {"dylora", "spectrum", "@T@/missing.safetensors", NULL}, 2, "cannot open", NULL},
+    {"dylora", {"dylora", "spectrum", "@T@/bad.safetensors", NULL}, 2, "bad.safetensors", NULL},
+    {"dylora", {"dylora", "demo", "--steps", "-3", NULL}, 2, "--steps '-3'", NULL},
+    {"dylora", {"dylora", "demo", "--seed", "x", NULL}, 2, "--seed 'x'", NULL},
+    {"dylora", {"dylora", "demo", "--steps", "1", "--out", "@T@/file/a.safetensors", NULL}, 2, "a.safetensors",
+     "@T@/file/a.safetensors"},
+    {"presets", {"presets", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
+    {"presets", {"presets", "a", "b", NULL}, 2, "hkref presets", NULL},
+};
+
+static char tmpdir[64];
+
+static void subst(char *dst, size_t n, const char *s)
+{
+    const char *at = strstr(s, "@T@");
+    if (at) snprintf(dst, n, "%.*s%s%s", (int)(at - s), s, tmpdir, at + 3);
+    else snprintf(dst, n, "%s", s);
+}
+
+static void hkref_path(char *exe, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", exe, n - 16);
+    ck_assert(k > 0);
+    exe[k] = '\0';
+    char *slash = strrchr(exe, '/');
+    ck_assert_ptr_nonnull(slash);
+    strcpy(slash + 1, "hkref");
+}
+
+/* Runs hkref with args; stdout discarded, stderr into err; returns exit status. */
+static int run_hkref(const char *const *args, char *err, size_t errsz)
+{
+    char exe[4096], pe[128], argbuf[8][512];
+    hkref_path(exe, sizeof exe);
+    snprintf(pe, sizeof pe, "%s/.stderr", tmpdir);
+    char *argv[10] = {exe};
+    int n = 0;
+    for (; args[n] && n < 8; n++) {
+        subst(argbuf[n], sizeof argbuf[n], args[n]);
+        argv[n + 1] = argbuf[n];
+    }
+    argv[n + 1] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fo = open("/dev/null", O_WRONLY), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(127);
+        execv(exe, argv);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "hkref %s ... did not exit normally (signal %d)", args[0] ? args[0] : "",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    FILE *fp = fopen(pe, "rb");
+    ck_assert_ptr_nonnull(fp);
+    size_t got = fread(err, 1, errsz - 1, fp);
+    err[got] = '\0';
+    fclose(fp);
+    remove(pe);
+    return WEXITSTATUS(status);
+}
+
+static int have_subcommand(const char *sub)
+{
+    if (!sub[0]) return 1;
+    char exe[4096], cmd[4200];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "'%s' --help", exe);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[512];
+    int found = 0;
+    size_t k = strlen(sub);
+    while (fgets(line, sizeof line, p))
+        if (!strncmp(line, "  ", 2) && !strncmp(line + 2, sub, k) && line[2 + k] == ' ') found = 1;
+    pclose(p);
+    return found;
+}
+
+static void setup_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/hkref-cli-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (strlen(tmpdir) > 40) snprintf(tmpdir, sizeof tmpdir, "/tmp/hkref-cli-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char p[128];
+    snprintf(p, sizeof p, "%s/bad.safetensors", tmpdir);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("not a tensor", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/file", tmpdir);
+    f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("x", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/empty", tmpdir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+}
+
+/* Removes tmpdir recursively (two levels suffice: nothing here nests deeper
+ * unless a row wrote output it should not have, which fails that row). */
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (!lstat(p, &st) && S_ISDIR(st.st_mode)) rm_tree(p);
+        else remove(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Files in dir besides the fixtures: a leftover temporary is "half-written". */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+START_TEST(cli_bad_input_row)
+{
+    const cli_row *r = &rows[_i];
+    if (!have_subcommand(r->sub)) {
+        fprintf(stderr, "cli row %d skipped: no subcommand '%s' yet\n", _i, r->sub);
+        return;
+    }
+    setup_tmp();
+    int before = count_entries(tmpdir);
+    char err[4096];
+    int st = run_hkref(r->args, err, sizeof err);
+    char shown[512] = "hkref";
+    for (int k = 0; r->args[k]; k++) {
+        strncat(shown, " ", sizeof shown - strlen(shown) - 1);
+        strncat(shown, r->args[k], sizeof shown - strlen(shown) - 1);
+    }
+    ck_assert_msg(st == r->status, "row %d: %s exited %d, expected %d; stderr: %s", _i, shown, st, r->status, err);
+    ck_assert_msg(strstr(err, r->err_word) != NULL, "row %d: %s: stderr does not contain '%s': %s", _i, shown,
+                  r->err_word, err);
+    if (r->must_not_exist) {
+        char p[512];
+        subst(p, sizeof p, r->must_not_exist);
+        ck_assert_msg(access(p, F_OK) != 0, "row %d: %s left %s behind", _i, shown, p);
+    }
+    int after = count_entries(tmpdir);
+    ck_assert_msg(after == before, "row %d: %s left %d new entries in the working directory", _i, shown, after - before);
+    char emp[128];
+    snprintf(emp, sizeof emp, "%s/empty", tmpdir);
+    ck_assert_msg(count_entries(emp) == 0, "row %d: %s wrote into an input directory", _i, shown);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("Limits");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, cli_bad_input_row, 0, (int)(sizeof rows / sizeof rows[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}

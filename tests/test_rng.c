@@ -1,0 +1,208 @@
+/* hkref — seeded randomness (ref/rng.c): every sampler replays bit-exactly
+ * against GSL driven directly with the same seed, fills exactly n elements,
+ * and rejects each bad argument by name.  Written to kill the mutants
+ * `make mutate` found surviving in rng.c. */
+#include "hk_test.h"
+
+#include "../ref/rng.h"
+
+#include <gsl/gsl_randist.h>
+#include <limits.h>
+
+#define GUARD 1234.5 /* sentinel after the n filled elements */
+
+static gsl_rng *gsl_twin(unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    return r;
+}
+
+START_TEST(rng_new_is_mt19937_with_the_given_seed)
+{
+    unsigned long seeds[3] = {0, 7, 4357};
+    for (int k = 0; k < 3; k++) {
+        gsl_rng *a = hk_rng_new(seeds[k]), *b = gsl_twin(seeds[k]);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_str_eq(gsl_rng_name(a), "mt19937");
+        for (int i = 0; i < 5; i++) ck_assert_uint_eq(gsl_rng_get(a), gsl_rng_get(b));
+        hk_rng_free(a);
+        gsl_rng_free(b);
+    }
+    /* Different seeds give different streams. */
+    gsl_rng *a = hk_rng_new(7), *b = hk_rng_new(8);
+    ck_assert_uint_ne(gsl_rng_get(a), gsl_rng_get(b));
+    hk_rng_free(a);
+    hk_rng_free(b);
+}
+END_TEST
+
+START_TEST(fill_uniform_replays_gsl_and_fills_exactly_n)
+{
+    double x[9], lo = -2.5, hi = 3.25;
+    x[8] = GUARD;
+    gsl_rng *r = hk_rng_new(11), *t = gsl_twin(11);
+    hk_assert_ok(hk_rng_fill_uniform(x, 8, lo, hi, r));
+    for (int i = 0; i < 8; i++) {
+        double want = lo + (hi - lo) * gsl_rng_uniform(t);
+        ck_assert_msg(x[i] == want, "uniform x[%d] = %.17g, want %.17g", i, x[i], want);
+        ck_assert(x[i] >= lo && x[i] < hi);
+    }
+    ck_assert(x[8] == GUARD);
+    /* n = 0 draws nothing: the next draw is still in step with the twin. */
+    hk_assert_ok(hk_rng_fill_uniform(x, 0, lo, hi, r));
+    ck_assert_uint_eq(gsl_rng_get(r), gsl_rng_get(t));
+    /* lo == hi is a valid degenerate range. */
+    hk_assert_ok(hk_rng_fill_uniform(x, 3, 1.5, 1.5, r));
+    ck_assert(x[0] == 1.5 && x[1] == 1.5 && x[2] == 1.5);
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
+START_TEST(fill_uniform_rejects_bad_arguments)
+{
+    double x[2];
+    gsl_rng *r = hk_rng_new(1);
+    hk_assert_fails(hk_rng_fill_uniform(NULL, 2, 0, 1, r), HK_EINVAL, "'x' is NULL");
+    hk_assert_fails(hk_rng_fill_uniform(x, 2, 0, 1, NULL), HK_EINVAL, "'r' is NULL");
+    hk_assert_fails(hk_rng_fill_uniform(x, -1, 0, 1, r), HK_EINVAL, "got -1");
+    hk_assert_fails(hk_rng_fill_uniform(x, 2, 1.0, 0.5, r), HK_EDOM, "[1, 0.5)");
+    hk_assert_fails(hk_rng_fill_uniform(x, 2, NAN, 1.0, r), HK_EDOM, "finite");
+    hk_assert_fails(hk_rng_fill_uniform(x, 2, 0.0, INFINITY, r), HK_EDOM, "finite");
+    hk_assert_fails(hk_rng_fill_uniform(x, 2, -INFINITY, 0.0, r), HK_EDOM, "finite");
+    hk_rng_free(r);
+}
+END_TEST
+
+START_TEST(fill_normal_replays_gsl_ziggurat)
+{
+    double x[7], sigma = 0.75;
+    x[6] = GUARD;
+    gsl_rng *r = hk_rng_new(21), *t = gsl_twin(21);
+    hk_assert_ok(hk_rng_fill_normal(x, 6, sigma, r));
+    for (int i = 0; i < 6; i++) {
+        double want = gsl_ran_gaussian_ziggurat(t, sigma);
+        ck_assert_msg(x[i] == want, "normal x[%d] = %.17g, want %.17g", i, x[i], want);
+    }
+    ck_assert(x[6] == GUARD);
+    hk_assert_ok(hk_rng_fill_normal(x, 2, 0.0, r)); /* sigma = 0 is allowed: zeros */
+    ck_assert(x[0] == 0.0 && x[1] == 0.0);
+    double y[2] = {GUARD, GUARD};
+    hk_assert_ok(hk_rng_fill_normal(y, 0, 1.0, r));
+    ck_assert(y[0] == GUARD);
+    hk_assert_fails(hk_rng_fill_normal(NULL, 2, 1.0, r), HK_EINVAL, "'x' is NULL");
+    hk_assert_fails(hk_rng_fill_normal(x, 2, 1.0, NULL), HK_EINVAL, "'r' is NULL");
+    hk_assert_fails(hk_rng_fill_normal(x, -3, 1.0, r), HK_EINVAL, "got -3");
+    hk_assert_fails(hk_rng_fill_normal(x, 2, -0.5, r), HK_EDOM, "sigma");
+    hk_assert_fails(hk_rng_fill_normal(x, 2, NAN, r), HK_EDOM, "sigma");
+    hk_assert_fails(hk_rng_fill_normal(x, 2, INFINITY, r), HK_EDOM, "sigma");
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
+START_TEST(uniform_int_is_inclusive_and_replays_gsl)
+{
+    gsl_rng *r = hk_rng_new(5), *t = gsl_twin(5);
+    int seen[3] = {0, 0, 0};
+    for (int i = 0; i < 200; i++) {
+        long v = -99;
+        hk_assert_ok(hk_rng_uniform_int(&v, 3, 5, r));
+        long want = 3 + (long)gsl_rng_uniform_int(t, 3);
+        ck_assert_int_eq(v, want);
+        ck_assert(v >= 3 && v <= 5);
+        seen[v - 3]++;
+    }
+    ck_assert(seen[0] > 0 && seen[1] > 0 && seen[2] > 0); /* both ends reachable */
+    long v = 0;
+    hk_assert_ok(hk_rng_uniform_int(&v, -4, -4, r));
+    ck_assert_int_eq(v, -4);
+    /* The widest range mt19937 can serve: 2^32 - 1 values. */
+    hk_assert_ok(hk_rng_uniform_int(&v, 0, 4294967294L, r));
+    ck_assert(v >= 0 && v <= 4294967294L);
+    hk_assert_fails(hk_rng_uniform_int(&v, 0, 4294967295L, r), HK_EDOM, "too wide");
+    hk_assert_fails(hk_rng_uniform_int(&v, 6, 5, r), HK_EDOM, "[6, 5] is empty");
+    hk_assert_fails(hk_rng_uniform_int(NULL, 0, 5, r), HK_EINVAL, "'out' is NULL");
+    hk_assert_fails(hk_rng_uniform_int(&v, 0, 5, NULL), HK_EINVAL, "'r' is NULL");
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
+START_TEST(check_rate_accepts_exactly_zero_to_below_one)
+{
+    hk_assert_ok(hk_check_rate(0.0, "p"));
+    hk_assert_ok(hk_check_rate(-0.0, "p"));
+    hk_assert_ok(hk_check_rate(0.5, "p"));
+    hk_assert_ok(hk_check_rate(nextafter(1.0, 0.0), "p"));
+    hk_assert_fails(hk_check_rate(1.0, "p_attn"), HK_EDOM, "p_attn must be in [0, 1) (got 1)");
+    hk_assert_fails(hk_check_rate(-1e-300, "q"), HK_EDOM, "q must be");
+    hk_assert_fails(hk_check_rate(NAN, "q"), HK_EDOM, "got nan");
+    hk_assert_fails(hk_check_rate(INFINITY, "q"), HK_EDOM, "got inf");
+    hk_assert_fails(hk_check_rate(-INFINITY, "q"), HK_EDOM, "got -inf");
+    hk_assert_fails(hk_check_rate(1.5, NULL), HK_EDOM, "p must be in [0, 1) (got 1.5)");
+}
+END_TEST
+
+START_TEST(mask_bernoulli_drops_when_uniform_below_p)
+{
+    /* 1 = dropped exactly when the i-th uniform draw is < p. */
+    uint8_t m[41];
+    memset(m, 7, sizeof m);
+    double p = 0.3;
+    gsl_rng *r = hk_rng_new(99), *t = gsl_twin(99);
+    hk_assert_ok(hk_mask_bernoulli(m, 40, p, r));
+    int ones = 0;
+    for (int i = 0; i < 40; i++) {
+        int want = gsl_rng_uniform(t) < p;
+        ck_assert_msg(m[i] == want, "mask[%d] = %d, want %d", i, m[i], want);
+        ones += m[i];
+    }
+    ck_assert(ones > 0 && ones < 40);
+    ck_assert_int_eq(m[40], 7); /* nothing written past n */
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
+START_TEST(mask_bernoulli_p0_is_all_kept_and_draws_nothing)
+{
+    uint8_t m[5];
+    memset(m, 7, sizeof m);
+    hk_assert_ok(hk_mask_bernoulli(m, 4, 0.0, NULL)); /* no generator needed */
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(m[i], 0);
+    ck_assert_int_eq(m[4], 7);
+    gsl_rng *r = hk_rng_new(3), *t = gsl_twin(3);
+    hk_assert_ok(hk_mask_bernoulli(m, 4, 0.0, r));
+    ck_assert_uint_eq(gsl_rng_get(r), gsl_rng_get(t)); /* in step: nothing consumed */
+    /* A rate just above 0 still needs the generator. */
+    hk_assert_fails(hk_mask_bernoulli(m, 4, 0.25, NULL), HK_EINVAL, "'r' is NULL");
+    hk_assert_fails(hk_mask_bernoulli(NULL, 4, 0.25, r), HK_EINVAL, "'mask' is NULL");
+    hk_assert_fails(hk_mask_bernoulli(m, -2, 0.25, r), HK_EINVAL, "got -2");
+    hk_assert_fails(hk_mask_bernoulli(m, 4, 1.0, r), HK_EDOM, "p must be in [0, 1)");
+    hk_assert_fails(hk_mask_bernoulli(m, 4, -0.1, r), HK_EDOM, "p must be in [0, 1)");
+    hk_assert_ok(hk_mask_bernoulli(m, 0, 0.5, r));
+    ck_assert_uint_eq(gsl_rng_get(r), gsl_rng_get(t));
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
+Suite *suite_rng(void)
+{
+    Suite *s = suite_create("rng");
+    TCase *core = tcase_create("Core");
+    tcase_add_test(core, rng_new_is_mt19937_with_the_given_seed);
+    tcase_add_test(core, fill_uniform_replays_gsl_and_fills_exactly_n);
+    tcase_add_test(core, fill_normal_replays_gsl_ziggurat);
+    tcase_add_test(core, uniform_int_is_inclusive_and_replays_gsl);
+    tcase_add_test(core, mask_bernoulli_drops_when_uniform_below_p);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_test(lim, fill_uniform_rejects_bad_arguments);
+    tcase_add_test(lim, check_rate_accepts_exactly_zero_to_below_one);
+    tcase_add_test(lim, mask_bernoulli_p0_is_all_kept_and_draws_nothing);
+    suite_add_tcase(s, lim);
+    return s;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# hkref — valgrind memcheck over the CLI's subcommands and the test runner.
+#   tools/valgrind.sh BUILD_DIR
+# Every run must finish with no memcheck error and no definite or indirect
+# leak (--errors-for-leak-kinds=definite,indirect --error-exitcode=99); the
+# exit status of the command itself is checked too (expected status per row).
+# Subcommands that are not (yet) built in are skipped, and said so.
+set -u
+B=${1:-build}
+HK="$B/hkref"
+VG="valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+--errors-for-leak-kinds=definite,indirect --track-origins=yes"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hkref-vg.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+fail=0 n=0 skip=0
+have() { "$HK" --help 2>/dev/null | grep -q "^  $1 "; }
+
+# run EXPECTED_STATUS SUBCOMMAND_OR_- ARGS...   (the subcommand is the first arg to hkref)
+run() {
+    want=$1; shift
+    n=$((n + 1))
+    log="$tmp/vg.$n.log"
+    $VG --log-file="$log" "$@" >"$tmp/out.$n" 2>"$tmp/err.$n"
+    st=$?
+    if [ "$st" = 99 ] || [ -s "$log" ]; then
+        echo "valgrind: FAIL (memcheck errors or leaks): $*"; sed 's/^/    /' "$log" | head -40; fail=$((fail + 1))
+    elif [ "$st" != "$want" ]; then
+        echo "valgrind: FAIL (exit status $st, expected $want): $*"; tail -5 "$tmp/err.$n" | sed 's/^/    /'
+        fail=$((fail + 1))
+    else
+        echo "valgrind: ok   (exit $st) $*"
+    fi
+}
+cmd() { # cmd EXPECTED SUBCOMMAND ARGS... (hkref SUBCOMMAND ARGS): skipped if not built in
+    want=$1 sub=$2
+    shift
+    if have "$sub"; then run "$want" "$HK" "$@"; else
+        echo "valgrind: skip (no subcommand '$sub' yet): hkref $*"; skip=$((skip + 1)); fi
+}
+
+run 0 "$HK" --help
+run 2 "$HK"
+run 2 "$HK" no-such-command
+cmd 0 verify
+cmd 2 verify --bogus
+cmd 0 gradcheck
+cmd 0 gradcheck --op softmax -v
+cmd 2 gradcheck --op
+# tensor files: inspect a file the CLI itself (or the golden set) provides
+g=$(ls golden/*/*.safetensors 2>/dev/null | head -1)
+if [ -n "$g" ]; then cmd 0 inspect inspect "$g"; fi
+cmd 2 inspect "$tmp/does-not-exist.safetensors"
+printf 'not a safetensors file' >"$tmp/bad.safetensors"
+cmd 2 inspect "$tmp/bad.safetensors"
+# golden set: generate into a fresh directory, check the reference against it
+if have golden; then
+    run 0 "$HK" golden generate "$tmp/gold"
+    run 0 "$HK" golden check "$tmp/gold"
+    run 2 "$HK" golden check "$tmp/nonexistent-dir"
+else
+    echo "valgrind: skip (no subcommand 'golden' yet)"; skip=$((skip + 1))
+fi
+cmd 0 presets
+cmd 0 dylora spectrum
+cmd 0 demo
+# the whole Check suite in one process (no fork: valgrind follows one process)
+if [ "${VALGRIND_TESTS:-1}" = 1 ]; then
+    CK_FORK=no CK_DEFAULT_TIMEOUT=600 CK_VERBOSITY=silent run 0 "$B/run_tests"
+fi
+echo "valgrind: $n runs, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
