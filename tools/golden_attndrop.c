@@ -22,7 +22,7 @@ typedef struct {
     double p;
     hk_allmask_policy policy;
     long B, NH, T;
-    int pad;                  /* 1: the last key of batch 1 (and the last two of batch 0 if T > 4) padded */
+    int pad;                  /* 1: the last key of batch 1 (if B > 1) and the last two of batch 0 (if T > 4) padded */
     int edge;                 /* 1: all-masked rows allowed / zeros expected; 2: +800 logits in head 0 */
 } ad_arg;
 
@@ -37,7 +37,7 @@ static int build_ad(hk_gcase *g, const void *arg)
     hk_gc_fill(g, dw, n, -1.0, 1.0);
     if (!lg || !dw || !m || !pad || !w0) return HK_ENOMEM;
     if (a->pad) {
-        pad[1 * T + T - 1] = 1;
+        if (B > 1) pad[1 * T + T - 1] = 1;
         if (T > 4) pad[T - 1] = pad[T - 2] = 1;
     }
     if (a->edge == 2)
