@@ -46,23 +46,42 @@ cmd 2 verify --bogus
 cmd 0 gradcheck
 cmd 0 gradcheck --op softmax -v
 cmd 2 gradcheck --op
-# tensor files: inspect a file the CLI itself (or the golden set) provides
-g=$(ls golden/*/*.safetensors 2>/dev/null | head -1)
-if [ -n "$g" ]; then cmd 0 inspect inspect "$g"; fi
+# tensor files: a valid file (a committed fuzz seed), a missing one, a malformed one
+cmd 0 inspect tests/fuzz/corpus/safetensors/valid_golden_like.safetensors
 cmd 2 inspect "$tmp/does-not-exist.safetensors"
 printf 'not a safetensors file' >"$tmp/bad.safetensors"
 cmd 2 inspect "$tmp/bad.safetensors"
-# golden set: generate into a fresh directory, check the reference against it
+# golden set: generate into a fresh directory, check the reference's own outputs against it
 if have golden; then
+    run 0 "$HK" golden list
     run 0 "$HK" golden generate "$tmp/gold"
-    run 0 "$HK" golden check "$tmp/gold"
-    run 2 "$HK" golden check "$tmp/nonexistent-dir"
+    mkdir -p "$tmp/outs"
+    for f in "$tmp"/gold/*/*.safetensors; do cp "$f" "$tmp/outs/"; done
+    run 0 "$HK" golden check --outputs "$tmp/outs" --golden "$tmp/gold" --json "$tmp/check.json"
+    run 0 "$HK" golden check --outputs "$tmp/outs" --golden "$tmp/gold" --dtype f32 --case softmax
+    run 0 "$HK" golden generate "$tmp/gold1" --case gelu
+    # a backend output that is garbage, one that is missing: failures (exit 1), not crashes
+    c=$(ls "$tmp"/outs/*.safetensors | head -1)
+    printf 'garbage' >"$c"
+    rm -f "$(ls "$tmp"/outs/*.safetensors | tail -1)"
+    run 1 "$HK" golden check --outputs "$tmp/outs" --golden "$tmp/gold"
+    run 2 "$HK" golden check --outputs "$tmp/outs" --golden "$tmp/nonexistent-dir"
+    g=$(ls "$tmp"/gold/*/*.safetensors | head -1)
+    cmd 0 inspect "$g"
 else
     echo "valgrind: skip (no subcommand 'golden' yet)"; skip=$((skip + 1))
 fi
 cmd 0 presets
-cmd 0 dylora spectrum
-cmd 0 demo
+cmd 0 presets hiddenkey
+cmd 2 presets no-such-preset
+if have dylora; then
+    run 0 "$HK" dylora demo --steps 3 --out "$tmp/adapter.safetensors"
+    run 0 "$HK" dylora spectrum "$tmp/adapter.safetensors"
+    run 0 "$HK" dylora spectrum "$tmp/adapter.safetensors" --alpha 3
+    run 2 "$HK" dylora spectrum "$tmp/bad.safetensors"
+else
+    echo "valgrind: skip (no subcommand 'dylora' yet)"; skip=$((skip + 1))
+fi
 # the whole Check suite in one process (no fork: valgrind follows one process)
 if [ "${VALGRIND_TESTS:-1}" = 1 ]; then
     CK_FORK=no CK_DEFAULT_TIMEOUT=600 CK_VERBOSITY=silent run 0 "$B/run_tests"
