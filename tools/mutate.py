@@ -39,6 +39,7 @@ import random
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -298,7 +299,20 @@ def load_equivalent(path):
 
 
 def sh(cmd, cwd=None, timeout=None, env=None):
-    return subprocess.run(cmd, cwd=cwd, timeout=timeout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    """Runs cmd in its own session; on timeout kills the whole process group
+    (so nothing it forked outlives it) and raises TimeoutExpired."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, None)
 
 
 def main():
@@ -316,6 +330,9 @@ def main():
     ap.add_argument("--equivalent", default="tools/mutate_equivalent.txt")
     ap.add_argument("--target", type=float, default=95.0)
     ap.add_argument("--list", action="store_true", help="only list the mutants")
+    ap.add_argument("--asan-base", default="", help="a SAN=1 build: survivors are re-run under ASan+UBSan, as the gate does")
+    ap.add_argument("--asan-cflags", default="")
+    ap.add_argument("--asan-ldflags", default="")
     a = ap.parse_args()
     os.chdir(ROOT)
 
@@ -342,18 +359,15 @@ def main():
     work = os.path.abspath(a.work)
     cflags = shlex.split(a.cflags)
     libs = shlex.split(a.libs)
-    objs_tests = sorted(os.path.join(base, "tests", f) for f in os.listdir(os.path.join(base, "tests"))
-                        if f.endswith(".o"))
-    ref_objs = {f: os.path.join(base, f[:-2] + ".o") for f in
-                (os.path.join("ref", x) for x in os.listdir("ref") if x.endswith(".c"))}
-    tools_lib = os.path.join(base, "libhktools.a")
+    ref_objs = [os.path.join("ref", x) for x in os.listdir("ref") if x.endswith(".c")]
 
     # Pristine -g0 objects for trivial-compiler-equivalence, compiled exactly like the mutants.
-    def compile_to(srcpath, text, wdir, obj):
+    def compile_to(srcpath, text, wdir, obj, flags=None):
         os.makedirs(os.path.join(wdir, "ref"), exist_ok=True)
         with open(os.path.join(wdir, srcpath), "w") as fh:
             fh.write(text)
-        cmd = [a.cc] + cflags + ["-g0", "-iquote", os.path.join(ROOT, "ref"), "-c", srcpath, "-o", obj]
+        cmd = [a.cc] + (cflags if flags is None else flags) + ["-g0", "-iquote", os.path.join(ROOT, "ref"),
+                                                               "-c", srcpath, "-o", obj]
         return sh(cmd, cwd=wdir)
 
     pristine = {}
@@ -365,14 +379,27 @@ def main():
             sys.exit("mutate.py: pristine %s does not compile:\n%s" % (f, r.stdout.decode()))
         pristine[f] = open(obj, "rb").read()
 
-    def link(wdir, replace_file, obj):
-        ro = [obj if f == replace_file else o for f, o in sorted(ref_objs.items())]
+    def link(wdir, replace_file, obj, bdir=base, extra=()):
+        tests = sorted(os.path.join(bdir, "tests", f) for f in os.listdir(os.path.join(bdir, "tests"))
+                       if f.endswith(".o"))
+        ro = [obj if f == replace_file else os.path.join(bdir, f[:-2] + ".o") for f in sorted(ref_objs)]
         exe = os.path.join(wdir, "run_tests")
-        r = sh([a.cc, "-o", exe] + objs_tests + [tools_lib] + ro + libs)
+        r = sh([a.cc, "-o", exe] + list(extra) + tests + [os.path.join(bdir, "libhktools.a")] + ro + libs)
+        if r.returncode == 0:
+            # Tests that run the CLI find it next to the runner: the mutated hkref.
+            r = sh([a.cc, "-o", os.path.join(wdir, "hkref")] + list(extra) + [os.path.join(bdir, "tools", "hkref.o"),
+                   os.path.join(bdir, "libhktools.a")] + ro + libs)
         return exe, r
 
-    def run(exe, timeout, tmpdir):
-        env = dict(os.environ, CK_DEFAULT_TIMEOUT="20", TMPDIR=tmpdir, CK_VERBOSITY="silent")
+    def run(exe, timeout, tmpdir, suite=None):
+        # No fork: one process, so a timeout kills everything the mutant runs
+        # (Check's forked children put themselves in their own process group),
+        # and a crash ends the run with a non-zero status (= killed).
+        env = dict(os.environ, CK_FORK="no", TMPDIR=tmpdir, CK_VERBOSITY="silent",
+                   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+        if suite:
+            env["CK_RUN_SUITE"] = suite
         try:
             r = sh([exe], timeout=timeout, env=env)
             return r.returncode, r.stdout.decode(errors="replace")
@@ -395,6 +422,14 @@ def main():
           % (sample_note, ", ".join(files), tbase, timeout, a.jobs), flush=True)
 
     srcs = {f: open(f).read() for f in files}
+    suites = {f[5:-2]: open(os.path.join("tests", f)).read() for f in os.listdir("tests")
+              if f.startswith("test_") and f.endswith(".c")}
+
+    def suites_for(path):
+        mod = os.path.basename(path)[:-2]
+        inc = re.compile(r'#include\s+"(?:\.\./)?(?:ref/)?%s\.h"' % re.escape(mod))
+        return ([mod] if mod in suites else []) + sorted(t for t, txt in suites.items()
+                                                          if t != mod and inc.search(txt))
 
     def one(idx_m):
         idx, m = idx_m
@@ -417,10 +452,32 @@ def main():
         if r.returncode:
             shutil.rmtree(wdir, ignore_errors=True)
             return idx, "stillborn", ""
-        rc, outp = run(exe, timeout, wdir)
-        shutil.rmtree(wdir, ignore_errors=True)
+        # The module's own suite first (tests/test_<module>.c), then every
+        # suite that includes its header: most mutants die there in a fraction
+        # of the full run; survivors get the full run.
+        rc = 0
+        for suite in suites_for(m.file):
+            rc, outp = run(exe, timeout, wdir, suite)
+            if rc != 0:
+                break
+        if rc == 0:
+            rc, outp = run(exe, timeout, wdir)
         if rc == "timeout":
+            shutil.rmtree(wdir, ignore_errors=True)
             return idx, "killed", "timeout"
+        if rc == 0 and a.asan_base:
+            # The gate also runs every suite under ASan+UBSan: a mutant that
+            # reads or writes out of bounds, leaks or hits UB is killed there.
+            aobj = os.path.join(wdir, "mut_asan.o")
+            r = compile_to(m.file, mt, wdir, aobj, shlex.split(a.asan_cflags))
+            if r.returncode == 0:
+                exe, r = link(wdir, m.file, aobj, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
+                if r.returncode == 0:
+                    rc2, _ = run(exe, 4 * timeout, wdir)
+                    if rc2 != 0:
+                        shutil.rmtree(wdir, ignore_errors=True)
+                        return idx, "killed", "asan" if rc2 != "timeout" else "asan-timeout"
+        shutil.rmtree(wdir, ignore_errors=True)
         return idx, ("killed" if rc != 0 else "survived"), ""
 
     t0 = time.time()
@@ -438,6 +495,7 @@ def main():
     for st, _ in results.values():
         counts[st] = counts.get(st, 0) + 1
     killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    by_asan = sum(1 for st, why in results.values() if st == "killed" and why.startswith("asan"))
     eq_tce, eq_arg = counts.get("equivalent-tce", 0), counts.get("equivalent", 0)
     still = counts.get("stillborn", 0)
     score = 100.0 * killed / (killed + survived) if killed + survived else 100.0
@@ -448,8 +506,9 @@ def main():
     lines.append("hkref mutation report: %s" % sample_note)
     lines.append("files: %s" % " ".join(files))
     lines.append("runtime %.0f s on %d jobs (baseline runner %.1f s, timeout %.0f s)" % (elapsed, a.jobs, tbase, timeout))
-    lines.append("killed %d, survived %d, equivalent %d (%d same object code, %d argued in %s), stillborn %d"
-                 % (killed, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, still))
+    lines.append("killed %d (%d of them only under ASan+UBSan), survived %d, equivalent %d (%d same object code, "
+                 "%d argued in %s), stillborn %d"
+                 % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, still))
     lines.append("MUTATION SCORE: %d / %d = %.1f %% of non-equivalent mutants killed (target %.0f %%)"
                  % (killed, killed + survived, score, a.target))
     per = {}
