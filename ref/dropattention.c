@@ -50,6 +50,8 @@ static int row_scan(row_info *ri, const double *w, const hk_dropattn_config *cfg
                        row, k, w[k]);
             continue;
         }
+        HK_REQUIRE(isfinite(w[k]), HK_ENAN, "dropattention: w_in (row %ld, key %ld) is %g; weights must be finite",
+                   row, k, w[k]);
         if (!m[k]) ri->Z += w[k];
     }
     if (ri->all) return hk_attnmask_allmasked(cfg->policy, row, NH, Tq, WHO);
@@ -58,6 +60,15 @@ static int row_scan(row_info *ri, const double *w, const hk_dropattn_config *cfg
                  "dropattention: row %ld keeps %ld keys but their weights sum to %g (underflow): "
                  "normalized rescaling is undefined; use DropKey",
                  row, kept, ri->Z);
+    return HK_OK;
+}
+
+/* row_scan over every row: all that can fail, before anything is written
+ * (a failing call leaves w_out / d_in untouched). */
+static int validate_rows(const double *w_in, const hk_dropattn_config *cfg, long B, long NH, long Tq, long Tk)
+{
+    row_info ri;
+    for (long row = 0; row < B * NH * Tq; row++) HK_TRY(row_scan(&ri, w_in + row * Tk, cfg, row, NH, Tq, Tk));
     return HK_OK;
 }
 
@@ -73,6 +84,7 @@ int hk_dropattn_forward(double *w_out, const double *w_in, const hk_dropattn_con
                         long Tk)
 {
     HK_TRY(check(w_out, w_in, cfg, B, NH, Tq, Tk));
+    HK_TRY(validate_rows(w_in, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
         const double *wi = w_in + row * Tk;
         double *wo = w_out + row * Tk;
@@ -96,6 +108,7 @@ int hk_dropattn_backward(double *d_in, const double *d_out, const double *w_in, 
     HK_TRY(check(d_in, d_out, cfg, B, NH, Tq, Tk));
     HK_REQUIRE_PTR(w_in);
     HK_REQUIRE_PTR(w_out);
+    HK_TRY(validate_rows(w_in, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
         const double *d = d_out + row * Tk, *wo = w_out + row * Tk;
         double *di = d_in + row * Tk;

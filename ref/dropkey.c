@@ -31,20 +31,46 @@ static int row_allmasked(int *all, const hk_dropkey_config *cfg, long row, long 
     return HK_OK;
 }
 
+/* Everything that can fail, checked on every row before anything is written
+ * (a failing call leaves g_out untouched): -inf at padded keys, no NaN or
+ * +inf logit (+inf at a dropped key would give +inf + -inf = NaN), the
+ * all-masked-row policy, and a finite logit among the entries the row's
+ * softmax sees (its kept keys; all keys of an all-masked row under KEEP). */
+static int validate_logits(const double *g_in, const hk_dropkey_config *cfg, long B, long NH, long Tq, long Tk)
+{
+    for (long row = 0; row < B * NH * Tq; row++) {
+        const long b = row / (NH * Tq);
+        const double *gi = g_in + row * Tk;
+        const uint8_t *m = cfg->mask + row * Tk;
+        for (long k = 0; k < Tk; k++) {
+            if (cfg->pad && cfg->pad[b * Tk + k] && gi[k] != -INFINITY)
+                HK_ERROR(HK_EDOM, "dropkey: g_in at padded key (row %ld, key %ld) is %g, expected -inf", row, k, gi[k]);
+            if (isnan(gi[k]) || gi[k] == INFINITY)
+                HK_ERROR(HK_ENAN, "dropkey: g_in (row %ld, key %ld) is %g; logits must be finite or -inf", row, k,
+                         gi[k]);
+        }
+        int all;
+        HK_TRY(row_allmasked(&all, cfg, row, NH, Tq, Tk));
+        if (all && cfg->policy == HK_ALLMASK_ZERO) continue;
+        int finite = 0;
+        for (long k = 0; k < Tk; k++) finite |= isfinite(gi[k]) && (all || !m[k]);
+        HK_REQUIRE(finite, HK_EDOM, "dropkey: row %ld has no finite logit at a kept key (softmax undefined)", row);
+    }
+    return HK_OK;
+}
+
 // g_in (B,NH,Tq,Tk) -> g_out (B,NH,Tq,Tk)
 int hk_dropkey_logits_forward(double *g_out, const double *g_in, const hk_dropkey_config *cfg, long B, long NH,
                               long Tq, long Tk)
 {
     HK_TRY(check(g_out, g_in, cfg, B, NH, Tq, Tk));
+    HK_TRY(validate_logits(g_in, cfg, B, NH, Tq, Tk));
     const double term = cfg->form == HK_DROPKEY_NEGINF ? -INFINITY : HK_DROPKEY_FINITE_VALUE;
     for (long row = 0; row < B * NH * Tq; row++) {
         const long b = row / (NH * Tq);
         const double *gi = g_in + row * Tk;
         double *go = g_out + row * Tk;
         const uint8_t *m = cfg->mask + row * Tk;
-        for (long k = 0; k < Tk; k++)
-            if (cfg->pad && cfg->pad[b * Tk + k] && gi[k] != -INFINITY)
-                HK_ERROR(HK_EDOM, "dropkey: g_in at padded key (row %ld, key %ld) is %g, expected -inf", row, k, gi[k]);
         int all;
         HK_TRY(row_allmasked(&all, cfg, row, NH, Tq, Tk));
         for (long k = 0; k < Tk; k++) {

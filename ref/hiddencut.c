@@ -98,6 +98,7 @@ int hk_hiddencut_importance(double *importance, const double *att, long B, long 
     HK_REQUIRE_PTR(att);
     HK_REQUIRE(B > 0 && NH > 0 && T > 0, HK_EINVAL, "importance shape (B=%ld, NH=%ld, T=%ld) must be positive", B, NH,
                T);
+    HK_TRY(hk_check_finite(att, B * NH * T * T, "hiddencut attention"));
     for (long b = 0; b < B; b++)
         for (long k = 0; k < T; k++) {
             double s = 0.0;
@@ -122,6 +123,8 @@ static int check_apply(const void *a, const void *b, const uint8_t *mask, double
 int hk_hiddencut_forward(double *out, const double *in, const uint8_t *mask, double scale, long B, long T, long C)
 {
     HK_TRY(check_apply(out, in, mask, scale, B, T, C));
+    /* A NaN / Inf hidden state is a bug upstream, not a value to cut. */
+    HK_TRY(hk_check_finite(in, B * T * C, "hiddencut input"));
     for (long i = 0; i < B * T * C; i++) out[i] = mask[i] ? 0.0 : in[i] * scale;
     return HK_OK;
 }

@@ -57,7 +57,13 @@ static const cli_row rows[] = {
     {"dylora", {"dylora", "demo", "--seed", "x", NULL}, 2, "--seed 'x'", NULL},
     {"dylora", {"dylora", "demo", "--steps", "1", "--out", "@T@/file/a.safetensors", NULL}, 2, "a.safetensors",
      "@T@/file/a.safetensors"},
+    {"dylora", {"dylora", "demo", "--steps", "99999999999999999999", NULL}, 2, "--steps '9999", NULL},
+    {"dylora", {"dylora", "spectrum", "@T@/bad.safetensors", "--alpha", NULL}, 2, "unexpected argument '--alpha'", NULL},
+    {"golden", {"golden", "generate", "@T@/out", "--case", "no-such-case", NULL}, 2, "no case matches", "@T@/out"},
+    {"golden", {"golden", "list", "extra", NULL}, 2, "unexpected argument 'extra'", NULL},
+    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--golden", "@T@/file", NULL}, 2, "golden directory", NULL},
     {"presets", {"presets", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
+    {"presets", {"presets", "--bogus", NULL}, 2, "unexpected argument '--bogus'", NULL},
     {"presets", {"presets", "a", "b", NULL}, 2, "hkref presets", NULL},
 };
 

@@ -135,6 +135,20 @@ START_TEST(usage_errors_exit_2)
 }
 END_TEST
 
+/* Output paths that cannot be written, and typos that match nothing: exit 2
+ * and nothing created (the checks themselves still ran for --json). */
+START_TEST(unwritable_json_and_typos_leave_nothing)
+{
+    const char *json = p("out/softmax_3x7.safetensors/s.json"); /* parent is a file */
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--json", json), 2);
+    ck_assert_int_ne(access(json, F_OK), 0);
+    ck_assert_int_eq(run("generate", p("g3"), "--case", "zzz", NULL, NULL, NULL), 2);
+    ck_assert_int_ne(access(p("g3"), F_OK), 0);
+    ck_assert_int_eq(run("list", "extra", NULL, NULL, NULL, NULL, NULL), 2);
+    ck_assert_int_eq(run("generate", p("out/softmax_3x7.safetensors"), NULL, NULL, NULL, NULL, NULL), 2);
+}
+END_TEST
+
 START_TEST(bad_golden_file_exits_2)
 {
     /* A golden file whose tolerance was hand-edited to a negative value. */
@@ -180,6 +194,7 @@ Suite *suite_golden(void)
     tcase_add_test(tc, wrong_shape_output_fails);
     tcase_add_test(tc, usage_errors_exit_2);
     tcase_add_test(tc, bad_golden_file_exits_2);
+    tcase_add_test(tc, unwritable_json_and_typos_leave_nothing);
     tcase_add_test(tc, generate_is_byte_identical);
     suite_add_tcase(s, tc);
     return s;

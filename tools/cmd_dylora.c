@@ -217,8 +217,9 @@ static int cmd_spectrum(int argc, char **argv)
 static int parse_long(const char *s, long lo, long *out)
 {
     char *end = NULL;
+    errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo) return -1;
+    if (end == s || *end || errno == ERANGE || v < lo) return -1; /* ERANGE: never a silent LONG_MAX */
     *out = v;
     return 0;
 }

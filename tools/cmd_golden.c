@@ -47,6 +47,12 @@ static int cmd_generate(int argc, char **argv)
             return hk_cli_usage_error("golden", "generate: unexpected argument '%s'", argv[i]);
         }
     }
+    if (prefix) { /* a typo must not pass as "0 files written" (nor create DIR) */
+        size_t match = 0;
+        for (size_t i = 0; i < hk_golden_count(); i++)
+            match += strncmp(hk_golden_get(i)->name, prefix, strlen(prefix)) == 0;
+        if (!match) return hk_cli_usage_error("golden", "generate: no case matches --case '%s'", prefix);
+    }
     long n;
     if (hk_golden_generate(dir ? dir : "golden", prefix, NULL, &n)) return hk_cli_fail("golden generate");
     printf("hkref golden generate: wrote %ld case files under %s/\n", n, dir ? dir : "golden");
@@ -253,6 +259,9 @@ int hk_cmd_golden(int argc, char **argv)
     }
     if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "list")) return cmd_list();
+    if (!strcmp(argv[1], "list")) {
+        if (argc > 2) return hk_cli_usage_error("golden", "list: unexpected argument '%s'", argv[2]);
+        return cmd_list();
+    }
     return hk_cli_usage_error("golden", "unknown subcommand '%s' (generate, check, list)", argv[1]);
 }
