@@ -19,6 +19,10 @@ int hk_linear_forward(double *out, const double *inp, const double *w, const dou
                       long N, long IN, long OUT)
 {
     HK_TRY(check_args(out, inp, w, N, IN, OUT));
+    /* NaN / Inf would pass through the dot products silently: an error here. */
+    HK_TRY(hk_check_finite(inp, N * IN, "linear input"));
+    HK_TRY(hk_check_finite(w, OUT * IN, "linear weight"));
+    if (bias) HK_TRY(hk_check_finite(bias, OUT, "linear bias"));
     for (long n = 0; n < N; n++) {
         const double *x = inp + n * IN;
         for (long o = 0; o < OUT; o++) {

@@ -87,6 +87,12 @@ int hk_lora_forward(double *y, double *xa, const double *x, const double *W0, co
     HK_REQUIRE_PTR(y);
     HK_TRY(check_pass(xa, x, W0, A, B, mask, p, N, IN, OUT, r, ldB, scale));
     const double keep = 1.0 / (1.0 - p); /* p = 0: exactly 1, so x * keep == x */
+    /* Adapter entries this call reads must be finite (x, W0, bias: linear). */
+    HK_TRY(hk_check_finite(A, r * IN, "lora A"));
+    for (long o = 0; o < OUT; o++)
+        for (long j = 0; j < r; j++)
+            HK_REQUIRE(isfinite(B[o * ldB + j]), HK_ENAN, "lora B[%ld,%ld] is %g; a finite value is required", o, j,
+                       B[o * ldB + j]);
     /* Frozen path first: with B = 0 the result is this plus exact zeros. */
     HK_TRY(hk_linear_forward(y, x, W0, bias, N, IN, OUT));
     for (long n = 0; n < N; n++)

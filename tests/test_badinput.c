@@ -1,4 +1,4 @@
-/* hkref — bad input across the attention-dropout and hidden-state methods:
+/* hkref — bad input across the attention-dropout, hidden-state and linear ops:
  * NaN / +Inf inputs are rejected with HK_ENAN naming the element, and a call
  * that fails leaves its output untouched (README "Reliability": no partial
  * output) — the failing row is the last one, so a row-by-row implementation
@@ -8,7 +8,10 @@
 
 #include "../ref/dropattention.h"
 #include "../ref/dropkey.h"
+#include "../ref/dylora.h"
 #include "../ref/hiddencut.h"
+#include "../ref/linear.h"
+#include "../ref/lora.h"
 
 #include <stdint.h>
 
@@ -146,6 +149,50 @@ START_TEST(hiddencut_rejects_non_finite_input)
 }
 END_TEST
 
+/* The linear family (linear, LoRA, DyLoRA): a non-finite input, weight,
+ * bias or read adapter entry is HK_ENAN naming it, y untouched; adapter
+ * entries the call does not read (rows / columns >= rank b) may hold anything. */
+START_TEST(linear_family_rejects_non_finite_operands)
+{
+    /* x (2,3), W0 (2,3), bias (2), A (2,3), B (2,2) */
+    double x[6] = {1, 2, 3, 4, 5, 6}, W0[6] = {1, 0, 0, 0, 1, 0}, bias[2] = {0.5, -0.5};
+    double A[6] = {1, 1, 1, 1, 1, 1}, Bm[4] = {1, 1, 1, 1}, y[4], xa[4];
+    struct {
+        double *arr;
+        long i;
+        const char *name;
+    } cases[] = {{x, 4, "linear input[4]"}, {W0, 5, "linear weight[5]"}, {bias, 1, "linear bias[1]"},
+                 {A, 0, "lora A[0]"}, {Bm, 2, "lora B[1,0]"}};
+    const double bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int c = 0; c < 5; c++)
+        for (int k = 0; k < 3; k++) {
+            const double keep = cases[c].arr[cases[c].i];
+            cases[c].arr[cases[c].i] = bad[k];
+            fill(y, 4, SENT);
+            if (c < 3) {
+                hk_assert_fails(hk_linear_forward(y, x, W0, bias, 2, 3, 2), HK_ENAN, cases[c].name);
+                assert_untouched(y, 4, "linear out");
+            }
+            fill(y, 4, SENT);
+            hk_assert_fails(hk_lora_forward(y, xa, x, W0, bias, A, Bm, NULL, 0.0, 2, 3, 2, 2, 2, 1.0), HK_ENAN,
+                            cases[c].name);
+            assert_untouched(y, 4, "lora y");
+            cases[c].arr[cases[c].i] = keep;
+        }
+    /* DyLoRA at rank b = 1 reads row 0 of A and column 0 of B only. */
+    hk_dylora_dims d = {3, 2, 1, 2, 2.0};
+    A[3] = NAN;  /* row 1 */
+    Bm[1] = NAN; /* column 1 */
+    hk_assert_ok(hk_dylora_forward(y, xa, x, W0, bias, A, Bm, NULL, 0.0, 2, 1, &d));
+    /* y = x W0^T + bias + (alpha/1) (x . A[0,:]) B[:,0]: rows (1,2,3), (4,5,6) */
+    const double ref[4] = {1 + 0.5 + 2 * 6, 2 - 0.5 + 2 * 6, 4 + 0.5 + 2 * 15, 5 - 0.5 + 2 * 15};
+    hk_assert_close(y, ref, 4, "dylora b=1", 0.0, 0.0);
+    fill(y, 4, SENT);
+    hk_assert_fails(hk_dylora_forward(y, xa, x, W0, bias, A, Bm, NULL, 0.0, 2, 2, &d), HK_ENAN, "lora A[3]");
+    assert_untouched(y, 4, "dylora y");
+}
+END_TEST
+
 Suite *suite_badinput(void)
 {
     Suite *s = suite_create("badinput");
@@ -154,6 +201,7 @@ Suite *suite_badinput(void)
     tcase_add_test(tc, dropkey_and_dropattention_fail_before_writing);
     tcase_add_test(tc, dropattention_rejects_non_finite_weights);
     tcase_add_test(tc, hiddencut_rejects_non_finite_input);
+    tcase_add_test(tc, linear_family_rejects_non_finite_operands);
     suite_add_tcase(s, tc);
     return s;
 }
