@@ -2,8 +2,9 @@
  * blocks (ref/stack.h: post-LN encoder blocks with LoRA on k,v, DropKey /
  * DropAttention hooks, the HiddenCut hook, Cutoff and output dropout, linear
  * head): every preset with a stack of L = 2 blocks (all LoRA coordinates),
- * and every valid framework combination with L = 1 (a subset of coordinates,
- * to keep the gate fast).  Shapes B=2, T=3, C=4, NH=2, F=6, r=2, K=3.
+ * and every valid single-position combination with every loss and gradient
+ * choice, every pair of positions and all six positions at once (a subset of
+ * coordinates, tiny shapes, to keep the gate fast).  Shapes B=2, T=3, C=4, NH=2, F=6, r=2, K=3.
  * Masks of the two passes are sampled independently (fixed seeds) and held
  * fixed.  Default h / atol / rtol (ref/gradcheck.h): every stage is smooth
  * at these inputs (LayerNorm variances O(0.1) >> eps, erf-GELU analytic,
@@ -163,57 +164,190 @@ static int p_rdrop(hk_check_result *res) { return preset_run(res, "rdrop"); }
 static int p_hiddenkey_minus(hk_check_result *res) { return preset_run(res, "hiddenkey-"); }
 static int p_hiddenkey(hk_check_result *res) { return preset_run(res, "hiddenkey"); }
 
-/* Every valid single-position mask configuration (27: lora 1, input 6,
- * logits 2, weights 4, hidden 8, output 6) × every loss valid for the task
- * (classification: none + 4 divergences; regression: none + mse), the four
- * gradient choices (task_both, detach_second) rotating over the combinations
- * so each occurs with every position; js_eq12 / js_mixture with a clean second
- * pass.  Through one encoder block, forward + backward, FD of 16 coordinates. */
-static int combos(hk_check_result *res)
+/* ---- the combinations sweep ------------------------------------------
+ * A "site" is one valid (position, pattern, rescale) at p = 0.4; the valid
+ * ones are enumerated through hk_framework_validate (27: lora 1, input 6,
+ * logits 2, weights 4, hidden 8, output 6; the count is derived from the
+ * rules in tests/test_framework.c).  Every run goes through encoder blocks
+ * forward + backward with fixed masks and checks 16 LoRA coordinates (A_k of
+ * the first block, B_v of the last) against FD. */
+
+enum { MAXSITES = 32 };
+typedef struct {
+    hk_position pos;
+    hk_fw_site site;
+} site_choice;
+
+static int valid_sites(site_choice *out)
 {
-    long ran = 0, valid = 0;
-    res->bound = 1.0;
-    snprintf(res->unit, sizeof res->unit, "err/tol");
-    for (int task = 0; task < 2; task++)
-        for (int pos = 0; pos < HK_POS_COUNT; pos++)
-            for (int pat = 0; pat < HK_PAT_COUNT; pat++)
-                for (int rs = 0; rs < HK_RESCALE_COUNT; rs++)
-                    for (int loss = HK_LOSS_NONE; loss < HK_CONS_COUNT; loss++) {
-                        hk_framework c;
-                        hk_framework_init(&c);
-                        c.task = (hk_task)task;
-                        c.site[pos] = (hk_fw_site){0.4, (hk_pattern_kind)pat, (hk_rescale)rs};
-                        if (loss != HK_LOSS_NONE) {
-                            c.loss = loss, c.weight = 0.7, c.passes = 2;
-                            c.second_clean = loss == HK_CONS_JS_EQ12 || loss == HK_CONS_JS_MIXTURE;
-                            c.task_both = (int)(valid & 1);
-                            c.detach_second = (int)((valid >> 1) & 1);
-                        }
-                        if (hk_framework_validate(&c) != HK_OK) continue;
-                        valid++;
-                        hk_error_clear();
-                        hk_gc_report rep;
-                        HK_TRY(stack_check(&c, 1, 0, 300 + (unsigned long)ran, &rep, NULL));
-                        res->cases += rep.checked;
-                        res->failed += rep.failed;
-                        if (rep.worst_ratio > res->worst) {
-                            res->worst = rep.worst_ratio;
-                            snprintf(res->detail, sizeof res->detail,
-                                     "worst %s %s/%s/%s loss=%s both=%d detach=%d: %s[%ld] analytic %.17g fd %.17g",
-                                     task ? "regression" : "classification", hk_position_name((hk_position)pos),
-                                     hk_pattern_kind_name((hk_pattern_kind)pat), hk_rescale_name((hk_rescale)rs),
-                                     loss == HK_LOSS_NONE ? "none" : hk_consistency_name((hk_consistency)loss),
-                                     c.task_both, c.detach_second, rep.worst_var, rep.worst_index,
-                                     rep.worst_analytic, rep.worst_numeric);
-                        }
-                        ran++;
-                    }
-    /* 27 × 5 classification + 27 × 2 regression = 189 (derived in tests/test_framework.c) */
-    if (ran != 189) {
+    int n = 0;
+    for (int pos = 0; pos < HK_POS_COUNT; pos++)
+        for (int pat = 0; pat < HK_PAT_COUNT; pat++)
+            for (int rs = 0; rs < HK_RESCALE_COUNT; rs++) {
+                hk_framework c;
+                hk_framework_init(&c);
+                c.site[pos] = (hk_fw_site){0.4, (hk_pattern_kind)pat, (hk_rescale)rs};
+                if (hk_framework_validate(&c) != HK_OK || n == MAXSITES) continue;
+                out[n++] = (site_choice){(hk_position)pos, c.site[pos]};
+            }
+    hk_error_clear();
+    return n;
+}
+
+/* Losses valid for the task, HK_LOSS_NONE first: classification none + the
+ * four divergences, regression none + mse. */
+static int task_losses(hk_task task, int *out)
+{
+    int n = 0;
+    out[n++] = HK_LOSS_NONE;
+    for (int l = 0; l < HK_CONS_COUNT; l++)
+        if ((l == HK_CONS_MSE) == (task == HK_TASK_REGRESSION)) out[n++] = l;
+    return n;
+}
+
+/* Sets the compensation: choice bit 0 task_both, bit 1 detach_second;
+ * js_eq12 / js_mixture with a clean second pass, as their sources prescribe. */
+static void set_loss(hk_framework *c, int loss, int choice)
+{
+    if (loss == HK_LOSS_NONE) return;
+    c->loss = loss, c->weight = 0.7, c->passes = 2;
+    c->second_clean = loss == HK_CONS_JS_EQ12 || loss == HK_CONS_JS_MIXTURE;
+    c->task_both = choice & 1;
+    c->detach_second = (choice >> 1) & 1;
+}
+
+typedef struct {
+    hk_check_result *res;
+    long ran;
+} sweep;
+
+/* One configuration through L blocks; a config the validator rejects is a
+ * failure (the sweep only builds valid ones). */
+static int sweep_run(sweep *sw, const hk_framework *c, long L)
+{
+    hk_check_result *res = sw->res;
+    if (hk_framework_validate(c) != HK_OK) {
         res->failed++;
-        snprintf(res->detail, sizeof res->detail, "ran %ld combinations, expected 189", ran);
+        snprintf(res->detail, sizeof res->detail, "sweep built an invalid config: %s", hk_error_message());
+        hk_error_clear();
+        return HK_OK;
+    }
+    hk_gc_report rep;
+    HK_TRY(stack_check(c, L, 0, 300 + (unsigned long)sw->ran, &rep, NULL));
+    sw->ran++;
+    res->cases += rep.checked;
+    res->failed += rep.failed;
+    if (rep.worst_ratio > res->worst) {
+        res->worst = rep.worst_ratio;
+        char desc[512];
+        if (hk_framework_describe(c, desc, sizeof desc)) desc[0] = '\0';
+        for (char *q = desc; *q; q++)
+            if (*q == '\n') *q = ';';
+        snprintf(res->detail, sizeof res->detail, "worst %s[%ld] analytic %.17g fd %.17g at%s", rep.worst_var,
+                 rep.worst_index, rep.worst_analytic, rep.worst_numeric, desc);
     }
     return HK_OK;
+}
+
+static int sweep_expect(sweep *sw, long expected)
+{
+    if (sw->ran != expected) {
+        sw->res->failed++;
+        snprintf(sw->res->detail, sizeof sw->res->detail, "ran %ld combinations, expected %ld", sw->ran, expected);
+    }
+    return HK_OK;
+}
+
+/* Every single-position site × every loss valid for the task × all four
+ * gradient choices (task_both, detach_second), one encoder block:
+ * classification 27 × (1 + 4·4) = 459, regression 27 × (1 + 1·4) = 135. */
+static int combos(hk_check_result *res)
+{
+    site_choice sites[MAXSITES];
+    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
+    sweep sw = {res, 0};
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+    for (int task = 0; task < 2; task++) {
+        int nl = task_losses((hk_task)task, losses);
+        for (int i = 0; i < ns; i++)
+            for (int li = 0; li < nl; li++)
+                for (int choice = 0; choice < (losses[li] == HK_LOSS_NONE ? 1 : 4); choice++) {
+                    hk_framework c;
+                    hk_framework_init(&c);
+                    c.task = (hk_task)task;
+                    c.site[sites[i].pos] = sites[i].site;
+                    set_loss(&c, losses[li], choice);
+                    HK_TRY(sweep_run(&sw, &c, 1));
+                }
+    }
+    return sweep_expect(&sw, 594);
+}
+
+/* Every valid pair of sites at two different positions (Σ_{i<j} n_i n_j =
+ * 286 per task, minus the 2·2 logits × normalized-weights pairs the validator
+ * rejects = 282), each with the next (loss, gradient choice) of a rotation over all of
+ * them, so every loss and choice meets many pairs; both tasks: 564. */
+static int combos_pairs(hk_check_result *res)
+{
+    site_choice sites[MAXSITES];
+    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
+    sweep sw = {res, 0};
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+    for (int task = 0; task < 2; task++) {
+        int nl = task_losses((hk_task)task, losses);
+        long k = 0;
+        for (int i = 0; i < ns; i++)
+            for (int j = i + 1; j < ns; j++) {
+                if (sites[i].pos == sites[j].pos) continue;
+                hk_framework c;
+                hk_framework_init(&c);
+                c.task = (hk_task)task;
+                c.site[sites[i].pos] = sites[i].site;
+                c.site[sites[j].pos] = sites[j].site;
+                if (hk_framework_validate(&c) != HK_OK) { /* logits + normalized weights */
+                    hk_error_clear();
+                    continue;
+                }
+                set_loss(&c, losses[k % nl], (int)((k / nl) & 3));
+                k++;
+                HK_TRY(sweep_run(&sw, &c, 1));
+            }
+    }
+    return sweep_expect(&sw, 564);
+}
+
+/* All six positions active at once, through 2 blocks: configuration i takes
+ * the (i mod n_pos)-th site of every position, i = 0..7 (8 = the most sites
+ * of a position, hidden), so every site occurs; each task, loss rotating. */
+static int combos_all(hk_check_result *res)
+{
+    site_choice sites[MAXSITES];
+    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
+    sweep sw = {res, 0};
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+    for (int task = 0; task < 2; task++) {
+        int nl = task_losses((hk_task)task, losses);
+        for (int i = 0; i < 8; i++) {
+            hk_framework c;
+            hk_framework_init(&c);
+            c.task = (hk_task)task;
+            for (int pos = 0; pos < HK_POS_COUNT; pos++) {
+                int npos = 0, first = -1;
+                for (int s = 0; s < ns; s++)
+                    if (sites[s].pos == (hk_position)pos) first = first < 0 ? s : first, npos++;
+                c.site[pos] = sites[first + i % npos].site;
+            }
+            /* normalized DropAttention excludes DropKey (hk_framework_validate):
+             * those configs run without the logits site */
+            if (c.site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED) c.site[HK_POS_LOGITS].p = 0.0;
+            set_loss(&c, losses[(i + 1) % nl], i & 3);
+            HK_TRY(sweep_run(&sw, &c, 2));
+        }
+    }
+    return sweep_expect(&sw, 16);
 }
 
 static const hk_check checks[] = {
@@ -228,8 +362,12 @@ static const hk_check checks[] = {
      p_hiddenkey_minus},
     {"gradcheck", "stack.preset.hiddenkey", "2 blocks, preset hiddenkey (+ KL, one branch; 1 backward pass)",
      p_hiddenkey},
-    {"gradcheck", "stack.combinations", "all 189 valid position x pattern x rescale x loss combinations through an "
-                                        "encoder block, forward + backward vs FD", combos},
+    {"gradcheck", "stack.combinations", "all 594 valid single positions x pattern x rescale x loss x gradient "
+                                        "choice through an encoder block, forward + backward vs FD", combos},
+    {"gradcheck", "stack.combinations.pairs", "all 564 valid pairs of sites at two positions (both tasks), loss and "
+                                              "gradient choice rotating, vs FD", combos_pairs},
+    {"gradcheck", "stack.combinations.all_positions", "all six positions active at once (16 configs, 2 blocks), "
+                                                      "every site occurring, vs FD", combos_all},
 };
 
 const hk_check *hk_checks_stack(size_t *n)
