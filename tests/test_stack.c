@@ -14,17 +14,26 @@ static hk_enc_config cfg(void)
                            .F = 6, .ln_eps = HK_LAYERNORM_EPS_DEFAULT, .gelu = HK_GELU_ERF};
 }
 
+/* A 2-block stack for fw: weights from seed, both passes' masks sampled
+ * one after the other from the same generator. */
+static void two_pass_stack(hk_stack *s, const hk_framework *fw, unsigned long seed)
+{
+    hk_enc_config e = cfg();
+    hk_assert_ok(hk_stack_alloc(s, &e, 2, 3, fw));
+    gsl_rng *r = hk_rng_new(seed);
+    hk_assert_ok(hk_stack_init(s, r));
+    hk_assert_ok(hk_stack_sample_masks(s, 0, r));
+    hk_assert_ok(hk_stack_sample_masks(s, 1, r));
+    hk_rng_free(r);
+}
+
 START_TEST(hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped)
 {
     hk_framework fw;
     hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
     hk_enc_config e = cfg();
     hk_stack s;
-    hk_assert_ok(hk_stack_alloc(&s, &e, 2, 3, &fw));
-    gsl_rng *r = hk_rng_new(3);
-    hk_assert_ok(hk_stack_init(&s, r));
-    hk_assert_ok(hk_stack_sample_masks(&s, 0, r));
-    hk_assert_ok(hk_stack_sample_masks(&s, 1, r));
+    two_pass_stack(&s, &fw, 3);
     hk_model m;
     hk_assert_ok(hk_stack_model(&s, &m));
     double work[4 * 2 * (3 + 4)];
@@ -49,7 +58,6 @@ START_TEST(hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped)
     ck_assert(memcmp(o1, o2, sizeof o1) == 0 && memcmp(r1, r2, sizeof r1) == 0);
     hk_stack_free(&t);
     hk_stack_free(&s);
-    hk_rng_free(r);
     hk_rng_free(r2g);
 }
 END_TEST
@@ -64,13 +72,8 @@ START_TEST(two_passes_draw_independent_masks)
     hk_framework fw;
     hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
     fw.site[HK_POS_LOGITS].p = fw.site[HK_POS_HIDDEN].p = 0.5;
-    hk_enc_config e = cfg();
     hk_stack s;
-    hk_assert_ok(hk_stack_alloc(&s, &e, 2, 3, &fw));
-    gsl_rng *r = hk_rng_new(11);
-    hk_assert_ok(hk_stack_init(&s, r));
-    hk_assert_ok(hk_stack_sample_masks(&s, 0, r));
-    hk_assert_ok(hk_stack_sample_masks(&s, 1, r));
+    two_pass_stack(&s, &fw, 11);
     const long LOG = 2 * (2 * 2 * 3 * 3), BTC = 2 * (2 * 3 * 4);
     ck_assert(memcmp(s.m_logits[0], s.m_logits[1], (size_t)LOG) != 0);
     ck_assert(memcmp(s.m_hidden[0], s.m_hidden[1], (size_t)BTC) != 0);
@@ -86,7 +89,6 @@ START_TEST(two_passes_draw_independent_masks)
     /* sites inactive in the config get no mask: they stay all-zero */
     for (long i = 0; i < BTC; i++) ck_assert(s.m_lora[0][i] == 0 && s.m_lora[1][i] == 0);
     hk_stack_free(&s);
-    hk_rng_free(r);
 }
 END_TEST
 

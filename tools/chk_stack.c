@@ -219,7 +219,25 @@ static void set_loss(hk_framework *c, int loss, int choice)
 typedef struct {
     hk_check_result *res;
     long ran;
+    site_choice sites[MAXSITES];
+    int ns;
 } sweep;
+
+static hk_framework task_config(int task)
+{
+    hk_framework c;
+    hk_framework_init(&c);
+    c.task = (hk_task)task;
+    return c;
+}
+
+static void sweep_init(sweep *sw, hk_check_result *res)
+{
+    sw->res = res, sw->ran = 0;
+    sw->ns = valid_sites(sw->sites);
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+}
 
 /* One configuration through L blocks; a config the validator rejects is a
  * failure (the sweep only builds valid ones). */
@@ -263,19 +281,16 @@ static int sweep_expect(sweep *sw, long expected)
  * classification 27 × (1 + 4·4) = 459, regression 27 × (1 + 1·4) = 135. */
 static int combos(hk_check_result *res)
 {
-    site_choice sites[MAXSITES];
-    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
-    sweep sw = {res, 0};
-    res->bound = 1.0;
-    snprintf(res->unit, sizeof res->unit, "err/tol");
+    sweep sw;
+    sweep_init(&sw, res);
+    const site_choice *sites = sw.sites;
+    int ns = sw.ns, losses[HK_CONS_COUNT + 1];
     for (int task = 0; task < 2; task++) {
         int nl = task_losses((hk_task)task, losses);
         for (int i = 0; i < ns; i++)
             for (int li = 0; li < nl; li++)
                 for (int choice = 0; choice < (losses[li] == HK_LOSS_NONE ? 1 : 4); choice++) {
-                    hk_framework c;
-                    hk_framework_init(&c);
-                    c.task = (hk_task)task;
+                    hk_framework c = task_config(task);
                     c.site[sites[i].pos] = sites[i].site;
                     set_loss(&c, losses[li], choice);
                     HK_TRY(sweep_run(&sw, &c, 1));
@@ -290,20 +305,17 @@ static int combos(hk_check_result *res)
  * them, so every loss and choice meets many pairs; both tasks: 564. */
 static int combos_pairs(hk_check_result *res)
 {
-    site_choice sites[MAXSITES];
-    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
-    sweep sw = {res, 0};
-    res->bound = 1.0;
-    snprintf(res->unit, sizeof res->unit, "err/tol");
+    sweep sw;
+    sweep_init(&sw, res);
+    const site_choice *sites = sw.sites;
+    int ns = sw.ns, losses[HK_CONS_COUNT + 1];
     for (int task = 0; task < 2; task++) {
         int nl = task_losses((hk_task)task, losses);
         long k = 0;
         for (int i = 0; i < ns; i++)
             for (int j = i + 1; j < ns; j++) {
                 if (sites[i].pos == sites[j].pos) continue;
-                hk_framework c;
-                hk_framework_init(&c);
-                c.task = (hk_task)task;
+                hk_framework c = task_config(task);
                 c.site[sites[i].pos] = sites[i].site;
                 c.site[sites[j].pos] = sites[j].site;
                 if (hk_framework_validate(&c) != HK_OK) { /* logits + normalized weights */
@@ -323,17 +335,14 @@ static int combos_pairs(hk_check_result *res)
  * of a position, hidden), so every site occurs; each task, loss rotating. */
 static int combos_all(hk_check_result *res)
 {
-    site_choice sites[MAXSITES];
-    int ns = valid_sites(sites), losses[HK_CONS_COUNT + 1];
-    sweep sw = {res, 0};
-    res->bound = 1.0;
-    snprintf(res->unit, sizeof res->unit, "err/tol");
+    sweep sw;
+    sweep_init(&sw, res);
+    const site_choice *sites = sw.sites;
+    int ns = sw.ns, losses[HK_CONS_COUNT + 1];
     for (int task = 0; task < 2; task++) {
         int nl = task_losses((hk_task)task, losses);
         for (int i = 0; i < 8; i++) {
-            hk_framework c;
-            hk_framework_init(&c);
-            c.task = (hk_task)task;
+            hk_framework c = task_config(task);
             for (int pos = 0; pos < HK_POS_COUNT; pos++) {
                 int npos = 0, first = -1;
                 for (int s = 0; s < ns; s++)
