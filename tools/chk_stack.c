@@ -4,7 +4,8 @@
  * head): every preset with a stack of L = 2 blocks (all LoRA coordinates),
  * and every valid single-position combination with every loss and gradient
  * choice, every pair of positions and all six positions at once (a subset of
- * coordinates, tiny shapes, to keep the gate fast).  Shapes B=2, T=3, C=4, NH=2, F=6, r=2, K=3.
+ * coordinates), and the full product of positions × sites (a directional
+ * derivative through all coordinates) — tiny shapes, to keep the gate fast.  Shapes B=2, T=3, C=4, NH=2, F=6, r=2, K=3.
  * Masks of the two passes are sampled independently (fixed seeds) and held
  * fixed.  Default h / atol / rtol (ref/gradcheck.h): every stage is smooth
  * at these inputs (LayerNorm variances O(0.1) >> eps, erf-GELU analytic,
@@ -101,9 +102,60 @@ static int install_frozen(void *ctx)
     return HK_OK;
 }
 
-/* all = 1: every LoRA coordinate of every block; 0: A_k of block 0 and B_v
- * of the last block (16 coordinates). */
-static int stack_check(const hk_framework *cfg, long L, int all, unsigned long seed, hk_gc_report *rep, int *bw)
+/* Directional check: the parameters move along one fixed direction u,
+ * θ(t) = θ0 + t·u over every LoRA coordinate of every block, and the single
+ * scalar t is finite-differenced: dL/dt = ∇L·u.  One FD pair per config
+ * instead of one per coordinate, so the full product of positions stays
+ * cheap; a wrong coordinate of ∇L shows up unless u is orthogonal to the
+ * error (u has random non-zero entries, so that has probability 0). */
+enum { MAXPAR = 4 * 4 };
+typedef struct {
+    hk_stack *s;
+    hk_model inner;
+    double t, dt;
+    double *par[MAXPAR], *grad[MAXPAR]; /* SR·SC each */
+    double theta0[MAXPAR][SR * SC], u[MAXPAR][SR * SC];
+    int np;
+} dir_ctx;
+
+static double dir_dot(const dir_ctx *d)
+{
+    double acc = 0.0;
+    for (int i = 0; i < d->np; i++) acc += hk_dot(d->grad[i], d->u[i], SR * SC);
+    return acc;
+}
+
+static int dir_forward(void *ctx, int pass, int clean, double *out, double *rep)
+{
+    dir_ctx *d = ctx;
+    for (int i = 0; i < d->np; i++)
+        for (int j = 0; j < SR * SC; j++) d->par[i][j] = d->theta0[i][j] + d->t * d->u[i][j];
+    return d->inner.forward(d->inner.ctx, pass, clean, out, rep);
+}
+
+/* The stack accumulates into its gradients; dt gains this pass's ∇L·u. */
+static int dir_backward(void *ctx, int pass, const double *dout, const double *drep)
+{
+    dir_ctx *d = ctx;
+    double before = dir_dot(d);
+    HK_TRY(d->inner.backward(d->inner.ctx, pass, dout, drep));
+    d->dt += dir_dot(d) - before;
+    return HK_OK;
+}
+
+static void dir_zero(void *p)
+{
+    dir_ctx *d = p;
+    stack_zero(d->s);
+    d->dt = 0.0;
+}
+
+typedef enum { GC_ALL, GC_SUBSET, GC_DIRECTION } gc_mode;
+
+/* GC_ALL: every LoRA coordinate of every block; GC_SUBSET: A_k of block 0
+ * and B_v of the last block (16 coordinates); GC_DIRECTION: dL/dt along a
+ * random direction through all of them (above). */
+static int stack_check(const hk_framework *cfg, long L, gc_mode mode, unsigned long seed, hk_gc_report *rep, int *bw)
 {
     hk_stack s;
     hk_enc_config e = enc_cfg();
@@ -112,26 +164,45 @@ static int stack_check(const hk_framework *cfg, long L, int all, unsigned long s
     int st = r ? HK_OK : HK_ENOMEM;
     if (!st) st = hk_stack_init(&s, r);
     for (int p = 0; p < cfg->passes && !st; p++) st = hk_stack_sample_masks(&s, p, r);
-    hk_rng_free(r);
-    hk_gc_var v[4 * 8];
+    static dir_ctx d; /* ~4 KB: static keeps the stack small under ASan */
+    memset(&d, 0, sizeof d);
+    hk_gc_var v[MAXPAR];
     int nv = 0;
-    char names[4 * 8][32];
+    char names[MAXPAR][32];
     for (long l = 0; l < L && !st; l++)
         for (int i = HK_ATTN_K; i <= HK_ATTN_V; i++)
             for (int ab = 0; ab < 2; ab++) {
-                if (!all && !((l == 0 && i == HK_ATTN_K && ab == 0) || (l == L - 1 && i == HK_ATTN_V && ab == 1)))
+                double *x = ab ? s.P[l].attn.B[i] : s.P[l].attn.A[i], *g = ab ? s.G[l].attn.B[i] : s.G[l].attn.A[i];
+                if (mode == GC_DIRECTION && d.np < MAXPAR) {
+                    d.par[d.np] = x, d.grad[d.np] = g;
+                    memcpy(d.theta0[d.np], x, sizeof d.theta0[0]);
+                    st = hk_rng_fill_uniform(d.u[d.np], SR * SC, 0.5, 1.5, r);
+                    for (int j = 0; j < SR * SC; j++) /* random sign, |u| in [0.5, 1.5] */
+                        if (gsl_rng_uniform(r) < 0.5) d.u[d.np][j] = -d.u[d.np][j];
+                    d.np++;
+                    continue;
+                }
+                if (mode == GC_SUBSET &&
+                    !((l == 0 && i == HK_ATTN_K && ab == 0) || (l == L - 1 && i == HK_ATTN_V && ab == 1)))
                     continue;
                 snprintf(names[nv], sizeof names[nv], "blk%ld.%s.%s", l, i == HK_ATTN_K ? "k" : "v", ab ? "B" : "A");
-                v[nv] = (hk_gc_var){names[nv], ab ? s.P[l].attn.B[i] : s.P[l].attn.A[i],
-                                    ab ? s.G[l].attn.B[i] : s.G[l].attn.A[i], SR * SC};
+                v[nv] = (hk_gc_var){names[nv], x, g, SR * SC};
                 nv++;
             }
+    hk_rng_free(r);
     hk_model m;
     if (!st) st = hk_stack_model(&s, &m);
     if (!st) {
         static freeze fz;
         fz.s = &s;
         hk_stepcheck sc = {&s.fw, m, s.labels, s.targets, stack_zero, &s, install_frozen, &fz};
+        if (mode == GC_DIRECTION) {
+            d.s = &s, d.inner = m;
+            sc.m = (hk_model){&d, m.N, m.K, m.D, dir_forward, dir_backward};
+            sc.zero_grads = dir_zero, sc.zero_ctx = &d;
+            v[0] = (hk_gc_var){"t (direction)", &d.t, &d.dt, 1};
+            nv = 1;
+        }
         st = hk_stepcheck_run(&sc, v, nv, rep, bw);
     }
     hk_stack_free(&s);
@@ -147,7 +218,7 @@ static int preset_run(hk_check_result *res, const char *name)
         if (cfg.site[pos].p > 0) cfg.site[pos].p = 0.4;
     hk_gc_report rep;
     int bw = 0;
-    HK_TRY(stack_check(&cfg, 2, 1, 201, &rep, &bw));
+    HK_TRY(stack_check(&cfg, 2, GC_ALL, 201, &rep, &bw));
     hk_check_from_gc(res, &rep);
     if (!strcmp(name, "hiddenkey") && bw != 1) { /* Fig. 3: pass 2 forward-only */
         res->failed++;
@@ -241,7 +312,7 @@ static void sweep_init(sweep *sw, hk_check_result *res)
 
 /* One configuration through L blocks; a config the validator rejects is a
  * failure (the sweep only builds valid ones). */
-static int sweep_run(sweep *sw, const hk_framework *c, long L)
+static int sweep_run(sweep *sw, const hk_framework *c, long L, gc_mode mode)
 {
     hk_check_result *res = sw->res;
     if (hk_framework_validate(c) != HK_OK) {
@@ -251,7 +322,7 @@ static int sweep_run(sweep *sw, const hk_framework *c, long L)
         return HK_OK;
     }
     hk_gc_report rep;
-    HK_TRY(stack_check(c, L, 0, 300 + (unsigned long)sw->ran, &rep, NULL));
+    HK_TRY(stack_check(c, L, mode, 300 + (unsigned long)sw->ran, &rep, NULL));
     sw->ran++;
     res->cases += rep.checked;
     res->failed += rep.failed;
@@ -293,7 +364,7 @@ static int combos(hk_check_result *res)
                     hk_framework c = task_config(task);
                     c.site[sites[i].pos] = sites[i].site;
                     set_loss(&c, losses[li], choice);
-                    HK_TRY(sweep_run(&sw, &c, 1));
+                    HK_TRY(sweep_run(&sw, &c, 1, GC_SUBSET));
                 }
     }
     return sweep_expect(&sw, 594);
@@ -324,7 +395,7 @@ static int combos_pairs(hk_check_result *res)
                 }
                 set_loss(&c, losses[k % nl], (int)((k / nl) & 3));
                 k++;
-                HK_TRY(sweep_run(&sw, &c, 1));
+                HK_TRY(sweep_run(&sw, &c, 1, GC_SUBSET));
             }
     }
     return sweep_expect(&sw, 564);
@@ -353,10 +424,51 @@ static int combos_all(hk_check_result *res)
              * those configs run without the logits site */
             if (c.site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED) c.site[HK_POS_LOGITS].p = 0.0;
             set_loss(&c, losses[(i + 1) % nl], i & 3);
-            HK_TRY(sweep_run(&sw, &c, 2));
+            HK_TRY(sweep_run(&sw, &c, 2, GC_SUBSET));
         }
     }
     return sweep_expect(&sw, 16);
+}
+
+/* The full product: every position off or at any of its valid sites,
+ * (1+1)(1+6)(1+2)(1+4)(1+8)(1+6) = 13230 configurations, minus the one with
+ * nothing active and the 2·2·(2·7·9·7) = 3528 with DropKey and normalized
+ * DropAttention together = 9701, through one encoder block; the task
+ * alternates and (loss, gradient choice) rotates over the task's options.
+ * Directional FD (GC_DIRECTION) keeps it affordable. */
+static int combos_product(hk_check_result *res)
+{
+    sweep sw;
+    sweep_init(&sw, res);
+    int first[HK_POS_COUNT], count[HK_POS_COUNT] = {0}, losses[2][HK_CONS_COUNT + 1], nl[2];
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) first[pos] = -1;
+    for (int i = 0; i < sw.ns; i++) {
+        int pos = (int)sw.sites[i].pos;
+        if (first[pos] < 0) first[pos] = i;
+        count[pos]++;
+    }
+    for (int task = 0; task < 2; task++) nl[task] = task_losses((hk_task)task, losses[task]);
+    long total = 1, k = 0;
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) total *= 1 + count[pos];
+    for (long code = 1; code < total; code++) {
+        int task = (int)(k & 1);
+        hk_framework c = task_config(task);
+        long rest = code;
+        for (int pos = 0; pos < HK_POS_COUNT; pos++) {
+            long digit = rest % (1 + count[pos]);
+            rest /= 1 + count[pos];
+            if (digit) c.site[pos] = sw.sites[first[pos] + digit - 1].site;
+        }
+        if (hk_framework_validate(&c) != HK_OK) { /* logits + normalized weights */
+            hk_error_clear();
+            continue;
+        }
+        long j = k >> 1;
+        set_loss(&c, losses[task][j % nl[task]], (int)((j / nl[task]) & 3));
+        k++;
+        HK_TRY(sweep_run(&sw, &c, 1, GC_DIRECTION));
+    }
+    return sweep_expect(&sw, 9701);
 }
 
 static const hk_check checks[] = {
@@ -377,6 +489,8 @@ static const hk_check checks[] = {
                                               "gradient choice rotating, vs FD", combos_pairs},
     {"gradcheck", "stack.combinations.all_positions", "all six positions active at once (16 configs, 2 blocks), "
                                                       "every site occurring, vs FD", combos_all},
+    {"gradcheck", "stack.combinations.product", "every subset of positions x their valid sites (9701 configs), "
+                                                "loss and gradient choice rotating, directional FD", combos_product},
 };
 
 const hk_check *hk_checks_stack(size_t *n)
