@@ -155,11 +155,17 @@ typedef enum { GC_ALL, GC_SUBSET, GC_DIRECTION } gc_mode;
 /* GC_ALL: every LoRA coordinate of every block; GC_SUBSET: A_k of block 0
  * and B_v of the last block (16 coordinates); GC_DIRECTION: dL/dt along a
  * random direction through all of them (above). */
-static int stack_check(const hk_framework *cfg, long L, gc_mode mode, unsigned long seed, hk_gc_report *rep, int *bw)
+/* On an allocated stack of the right L and K (the sweeps reuse one per task
+ * and L: allocation dominates the cost of a tiny step under ASan).  cfg must
+ * be valid; every array the forward reads is rewritten (weights, inputs,
+ * the active positions' masks), and masks of inactive positions are unread. */
+static int stack_check_on(hk_stack *sp, const hk_framework *cfg, gc_mode mode, unsigned long seed,
+                          hk_gc_report *rep, int *bw)
 {
-    hk_stack s;
-    hk_enc_config e = enc_cfg();
-    HK_TRY(hk_stack_alloc(&s, &e, L, cfg->task == HK_TASK_REGRESSION ? 1 : SK, cfg));
+    hk_stack s = *sp; /* the same buffers; the copy keeps the caller's fw untouched */
+    s.fw = *cfg;
+    s.weights_override = NULL;
+    const long L = s.L;
     gsl_rng *r = hk_rng_new(seed);
     int st = r ? HK_OK : HK_ENOMEM;
     if (!st) st = hk_stack_init(&s, r);
@@ -205,6 +211,15 @@ static int stack_check(const hk_framework *cfg, long L, gc_mode mode, unsigned l
         }
         st = hk_stepcheck_run(&sc, v, nv, rep, bw);
     }
+    return st;
+}
+
+static int stack_check(const hk_framework *cfg, long L, gc_mode mode, unsigned long seed, hk_gc_report *rep, int *bw)
+{
+    hk_stack s;
+    hk_enc_config e = enc_cfg();
+    HK_TRY(hk_stack_alloc(&s, &e, L, cfg->task == HK_TASK_REGRESSION ? 1 : SK, cfg));
+    int st = stack_check_on(&s, cfg, mode, seed, rep, bw);
     hk_stack_free(&s);
     return st;
 }
@@ -292,6 +307,8 @@ typedef struct {
     long ran;
     site_choice sites[MAXSITES];
     int ns;
+    hk_stack pool[2][2]; /* [task][L-1], allocated on first use */
+    int have[2][2];
 } sweep;
 
 static hk_framework task_config(int task)
@@ -304,7 +321,8 @@ static hk_framework task_config(int task)
 
 static void sweep_init(sweep *sw, hk_check_result *res)
 {
-    sw->res = res, sw->ran = 0;
+    memset(sw, 0, sizeof *sw);
+    sw->res = res;
     sw->ns = valid_sites(sw->sites);
     res->bound = 1.0;
     snprintf(res->unit, sizeof res->unit, "err/tol");
@@ -314,6 +332,7 @@ static void sweep_init(sweep *sw, hk_check_result *res)
  * failure (the sweep only builds valid ones). */
 static int sweep_run(sweep *sw, const hk_framework *c, long L, gc_mode mode)
 {
+    HK_REQUIRE(L == 1 || L == 2, HK_EINVAL, "sweep pool holds L = 1 or 2 (got %ld)", L);
     hk_check_result *res = sw->res;
     if (hk_framework_validate(c) != HK_OK) {
         res->failed++;
@@ -322,7 +341,13 @@ static int sweep_run(sweep *sw, const hk_framework *c, long L, gc_mode mode)
         return HK_OK;
     }
     hk_gc_report rep;
-    HK_TRY(stack_check(c, L, mode, 300 + (unsigned long)sw->ran, &rep, NULL));
+    int t = c->task == HK_TASK_REGRESSION;
+    if (!sw->have[t][L - 1]) {
+        hk_enc_config e = enc_cfg();
+        HK_TRY(hk_stack_alloc(&sw->pool[t][L - 1], &e, L, t ? 1 : SK, c));
+        sw->have[t][L - 1] = 1;
+    }
+    HK_TRY(stack_check_on(&sw->pool[t][L - 1], c, mode, 300 + (unsigned long)sw->ran, &rep, NULL));
     sw->ran++;
     res->cases += rep.checked;
     res->failed += rep.failed;
@@ -332,14 +357,32 @@ static int sweep_run(sweep *sw, const hk_framework *c, long L, gc_mode mode)
         if (hk_framework_describe(c, desc, sizeof desc)) desc[0] = '\0';
         for (char *q = desc; *q; q++)
             if (*q == '\n') *q = ';';
-        snprintf(res->detail, sizeof res->detail, "worst %s[%ld] analytic %.17g fd %.17g at%s", rep.worst_var,
-                 rep.worst_index, rep.worst_analytic, rep.worst_numeric, desc);
+        int w = snprintf(res->detail, sizeof res->detail, "worst %s[%ld] analytic %.17g fd %.17g at", rep.worst_var,
+                         rep.worst_index, rep.worst_analytic, rep.worst_numeric);
+        size_t used = w < 0 ? 0 : (size_t)w < sizeof res->detail ? (size_t)w : sizeof res->detail - 1;
+        size_t n = strlen(desc), room = sizeof res->detail - used - 1; /* a long config is cut short */
+        memcpy(res->detail + used, desc, n < room ? n : room);
+        res->detail[used + (n < room ? n : room)] = '\0';
     }
     return HK_OK;
 }
 
+/* On error: free the pool, pass the error on. */
+#define SWEEP_TRY(sw, expr)                                                                      \
+    do {                                                                                         \
+        int st_ = (expr);                                                                        \
+        if (st_) {                                                                               \
+            sweep_expect((sw), -1);                                                              \
+            return st_;                                                                          \
+        }                                                                                        \
+    } while (0)
+
+/* Frees the pool and checks the count of configurations run. */
 static int sweep_expect(sweep *sw, long expected)
 {
+    for (int t = 0; t < 2; t++)
+        for (int l = 0; l < 2; l++)
+            if (sw->have[t][l]) hk_stack_free(&sw->pool[t][l]);
     if (sw->ran != expected) {
         sw->res->failed++;
         snprintf(sw->res->detail, sizeof sw->res->detail, "ran %ld combinations, expected %ld", sw->ran, expected);
@@ -364,7 +407,7 @@ static int combos(hk_check_result *res)
                     hk_framework c = task_config(task);
                     c.site[sites[i].pos] = sites[i].site;
                     set_loss(&c, losses[li], choice);
-                    HK_TRY(sweep_run(&sw, &c, 1, GC_SUBSET));
+                    SWEEP_TRY(&sw, sweep_run(&sw, &c, 1, GC_SUBSET));
                 }
     }
     return sweep_expect(&sw, 594);
@@ -395,7 +438,7 @@ static int combos_pairs(hk_check_result *res)
                 }
                 set_loss(&c, losses[k % nl], (int)((k / nl) & 3));
                 k++;
-                HK_TRY(sweep_run(&sw, &c, 1, GC_SUBSET));
+                SWEEP_TRY(&sw, sweep_run(&sw, &c, 1, GC_SUBSET));
             }
     }
     return sweep_expect(&sw, 564);
@@ -424,7 +467,7 @@ static int combos_all(hk_check_result *res)
              * those configs run without the logits site */
             if (c.site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED) c.site[HK_POS_LOGITS].p = 0.0;
             set_loss(&c, losses[(i + 1) % nl], i & 3);
-            HK_TRY(sweep_run(&sw, &c, 2, GC_SUBSET));
+            SWEEP_TRY(&sw, sweep_run(&sw, &c, 2, GC_SUBSET));
         }
     }
     return sweep_expect(&sw, 16);
@@ -466,7 +509,7 @@ static int combos_product(hk_check_result *res)
         long j = k >> 1;
         set_loss(&c, losses[task][j % nl[task]], (int)((j / nl[task]) & 3));
         k++;
-        HK_TRY(sweep_run(&sw, &c, 1, GC_DIRECTION));
+        SWEEP_TRY(&sw, sweep_run(&sw, &c, 1, GC_DIRECTION));
     }
     return sweep_expect(&sw, 9701);
 }
