@@ -177,6 +177,12 @@ void hk_gc_set_scale(hk_gcase *g, const char *name, double scale)
     if (t) t->scale = scale;
 }
 
+void hk_gc_add_terms(hk_gcase *g, const char *prefix, double dn)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].is_out && has_prefix(g->t[i].name, prefix)) g->t[i].nterms += dn;
+}
+
 void hk_gc_round32(double *x, long n)
 {
     for (long i = 0; i < n; i++) x[i] = (double)(float)x[i];

@@ -27,7 +27,7 @@
 #include <stdio.h>
 
 #define HK_GOLDEN_FORMAT "hkref-golden-1"
-#define HK_GOLDEN_MAX_TENSORS 48
+#define HK_GOLDEN_MAX_TENSORS 96
 
 /* HK_SHAPE(a, b, c) expands to the two arguments `ndim, shape`. */
 #define HK_SHAPE(...) (int)(sizeof((const long[]){__VA_ARGS__}) / sizeof(long)), (const long[]){__VA_ARGS__}
@@ -63,6 +63,9 @@ double *hk_gc_out(hk_gcase *g, const char *name, int ndim, const long *shape, do
                   const char *note);
 /* Sets the scale S of output `name` after the case has computed it. */
 void hk_gc_set_scale(hk_gcase *g, const char *name, double scale);
+/* Adds dn to the rounding-step count n of every output whose name starts
+ * with `prefix` (a term known only after the case ran, e.g. a logit range). */
+void hk_gc_add_terms(hk_gcase *g, const char *prefix, double dn);
 /* Marks output `name` as mostly zeros by design (all-masked rows, high p):
  * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
 void hk_gc_zeros_expected(hk_gcase *g, const char *name);
