@@ -85,10 +85,17 @@ double hk_gc_maxabs(const double *x, long n);
  * hk_consistency. */
 void hk_gc_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl, double *Sg,
                        double *R);
+/* Attention helpers (golden_attention.c, golden_attndrop.c, golden_train.c):
+ * rows of a (B,NH,T,T) mask with no kept key (pad (B,T) or NULL);
+ * max(R, ceil(max |g|)) over the finite entries of g (padded keys are -inf). */
+long hk_gc_allmasked_rows(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T);
+double hk_gc_logit_range(const double *g, long n, double R);
 /* Config entries (metadata `config`, JSON with sorted keys). */
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v);
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v);
 void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v);
+/* config "lora": the letters of the adapted projections, q k v o for bits 0..3 (e.g. "kv"). */
+void hk_gc_cfg_lora(hk_gcase *g, unsigned lora);
 
 /* Builds one case into a new file object (caller frees with hk_st_free). */
 int hk_golden_build(const hk_golden_case *c, hk_st_file **out);

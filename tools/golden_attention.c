@@ -51,25 +51,13 @@ static double *param(hk_gcase *g, const char *what, const char *p, int ndim, con
     return x;
 }
 
-/* ceil(max |g|) over the finite logits (padded keys are -inf). */
-static double logit_range(const double *g, long n)
-{
-    double m = 0;
-    for (long i = 0; i < n; i++)
-        if (isfinite(g[i])) m = fmax(m, fabs(g[i]));
-    return ceil(m);
-}
-
 static void record_cfg(hk_gcase *g, const at_arg *a)
 {
-    char lora[16] = "";
-    for (int i = 0; i < HK_ATTN_NPROJ; i++)
-        if (a->lora & HK_ATTN_LORA_BIT(i)) strcat(lora, pname[i]);
     hk_gc_cfg_int(g, "B", a->B);
     hk_gc_cfg_int(g, "T", a->T);
     hk_gc_cfg_int(g, "C", a->C);
     hk_gc_cfg_int(g, "NH", a->NH);
-    hk_gc_cfg_str(g, "lora", lora);
+    hk_gc_cfg_lora(g, a->lora);
     hk_gc_cfg_int(g, "r", a->r);
     hk_gc_cfg_real(g, "alpha", a->alpha);
     hk_gc_cfg_real(g, "lora_p", a->lora_p);
@@ -144,12 +132,7 @@ static int build_at(hk_gcase *g, const void *arg)
         uint8_t *m = hk_gc_mask(g, "mask.att", HK_SHAPE(B, NH, T, T));
         if (!m) return HK_ENOMEM;
         HK_TRY(hk_attnmask_sample(m, a->pat, a->attn_p, pad, B, NH, T, T, hk_gc_rng(g)));
-        long allmasked = 0;
-        for (long row = 0; row < B * NH * T; row++) {
-            long kept;
-            hk_attnmask_row_count(&kept, NULL, m + row * T, pad + (row / (NH * T)) * T, T);
-            allmasked += kept == 0;
-        }
+        long allmasked = hk_gc_allmasked_rows(m, pad, B, NH, T);
         HK_REQUIRE(a->edge || allmasked == 0, HK_EDOM, "%ld all-masked rows in a non-edge case: another seed",
                    allmasked);
         HK_REQUIRE(!a->edge || allmasked > 0, HK_EDOM, "edge case without an all-masked row: another seed");
@@ -218,14 +201,14 @@ static int build_at(hk_gcase *g, const void *arg)
         HK_TRY(hk_enc_cache_alloc(&cache, &ec));
         st = hk_enc_forward(y, &cache, x, &P, &ec, pad, lmask, &hooks, &hh);
         if (!st) st = hk_enc_backward(dx, &G, dy, &cache, x, &P, &ec, pad, lmask, &hooks, &hh);
-        if (!st) R = logit_range(cache.attn.g_pre, B * NH * T * T);
+        if (!st) R = hk_gc_logit_range(cache.attn.g_pre, B * NH * T * T, 0);
         hk_enc_cache_free(&cache);
     } else {
         hk_attn_cache cache;
         HK_TRY(hk_attn_cache_alloc(&cache, &ec.attn));
         st = hk_attn_forward(y, &cache, x, &P.attn, &ec.attn, pad, lmask, &hooks);
         if (!st) st = hk_attn_backward(dx, &G.attn, dy, &cache, x, &P.attn, &ec.attn, pad, lmask, &hooks);
-        if (!st) R = logit_range(cache.g_pre, B * NH * T * T);
+        if (!st) R = hk_gc_logit_range(cache.g_pre, B * NH * T * T, 0);
         hk_attn_cache_free(&cache);
     }
     hk_gc_add_terms(g, "out.", R);

@@ -44,9 +44,6 @@ static void cfg_site(hk_gcase *g, const hk_framework *fw, hk_position pos)
 
 static void record_cfg(hk_gcase *g, const tr_arg *a, const hk_framework *fw)
 {
-    char lora[16] = "";
-    for (int i = 0; i < HK_ATTN_NPROJ; i++)
-        if (a->lora & HK_ATTN_LORA_BIT(i)) strcat(lora, pname[i]);
     hk_gc_cfg_str(g, "preset", a->preset);
     hk_gc_cfg_int(g, "L", a->L);
     hk_gc_cfg_int(g, "B", a->B);
@@ -55,7 +52,7 @@ static void record_cfg(hk_gcase *g, const tr_arg *a, const hk_framework *fw)
     hk_gc_cfg_int(g, "NH", a->NH);
     hk_gc_cfg_int(g, "F", a->F);
     hk_gc_cfg_int(g, "K", a->K);
-    hk_gc_cfg_str(g, "lora", lora);
+    hk_gc_cfg_lora(g, a->lora);
     hk_gc_cfg_int(g, "r", a->r);
     hk_gc_cfg_real(g, "alpha", 2.0 * (double)a->r);
     hk_gc_cfg_real(g, "ln_eps", 1e-5);
@@ -169,14 +166,10 @@ static int put_masks(hk_gcase *g, const char *cname, hk_stack *s, const tr_arg *
 static double logit_range(const hk_stack *s, int passes)
 {
     const long n = s->enc.attn.B * s->enc.attn.NH * s->enc.attn.T * s->enc.attn.T;
-    double m = 0;
+    double R = 0;
     for (int p = 0; p < passes; p++)
-        for (long l = 0; l < s->L; l++)
-            for (long i = 0; i < n; i++) {
-                double v = s->cache[p][l].attn.g_pre[i];
-                if (isfinite(v)) m = fmax(m, fabs(v));
-            }
-    return ceil(m);
+        for (long l = 0; l < s->L; l++) R = hk_gc_logit_range(s->cache[p][l].attn.g_pre, n, R);
+    return R;
 }
 
 static int run_case(hk_gcase *g, hk_stack *s, const tr_arg *a, const hk_framework *fw)
