@@ -193,6 +193,9 @@ def op_hiddencut(t, cfg, bug):
 @op("layernorm")
 def op_layernorm(t, cfg, bug):
     x = t["x"]
+    if bug == "layernorm_unbiased_var":  # torch.var's default (N - 1) denominator
+        y = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + cfg["eps"])
+        return {"y": y * t["weight"] + t["bias"]}
     return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
 
 
@@ -206,7 +209,8 @@ def op_gelu(t, cfg, bug):
 
 @op("crossentropy")
 def op_crossentropy(t, cfg, bug):
-    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
+    red = "sum" if bug == "crossentropy_sum_not_mean" else cfg["reduction"]
+    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=red)}
 
 
 def attn_masks(t, bug):
@@ -432,6 +436,8 @@ BUGS = {
     "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
     "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
     "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
+    "layernorm_unbiased_var": "LayerNorm with the unbiased (N - 1) variance instead of the biased one",
+    "crossentropy_sum_not_mean": "cross-entropy summed over the rows instead of averaged",
     "attention_scale_1_over_D": "attention logits scaled by 1/D instead of 1/sqrt(D)",
     "attention_lora_on_q_not_k": "the k adapter (lora_A_k, lora_B_k) applied to the q projection, k left plain",
     "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
