@@ -25,6 +25,8 @@ typedef struct {
     unsigned lora;
     int regression; /* rdrop variant: task regression, loss mse on the representations */
     double input_p, output_p; /* extra positions switched on (0 = as the preset) */
+    double rate;              /* > 0: every active position of the preset at this rate (high p), and
+                                 some DropKey row must be all-masked (policy keep through the step) */
 } tr_arg;
 
 static const char *const pname[HK_ATTN_NPROJ] = {"q", "k", "v", "o"};
@@ -186,11 +188,16 @@ static int run_case(hk_gcase *g, hk_stack *s, const tr_arg *a, const hk_framewor
         if (!lab) return HK_ENOMEM;
         for (long b = 0; b < B; b++) lab[b] = s->labels[b];
     }
+    long allmasked = 0;
     for (int p = 0; p < fw->passes; p++) {
         if (p == 1 && fw->second_clean) break; /* the inference pass has no masks */
         HK_TRY(hk_stack_sample_masks(s, p, hk_gc_rng(g)));
         HK_TRY(put_masks(g, cname, s, a, p));
+        for (long l = 0; l < a->L && fw->site[HK_POS_LOGITS].p > 0; l++)
+            allmasked += hk_gc_allmasked_rows(s->m_logits[p] + l * B * a->NH * T * T, NULL, B, a->NH, T);
     }
+    HK_REQUIRE(a->rate <= 0 || allmasked > 0, HK_EDOM, "%s: high-p case without an all-masked row: another seed",
+               cname);
     double *dt = hk_gc_in(g, "in.d_total", 0, NULL);
     if (!dt) return HK_ENOMEM;
     *dt = 0.75; /* not 1: a backend that ignores d_total fails */
@@ -256,6 +263,8 @@ static int build_tr(hk_gcase *g, const void *arg)
     const tr_arg *a = arg;
     hk_framework fw;
     HK_TRY(hk_preset_get(&fw, a->preset));
+    for (int p = 0; p < HK_POS_COUNT && a->rate > 0; p++)
+        if (fw.site[p].p > 0) fw.site[p].p = a->rate;
     if (a->regression) fw.task = HK_TASK_REGRESSION, fw.loss = HK_CONS_MSE, fw.weight = 0.5;
     if (a->input_p > 0) fw.site[HK_POS_INPUT] = (hk_fw_site){a->input_p, HK_PAT_SPAN, HK_RESCALE_NONE};
     if (a->output_p > 0) fw.site[HK_POS_OUTPUT] = (hk_fw_site){a->output_p, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
@@ -273,15 +282,16 @@ static int build_tr(hk_gcase *g, const void *arg)
     "presets"
 #define KV (HK_ATTN_LORA_BIT(HK_ATTN_K) | HK_ATTN_LORA_BIT(HK_ATTN_V))
 
-static const tr_arg a_lora = {"lora", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_dk = {"dropkey", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_da = {"dropattention", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_hc = {"hiddencut", 2, 2, 6, 4, 2, 2, 6, 3, KV, 0, 0, 0},
-                    a_rd = {"rdrop", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_hkm = {"hiddenkey-", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_hk = {"hiddenkey", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0},
-                    a_hk2 = {"hiddenkey", 2, 1, 6, 4, 2, 1, 6, 2, 15u, 0, 0, 0},
-                    a_reg = {"rdrop", 1, 3, 3, 4, 2, 1, 6, 1, KV, 1, 0.25, 0.25};
+static const tr_arg a_lora = {"lora", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_dk = {"dropkey", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_da = {"dropattention", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_hc = {"hiddencut", 2, 2, 6, 4, 2, 2, 6, 3, KV, 0, 0, 0, 0},
+                    a_rd = {"rdrop", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_hkm = {"hiddenkey-", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_hk = {"hiddenkey", 1, 2, 5, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0},
+                    a_hk2 = {"hiddenkey", 2, 1, 6, 4, 2, 1, 6, 2, 15u, 0, 0, 0, 0},
+                    a_reg = {"rdrop", 1, 3, 3, 4, 2, 1, 6, 1, KV, 1, 0.25, 0.25, 0},
+                    a_hi = {"hiddenkey", 1, 2, 4, 6, 2, 2, 8, 3, KV, 0, 0, 0, 0.5};
 
 static const hk_golden_case cases[] = {
     {"train_step", "train_step_lora_2x5_c6_l1", SRC_TR, 1201, build_tr, &a_lora},
@@ -292,6 +302,7 @@ static const hk_golden_case cases[] = {
     {"train_step", "train_step_hiddenkey-_2x5_c6_l1", SRC_TR, 1206, build_tr, &a_hkm},
     {"train_step", "train_step_hiddenkey_2x5_c6_l1", SRC_TR, 12070, build_tr, &a_hk},
     {"train_step", "train_step_hiddenkey_lora_qkvo_1x6_c4_l2", SRC_TR, 12089, build_tr, &a_hk2},
+    {"train_step", "train_step_hiddenkey_p0.5_allmasked_2x4_c6_l1", SRC_TR, 1217, build_tr, &a_hi},
     {"train_step", "train_step_rdrop_regression_cutoff_outdrop_3x3_c4_l1", SRC_TR, 12090, build_tr, &a_reg},
 };
 
