@@ -162,9 +162,9 @@ static int run_check(const check_opts *o)
             break;
         }
         snprintf(path, sizeof path, "%s/%s.safetensors", o->outputs, name);
-        char got_problem[400] = "";
+        char got_problem[sizeof ((hk_gcase_result *)0)->problem] = ""; /* 13 + 100 + 2 + 140 < 256: fits */
         if (hk_st_read(path, &got)) {
-            snprintf(got_problem, sizeof got_problem, "backend file %.150s: %.200s", path, hk_error_message());
+            snprintf(got_problem, sizeof got_problem, "backend file %.100s: %.140s", path, hk_error_message());
             hk_error_clear();
             got = NULL;
         }
