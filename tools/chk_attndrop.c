@@ -218,7 +218,7 @@ typedef struct {
     hk_check_result *res;
     long i;
     int bad;
-    long n_corner, n_kone, n_strict, n_masked; /* how often each clause was exercised */
+    long n_corner, n_kone, n_strict, n_masked, n_multi; /* how often each clause was exercised */
 } acc;
 
 static acc totals;
@@ -243,7 +243,7 @@ static int for_rows(hk_check_result *res, int (*fn)(acc *a, const jrow *r))
     for (long i = 0; i < NCASES; i++) {
         rcase c;
         HK_TRY(make_case(&c, i));
-        acc a = {res, i, 0, 0, 0, 0, 0};
+        acc a = {res, i, 0, 0, 0, 0, 0, 0};
         for (long row = 0; row < c.B * c.NH * c.T; row++) {
             jrow r;
             row_of(&r, &c, row);
@@ -288,6 +288,7 @@ static int thm2_row(acc *a, const jrow *r)
         if (s * s * cf.wM > 2 * JBOUND * EPS * s) flag(a, !(jdk[u] < jng[u]), "J^DK_uu < J^NG_uu strictly");
         totals.n_corner += cf.nk == 1;
         totals.n_kone += cf.nm == 0;
+        totals.n_multi += cf.nm >= 2;
         totals.n_strict += s * s * cf.wM > 2 * JBOUND * EPS * s;
         if (cf.nk == 1) flag(a, !(jdk[u] == 0.0 && cf.omwp[u] == 0.0), "u only kept: J^DK_uu = 0, k = 0");
         for (long v = 0; v < r->n; v++) {
@@ -328,8 +329,10 @@ static int run_thm2(hk_check_result *res)
     HK_TRY(for_rows(res, thm2_row));
     size_t len = strlen(res->detail);
     snprintf(res->detail + len, sizeof res->detail - len,
-             " | exercised: k=0 corner (u only kept) %ld, k=1 (M empty) %ld, measured J^DK_uu < J^NG_uu %ld",
-             totals.n_corner, totals.n_kone, totals.n_strict);
+             " | exercised: k=0 corner (u only kept) %ld, k=1 (M empty) %ld, |M|>=2 %ld, measured J^DK_uu < J^NG_uu %ld",
+             totals.n_corner, totals.n_kone, totals.n_multi, totals.n_strict);
+    /* Coverage is part of the claim: a clause never exercised is a failure, not a pass. */
+    if (!totals.n_corner || !totals.n_kone || !totals.n_multi || !totals.n_strict) res->failed++;
     return HK_OK;
 }
 
@@ -341,6 +344,7 @@ static int run_thm4(hk_check_result *res)
     HK_TRY(for_rows(res, thm4_row));
     size_t len = strlen(res->detail);
     snprintf(res->detail + len, sizeof res->detail - len, " | (u, m) pairs checked: %ld", totals.n_masked);
+    if (!totals.n_masked) res->failed++; /* never exercised: not a pass */
     return HK_OK;
 }
 
