@@ -596,33 +596,52 @@ static double att_loss(void *p)
     return hk_dot(c->out, c->dout, ABTC);
 }
 
-static int att_run(hk_check_result *res, int method, hk_pattern pat)
+/* Padding as in chk_attention: b=0 pads its last two keys, b=1 its first. */
+static const uint8_t ATT_PAD[AB * AT] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+
+/* Allocates c->P, *G and the cache, fills parameters, input, upstream
+ * gradient (seed) and the mask of `method` at rate p; the caller frees
+ * (hk_attn_*_free is safe on what was never allocated). */
+static int att_setup(att_ctx *c, hk_attn_params *G, uint8_t *mask, int method, hk_pattern pat, double p,
+                     unsigned long seed)
 {
-    /* Padding as in chk_attention: b=0 pads its last two keys, b=1 its first. */
-    static const uint8_t pad[AB * AT] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
-    static uint8_t mask[ALOG];
-    att_ctx c;
-    memset(&c, 0, sizeof c);
-    c.cfg = (hk_attn_config){.B = AB, .T = AT, .C = AC, .NH = ANH, .lora = HK_ATTN_LORA_KV, .r = AR, .alpha = 4.0};
-    c.pad = pad;
-    hk_attn_params G;
-    memset(&G, 0, sizeof G);
-    int st = hk_attn_params_alloc(&c.P, &c.cfg, 1);
-    if (!st) st = hk_attn_params_alloc(&G, &c.cfg, 1);
-    if (!st) st = hk_attn_cache_alloc(&c.cache, &c.cfg);
-    gsl_rng *r = st ? NULL : hk_rng_new(43);
-    if (!st && !r) st = HK_ENOMEM;
-    if (!st) st = hk_fixture_attn_params(&c.P, &c.cfg, r);
-    if (!st) st = hk_rng_fill_uniform(c.x, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_rng_fill_uniform(c.dout, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_attnmask_sample(mask, pat, 0.4, pad, AB, ANH, AT, AT, r);
-    hk_rng_free(r);
-    c.kc = (hk_dropkey_config){mask, pad, method == M_DK_FINITE ? HK_DROPKEY_FINITE : HK_DROPKEY_NEGINF,
-                               HK_ALLMASK_KEEP};
     static const hk_dropattn_variant var[M_COUNT] = {0, 0, HK_DROPATTN_CLASSIC, HK_DROPATTN_NORM_NOGRAD,
                                                      HK_DROPATTN_NORM};
-    c.ac = (hk_dropattn_config){mask, pad, var[method], 0.4, HK_ALLMASK_KEEP};
-    if (!st) st = method <= M_DK_FINITE ? hk_dropkey_hooks(&c.hooks, &c.kc) : hk_dropattn_hooks(&c.hooks, &c.ac);
+    memset(c, 0, sizeof *c);
+    memset(G, 0, sizeof *G);
+    c->cfg = (hk_attn_config){.B = AB, .T = AT, .C = AC, .NH = ANH, .lora = HK_ATTN_LORA_KV, .r = AR, .alpha = 4.0};
+    c->pad = ATT_PAD;
+    HK_TRY(hk_attn_params_alloc(&c->P, &c->cfg, 1));
+    HK_TRY(hk_attn_params_alloc(G, &c->cfg, 1));
+    HK_TRY(hk_attn_cache_alloc(&c->cache, &c->cfg));
+    gsl_rng *r = hk_rng_new(seed);
+    if (!r) return HK_ENOMEM;
+    int st = hk_fixture_attn_params(&c->P, &c->cfg, r);
+    if (!st) st = hk_rng_fill_uniform(c->x, ABTC, -1.0, 1.0, r);
+    if (!st) st = hk_rng_fill_uniform(c->dout, ABTC, -1.0, 1.0, r);
+    if (!st) st = hk_attnmask_sample(mask, pat, p, ATT_PAD, AB, ANH, AT, AT, r);
+    hk_rng_free(r);
+    HK_TRY(st);
+    c->kc = (hk_dropkey_config){mask, ATT_PAD, method == M_DK_FINITE ? HK_DROPKEY_FINITE : HK_DROPKEY_NEGINF,
+                                HK_ALLMASK_KEEP};
+    c->ac = (hk_dropattn_config){mask, ATT_PAD, var[method], p, HK_ALLMASK_KEEP};
+    return method <= M_DK_FINITE ? hk_dropkey_hooks(&c->hooks, &c->kc) : hk_dropattn_hooks(&c->hooks, &c->ac);
+}
+
+static void att_free(att_ctx *c, hk_attn_params *G)
+{
+    hk_attn_cache_free(&c->cache);
+    hk_attn_params_free(&c->P);
+    hk_attn_params_free(G);
+}
+
+static int att_run(hk_check_result *res, int method, hk_pattern pat)
+{
+    static uint8_t mask[ALOG];
+    att_ctx c;
+    hk_attn_params G;
+    int st = att_setup(&c, &G, mask, method, pat, 0.4, 43);
+    const uint8_t *pad = ATT_PAD;
     double dx[ABTC] = {0};
     if (!st) st = hk_attn_forward(c.out, &c.cache, c.x, &c.P, &c.cfg, c.pad, NULL, &c.hooks);
     if (!st) st = hk_attn_backward(dx, &G, c.dout, &c.cache, c.x, &c.P, &c.cfg, c.pad, NULL, &c.hooks);
@@ -652,9 +671,7 @@ static int att_run(hk_check_result *res, int method, hk_pattern pat)
         st = hk_gradcheck(att_loss, &c, v, nv, NULL, &rep);
         if (!st) hk_check_from_gc(res, &rep);
     }
-    hk_attn_cache_free(&c.cache);
-    hk_attn_params_free(&c.P);
-    hk_attn_params_free(&G);
+    att_free(&c, &G);
     return st;
 }
 
@@ -665,27 +682,11 @@ static int att_run(hk_check_result *res, int method, hk_pattern pat)
 enum { NGRAD = 1 + 4 * 2 + 2 * 2 };
 static int att_grads(double *out, double *flat, long *len, int method, hk_pattern pat, unsigned long seed)
 {
-    static const uint8_t pad[AB * AT] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     static uint8_t mask[ALOG];
     att_ctx c;
-    memset(&c, 0, sizeof c);
-    c.cfg = (hk_attn_config){.B = AB, .T = AT, .C = AC, .NH = ANH, .lora = HK_ATTN_LORA_KV, .r = AR, .alpha = 4.0};
     hk_attn_params G;
-    memset(&G, 0, sizeof G);
-    int st = hk_attn_params_alloc(&c.P, &c.cfg, 1);
-    if (!st) st = hk_attn_params_alloc(&G, &c.cfg, 1);
-    if (!st) st = hk_attn_cache_alloc(&c.cache, &c.cfg);
-    gsl_rng *r = st ? NULL : hk_rng_new(seed);
-    if (!st && !r) st = HK_ENOMEM;
-    if (!st) st = hk_fixture_attn_params(&c.P, &c.cfg, r);
-    if (!st) st = hk_rng_fill_uniform(c.x, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_rng_fill_uniform(c.dout, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_attnmask_sample(mask, pat, 0.5, pad, AB, ANH, AT, AT, r);
-    hk_rng_free(r);
-    c.kc = (hk_dropkey_config){mask, pad, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
-    c.ac = (hk_dropattn_config){mask, pad, method == M_DA_NOGRAD ? HK_DROPATTN_NORM_NOGRAD : HK_DROPATTN_NORM, 0.5,
-                                HK_ALLMASK_KEEP};
-    if (!st) st = method == M_DK_NEGINF ? hk_dropkey_hooks(&c.hooks, &c.kc) : hk_dropattn_hooks(&c.hooks, &c.ac);
+    int st = att_setup(&c, &G, mask, method, pat, 0.5, seed);
+    const uint8_t *pad = ATT_PAD;
     double dx[ABTC] = {0};
     if (!st) st = hk_attn_forward(out, &c.cache, c.x, &c.P, &c.cfg, pad, NULL, &c.hooks);
     if (!st) st = hk_attn_backward(dx, &G, c.dout, &c.cache, c.x, &c.P, &c.cfg, pad, NULL, &c.hooks);
@@ -702,9 +703,7 @@ static int att_grads(double *out, double *flat, long *len, int method, hk_patter
             memcpy(flat + off + AC * AC + AC + AR * AC, G.B[i], sizeof(double) * AC * AR), len[k++] = AC * AR;
         }
     }
-    hk_attn_cache_free(&c.cache);
-    hk_attn_params_free(&c.P);
-    hk_attn_params_free(&G);
+    att_free(&c, &G);
     return st;
 }
 
