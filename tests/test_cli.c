@@ -263,6 +263,38 @@ START_TEST(demo_attention_numbers_agree)
 }
 END_TEST
 
+/* `hkref presets` lists the seven presets of issue 5 / HK §3.3 by name, each
+ * with its source and every field: six position lines and the loss line. */
+START_TEST(presets_lists_every_preset_with_its_full_config)
+{
+    static const char *const names[] = {"lora", "dropkey", "dropattention", "hiddencut", "rdrop", "hiddenkey-",
+                                        "hiddenkey"};
+    enum { NP = sizeof names / sizeof names[0] };
+    if (!have_subcommand("presets")) return;
+    char exe[4096], cmd[4200], line[512];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "'%s' presets", exe);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    int seen[NP] = {0}, cur = -1, fields[NP] = {0}, sources[NP] = {0};
+    static const char *const pos[] = {"  lora ", "  input ", "  logits ", "  weights ", "  hidden ", "  output ",
+                                      "  loss "};
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        for (int i = 0; i < NP; i++)
+            if (!strcmp(line, names[i])) cur = i, seen[i]++;
+        if (cur < 0) continue;
+        if (!strncmp(line, "  source: ", 10) && strlen(line) > 20) sources[cur]++;
+        for (int k = 0; k < 7; k++) fields[cur] += !strncmp(line, pos[k], strlen(pos[k]));
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    for (int i = 0; i < NP; i++)
+        ck_assert_msg(seen[i] == 1 && sources[i] == 1 && fields[i] == 7,
+                      "preset %s: listed %d times, %d source lines, %d of 7 field lines", names[i], seen[i], sources[i],
+                      fields[i]);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -270,6 +302,7 @@ Suite *suite_cli(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, cli_bad_input_row, 0, (int)(sizeof rows / sizeof rows[0]));
     tcase_add_loop_test(tc, demo_attention_numbers_agree, 0, 5);
+    tcase_add_test(tc, presets_lists_every_preset_with_its_full_config);
     suite_add_tcase(s, tc);
     return s;
 }
