@@ -60,7 +60,7 @@ static const cli_row rows[] = {
     {"presets", {"presets", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
     {"presets", {"presets", "a", "b", NULL}, 2, "hkref presets", NULL},
     {"demo", {"demo", NULL}, 2, "usage: hkref demo", NULL},
-    {"demo", {"demo", "frobnicate", NULL}, 2, "unknown demo 'frobnicate'", NULL},
+    {"demo", {"demo", "frobnicate", NULL}, 2, "unknown subcommand 'frobnicate' (attention)", NULL},
     {"demo", {"demo", "attention", "--p", "1", NULL}, 2, "--p '1'", NULL},
     {"demo", {"demo", "attention", "--keys", "1", NULL}, 2, "--keys '1'", NULL},
     {"demo", {"demo", "attention", "--pattern", "diagonal", NULL}, 2, "--pattern 'diagonal'", NULL},

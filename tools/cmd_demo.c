@@ -196,20 +196,10 @@ static int run_attention(const demo_args *a)
     return HK_OK;
 }
 
-int hk_cmd_demo(int argc, char **argv)
+static int cmd_attention(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (hk_cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "attention"))
-        return hk_cli_usage_error("demo", "unknown demo '%s' (available: attention)", argv[1]);
     demo_args a = {1, 3, 5, 0.4, 0.0, HK_PATTERN_ELEMENT};
-    for (int i = 2; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (hk_cli_is_help(o)) {
             usage(stdout);
@@ -245,4 +235,10 @@ int hk_cmd_demo(int argc, char **argv)
     }
     if (run_attention(&a)) return hk_cli_fail("demo attention");
     return 0;
+}
+
+int hk_cmd_demo(int argc, char **argv)
+{
+    static const hk_cli_sub subs[] = {{"attention", cmd_attention}};
+    return hk_cli_dispatch("demo", argc, argv, subs, 1, usage);
 }
