@@ -82,6 +82,9 @@ if have dylora; then
 else
     echo "valgrind: skip (no subcommand 'dylora' yet)"; skip=$((skip + 1))
 fi
+cmd 0 demo attention
+cmd 0 demo attention --pattern span --offset 1000
+cmd 2 demo
 # the whole Check suite in one process (no fork: valgrind follows one process)
 if [ "${VALGRIND_TESTS:-1}" = 1 ]; then
     CK_FORK=no CK_DEFAULT_TIMEOUT=600 CK_VERBOSITY=silent run 0 "$B/run_tests"
