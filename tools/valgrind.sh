@@ -25,7 +25,9 @@ run() {
     if [ "$st" = 99 ] || [ -s "$log" ]; then
         echo "valgrind: FAIL (memcheck errors or leaks): $*"; sed 's/^/    /' "$log" | head -40; fail=$((fail + 1))
     elif [ "$st" != "$want" ]; then
-        echo "valgrind: FAIL (exit status $st, expected $want): $*"; tail -5 "$tmp/err.$n" | sed 's/^/    /'
+        echo "valgrind: FAIL (exit status $st, expected $want): $*"
+        # Check prints its failures on stdout: show both streams' tails
+        { grep -E ':[FE]:' "$tmp/out.$n"; tail -5 "$tmp/out.$n"; tail -5 "$tmp/err.$n"; } | head -30 | sed 's/^/    /'
         fail=$((fail + 1))
     else
         echo "valgrind: ok   (exit $st) $*"
