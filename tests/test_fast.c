@@ -203,9 +203,10 @@ static void blk_free(blk *b)
     free(b->x), free(b->y), free(b->dy), free(b->dx), free(b->xf), free(b->yf), free(b->dyf), free(b->dxf);
 }
 
-/* kind: 0 DropKey, 1..3 DropAttention classic / norm_nograd / norm.  Both
- * paths get pad, LoRA dropout (p 0.25), the attention mask and HiddenCut
- * (inverted, p 0.2). */
+/* kind: 0 DropKey, 1..3 DropAttention classic / norm_nograd / norm, 4
+ * DropKey with LoRA truncated to DyLoRA rank b = 2 of r = 4 (the reference:
+ * r = b, ldB = r_max, alpha/b; ref/dylora.h).  Both paths get pad, LoRA
+ * dropout (p 0.25), the attention mask and HiddenCut (inverted, p 0.2). */
 static void block_case(int kind)
 {
     blk b;
@@ -213,6 +214,13 @@ static void block_case(int kind)
     const uint8_t *lm[4] = {NULL, b.lora, b.lora, NULL};
     hk_enc_config ec = b.ec;
     ec.attn.lora_p = 0.25;
+    const long lora_b = kind == 4 ? 2 : 0;
+    if (lora_b) {
+        ec.attn.r = lora_b, ec.attn.ldB = FR;
+        hk_enc_cache_free(&b.cache);
+        hk_assert_ok(hk_enc_cache_alloc(&b.cache, &ec));
+    }
+    kind = kind == 4 ? 0 : kind;
     hk_dropkey_config dkc = {b.attn, b.pad, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
     hk_dropattn_config dac = {b.attn, b.pad, (hk_dropattn_variant)(kind - 1), 0.3, HK_ALLMASK_KEEP};
     hk_attn_hooks ah;
@@ -226,10 +234,11 @@ static void block_case(int kind)
     hk_fast_masks m = {.pad = b.pad, .lora_k = b.lora, .lora_v = b.lora, .lora_p = 0.25f,
                        .dropkey = kind == 0 ? b.attn : NULL, .dropattn = kind ? b.attn : NULL,
                        .dropattn_variant = kind - 1, .dropattn_p = 0.3f, .hidden = b.hid,
-                       .hidden_scale = (float)(1.0 / (1.0 - 0.2))};
+                       .hidden_scale = (float)(1.0 / (1.0 - 0.2)), .lora_b = lora_b};
     hk_fast_enc_forward(b.yf, &b.fcache, b.xf, &b.fp, &m);
     hk_fast_enc_backward(b.dxf, &b.fg, b.dyf, &b.fcache, &b.fp, &m);
-    const char *kn[4] = {"dropkey", "dropattn classic", "dropattn norm_nograd", "dropattn norm"};
+    const char *kn[4] = {lora_b ? "dropkey, dylora b=2" : "dropkey", "dropattn classic", "dropattn norm_nograd",
+                         "dropattn norm"};
     char what[64];
     const long NC = FB * FT * FC;
     snprintf(what, sizeof what, "block[%s] y", kn[kind]);
@@ -253,6 +262,8 @@ static void block_case(int kind)
 START_TEST(block_dropkey_matches_reference) { block_case(0); }
 END_TEST
 START_TEST(block_dropattention_matches_reference) { for (int k = 1; k <= 3; k++) block_case(k); }
+END_TEST
+START_TEST(block_dylora_truncation_matches_reference) { block_case(4); }
 END_TEST
 
 /* ---- the training step over the stack, N steps per preset ---------------- */
@@ -444,6 +455,7 @@ Suite *suite_fast(void)
     tcase_set_timeout(c, 60);
     tcase_add_test(c, block_dropkey_matches_reference);
     tcase_add_test(c, block_dropattention_matches_reference);
+    tcase_add_test(c, block_dylora_truncation_matches_reference);
     tcase_add_test(c, steps_match_reference_every_preset);
     tcase_add_test(c, fast_sampler_draws_the_reference_masks);
     tcase_add_test(c, bad_fast_config_is_refused);

@@ -247,8 +247,8 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
 {
     const hk_fast_config *cf = &c->cfg;
     if (!m) m = &no_masks;
-    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T, r = cf->r;
-    const long ldB = ldb_of(cf);
+    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
+    const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
     memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
     x = c->x; /* y may alias the caller's x */
@@ -303,8 +303,8 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
     if (!m) m = &no_masks;
     hk_fast_params none = {0};
     if (!g) g = &none;
-    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T, r = cf->r;
-    const long ldB = ldb_of(cf);
+    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
+    const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
     float *t0 = c->t0, *t1 = c->t1;
     /* LN2, HiddenCut, FFN: t0 = dr2 -> dx1; t1 = dh */

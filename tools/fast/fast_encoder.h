@@ -55,6 +55,8 @@ typedef struct {
     float dropattn_p;               /* CLASSIC's 1/(1-p) */
     const uint8_t *hidden;          /* (B,T,C) HiddenCut on the FFN output, or NULL */
     float hidden_scale;             /* 1 (rescale none) or 1/(1-p) (inverted) */
+    long lora_b;                    /* DyLoRA rank b in [1, cfg.r] (A's first b rows, B's first b
+                                       columns, scale alpha/b, DY Eq. 7); 0 = the full rank cfg.r */
 } hk_fast_masks;
 
 /* Forward activations and backward scratch, allocated for one config. */

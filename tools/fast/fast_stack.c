@@ -133,6 +133,7 @@ static hk_fast_masks block_masks(const hk_fast_stack *s, int pass, long l)
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, NH = s->cfg.NH, BTC = B * T * C, LOG = B * NH * T * T;
     hk_fast_masks m = {0};
     m.pad = s->pad;
+    m.lora_b = s->lora_b;
     if (active(s, HK_POS_LORA, pass)) {
         m.lora_k = m.lora_v = s->m_lora[pass] + l * BTC;
         m.lora_p = (float)s->fw.site[HK_POS_LORA].p;

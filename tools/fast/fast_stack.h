@@ -29,6 +29,7 @@ typedef struct {
     long L, K;
     hk_framework fw;
     int full;                /* 1: G holds every parameter's gradient */
+    long lora_b;             /* DyLoRA rank of the next step, every block (0 = full r) */
     hk_fast_params *P, *G;   /* L blocks */
     float *Wc, *bc;          /* (K,C), (K) head */
     float *gWc, *gbc;        /* head gradients (full only, else NULL) */
