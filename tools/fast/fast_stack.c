@@ -79,7 +79,7 @@ int hk_fast_stack_alloc(hk_fast_stack *s, const hk_fast_config *cfg, long L, lon
     int ok = (s->P = zalloc(L, sizeof *s->P)) && (s->G = zalloc(L, sizeof *s->G)) && (s->Wc = zalloc(K * C, 4)) &&
              (s->bc = zalloc(K, 4)) && (s->x = zalloc(BTC, 4)) && (s->dy = zalloc(BTC, 4)) &&
              (s->drp = zalloc(B * C, 4)) && (s->dout = zalloc(B * K, 4)) && (!with_pad || (s->pad = zalloc(B * T, 1))) &&
-             (!full || ((s->gWc = zalloc(K * C, 4)) && (s->gbc = zalloc(K, 4)) && (s->dx = zalloc(BTC, 4))));
+             (s->gWc = zalloc(K * C, 4)) && (s->gbc = zalloc(K, 4)) && (!full || (s->dx = zalloc(BTC, 4)));
     for (int p = 0; p < 2 && ok; p++)
         ok = (s->cache[p] = zalloc(L, sizeof(hk_fast_cache))) && (s->m_input[p] = zalloc(BTC, 1)) &&
              (s->m_lora[p] = zalloc(L * BTC, 1)) && (s->m_logits[p] = zalloc(L * LOG, 1)) &&
@@ -193,11 +193,10 @@ static int fs_backward(void *ctx, int pass, const double *dout, const double *dr
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
     for (long i = 0; i < B * K; i++) s->dout[i] = (float)dout[i];
     for (long i = 0; i < B * C; i++) s->drp[i] = (float)drep[i];
-    if (s->gWc) /* head gradients (pre-training) */
+    /* head gradients (trained in fine-tuning and pre-training) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)C, (int)B, 1.0f, s->dout, (int)K,
                     s->rep[pass], (int)C, 1.0f, s->gWc, (int)C);
-    if (s->gbc)
-        for (long b = 0; b < B; b++)
+    for (long b = 0; b < B; b++)
             for (long k = 0; k < K; k++) s->gbc[k] += s->dout[b * K + k];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)C, (int)K, 1.0f, s->dout, (int)K, s->Wc, (int)C,
                 1.0f, s->drp, (int)C);
@@ -228,32 +227,61 @@ static int sample(const hk_fast_stack *s, hk_position pos, uint8_t *mask, long B
     return hk_hiddencut_mask_sample(mask, (hk_hc_pattern)st->pattern, st->p, B, T, C, r);
 }
 
+/* Importance (L x (B,T)) of the official HiddenCut span sampler: attention
+ * received in a clean forward of pass slot `pass` (overwritten later), as
+ * ref/stack.c computes it, from the f32 weights converted to f64. */
+static int importance(hk_fast_stack *s, int pass, double *imp)
+{
+    const long B = s->cfg.B, T = s->cfg.T, NH = s->cfg.NH, LOG = B * NH * T * T;
+    double *out = calloc((size_t)(B * s->K), 8), *rep = calloc((size_t)(B * s->cfg.C), 8), *w = calloc((size_t)LOG, 8);
+    int st = out && rep && w ? fs_forward(s, pass, 1, out, rep) : HK_ENOMEM;
+    for (long l = 0; l < s->L && !st; l++) {
+        for (long i = 0; i < LOG; i++) w[i] = s->cache[pass][l].w_pre[i];
+        st = hk_hiddencut_importance(imp + l * B * T, w, B, NH, T);
+    }
+    free(out), free(rep), free(w);
+    if (st == HK_ENOMEM) HK_ERROR(st, "importance scratch allocation failed");
+    return st;
+}
+
 /* Same draws in the same order as hk_stack_sample_masks (so one seed gives
- * the reference's masks when pad is NULL). */
+ * the reference's masks when pad is NULL; for span_importance, as long as
+ * the f32 attention ranks the tokens as the f64 one does). */
 int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
 {
     HK_REQUIRE_PTR(s);
     HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, NH = s->cfg.NH, BTC = B * T * C, LOG = B * NH * T * T;
     const hk_framework *fw = &s->fw;
-    HK_REQUIRE(fw->site[HK_POS_HIDDEN].p == 0.0 || fw->site[HK_POS_HIDDEN].pattern != HK_PAT_SPAN_IMPORTANCE, HK_EDOM,
-               "fast path: the hidden pattern span_importance cannot be sampled here yet (its sampler ranks tokens "
-               "by a clean forward's attention; ref/stack.c); use element, column or span, or supply the masks");
     if (fw->site[HK_POS_INPUT].p > 0) HK_TRY(sample(s, HK_POS_INPUT, s->m_input[pass], B, T, C, r));
     if (fw->site[HK_POS_OUTPUT].p > 0) HK_TRY(sample(s, HK_POS_OUTPUT, s->m_output[pass], B, 1, C, r));
-    for (long l = 0; l < s->L; l++) {
-        if (fw->site[HK_POS_LORA].p > 0)
-            HK_TRY(hk_mask_bernoulli(s->m_lora[pass] + l * BTC, BTC, fw->site[HK_POS_LORA].p, r));
-        for (int k = 0; k < 2; k++) {
+    double *imp = NULL;
+    if (fw->site[HK_POS_HIDDEN].p > 0 && fw->site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE) {
+        imp = calloc((size_t)(s->L * B * T), 8);
+        HK_REQUIRE(imp, HK_ENOMEM, "importance allocation failed");
+        int st = importance(s, pass, imp);
+        if (st) {
+            free(imp);
+            return st;
+        }
+    }
+    int st = HK_OK;
+    for (long l = 0; l < s->L && !st; l++) {
+        if (fw->site[HK_POS_LORA].p > 0) st = hk_mask_bernoulli(s->m_lora[pass] + l * BTC, BTC, fw->site[HK_POS_LORA].p, r);
+        for (int k = 0; k < 2 && !st; k++) {
             const hk_position pos = k ? HK_POS_WEIGHTS : HK_POS_LOGITS;
             if (fw->site[pos].p > 0)
-                HK_TRY(hk_attnmask_sample((k ? s->m_weights[pass] : s->m_logits[pass]) + l * LOG,
-                                          fw->site[pos].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
-                                          fw->site[pos].p, s->pad, B, NH, T, T, r));
+                st = hk_attnmask_sample((k ? s->m_weights[pass] : s->m_logits[pass]) + l * LOG,
+                                        fw->site[pos].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
+                                        fw->site[pos].p, s->pad, B, NH, T, T, r);
         }
-        if (fw->site[HK_POS_HIDDEN].p > 0) HK_TRY(sample(s, HK_POS_HIDDEN, s->m_hidden[pass] + l * BTC, B, T, C, r));
+        if (!st && fw->site[HK_POS_HIDDEN].p > 0)
+            st = imp ? hk_hiddencut_mask_sample_importance(s->m_hidden[pass] + l * BTC, imp + l * B * T,
+                                                           fw->site[HK_POS_HIDDEN].p, 0.4, B, T, C, r)
+                     : sample(s, HK_POS_HIDDEN, s->m_hidden[pass] + l * BTC, B, T, C, r);
     }
-    return HK_OK;
+    free(imp);
+    return st;
 }
 
 int hk_fast_stack_model(hk_fast_stack *s, hk_model *m)

@@ -12,7 +12,8 @@
  * hk_stack (tests/test_fast.c).  pad (B,T) 1 = padded key applies to every
  * pass (the reference stack has no padding; the cross-check runs without).
  * Gradients: f32 accumulators G (LoRA A, B of k and v; with full = 1 also
- * every frozen weight, for pre-training). */
+ * every other block weight, and dx, the input embeddings' gradient, for
+ * pre-training) and gWc, gbc (the head). */
 #ifndef HK_FAST_STACK_H
 #define HK_FAST_STACK_H
 
@@ -32,7 +33,7 @@ typedef struct {
     long lora_b;             /* DyLoRA rank of the next step, every block (0 = full r) */
     hk_fast_params *P, *G;   /* L blocks */
     float *Wc, *bc;          /* (K,C), (K) head */
-    float *gWc, *gbc;        /* head gradients (full only, else NULL) */
+    float *gWc, *gbc;        /* head gradients */
     float *x;                /* (B,T,C) input embeddings */
     float *dx;               /* (B,T,C) gradient of x after backward (full only) */
     uint8_t *pad;            /* (B,T) or NULL (no padding) */
@@ -53,8 +54,8 @@ void hk_fast_stack_free(hk_fast_stack *s);
 /* Zeroes every gradient accumulator. */
 void hk_fast_stack_zero_grads(hk_fast_stack *s);
 /* Samples pass `pass`'s masks for every active position (ref samplers, same
- * draws in the same order as hk_stack_sample_masks).  The hidden pattern
- * span_importance is refused (HK_EDOM): supply those masks instead. */
+ * draws in the same order as hk_stack_sample_masks; span_importance ranks
+ * tokens by a clean f32 forward of the same slot, as ref/stack.c does). */
 int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r);
 /* The stack as a model for hk_train_step (N = B, D = C); labels are the caller's. */
 int hk_fast_stack_model(hk_fast_stack *s, hk_model *m);
