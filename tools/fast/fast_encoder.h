@@ -67,7 +67,7 @@ typedef struct {
     float *q, *k, *v, *ctx;             /* (N,C) */
     float *w_pre, *w;                   /* (B,NH,T,T) softmax output, post-DropAttention */
     float *xhat1, *rstd1, *x1;          /* (N,C), (N), (N,C) */
-    float *u, *gu;                      /* (N,F) */
+    float *u, *gu, *cdf;                /* (N,F) GELU input, output, Phi(u) (reused by the backward) */
     float *h;                           /* (N,C) FFN output (HiddenCut input) */
     float *xhat2, *rstd2;               /* (N,C), (N) */
     float *t0, *t1, *dq, *dk, *dv;      /* scratch (N,C) */
