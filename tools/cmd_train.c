@@ -48,6 +48,7 @@ static void usage(FILE *f, int pre)
                "  --lr X [%g]   --wd X [%g] (AdamW)   --warmup X [%g] (fraction of steps; then linear decay)\n"
                "  --data DIR [%s]   --out DIR [%s]\n"
                "  --resume        continue from OUT/ckpt.safetensors (same options required)\n"
+               "  --stop-after N  stop after N epochs of the schedule (then --resume; same result)\n"
                "  --threads N     OpenBLAS threads [OpenBLAS default]   --quiet  no progress line\n"
                "writes OUT/model.safetensors (best dev epoch), ckpt.safetensors (resumable),\n"
                "curve.tsv, curve.png (with gnuplot), result.txt (dev/test accuracy)\n"
@@ -107,6 +108,7 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
         else if (!strcmp(a, "--epochs")) rc = num_l(cmd, a, v, 1, 1000, &o.epochs);
         else if (!strcmp(a, "--batch")) rc = num_l(cmd, a, v, 1, 4096, &o.batch);
         else if (!strcmp(a, "--max-steps")) rc = num_l(cmd, a, v, 1, LONG_MAX, &o.max_steps);
+        else if (!strcmp(a, "--stop-after")) rc = num_l(cmd, a, v, 1, 1000, &o.stop_epochs);
         else if (!strcmp(a, "--threads")) rc = num_l(cmd, a, v, 1, 256, &x), o.threads = (int)x;
         else if (!strcmp(a, "--r") && !pre) rc = num_l(cmd, a, v, 1, 4096, &o.r);
         else if (!strcmp(a, "--layers") && pre) rc = num_l(cmd, a, v, 1, 64, &o.L);

@@ -549,7 +549,9 @@ int hk_fast_train_run(const hk_train_opts *o)
     const hk_adamw_hparams hp0 = {o->lr, 0.9, 0.999, 1e-8, o->wd};
     double t0 = now(), loss_sum = 0, last_print = 0;
     long loss_n = 0, epoch_loaded = -1, step0 = pg->step;
-    for (long step = pg->step; step < total && !st; step++) {
+    long stop = total; /* --stop-after: the schedule is still the one of `total` steps */
+    if (o->stop_epochs > 0 && o->stop_epochs * spe < total) stop = o->stop_epochs * spe;
+    for (long step = pg->step; step < stop && !st; step++) {
         const long epoch = step / spe, at = step % spe;
         if (epoch != epoch_loaded) { /* the epoch's order: a shuffle seeded by (seed, epoch) */
             for (long i = 0; i < trs.N; i++) perm[i] = i;
@@ -626,7 +628,9 @@ int hk_fast_train_run(const hk_train_opts *o)
             if (!st) st = write_curve(o->out, pg);
         }
     }
-    if (!st) { /* the selected model on dev and test */
+    if (!st && pg->step < total) { /* stopped early on request: the checkpoint holds the state */
+        if (!o->quiet) fprintf(stderr, "stopped after step %ld of %ld; continue with --resume\n", pg->step, total);
+    } else if (!st) { /* the selected model on dev and test */
         hk_st_file *f = NULL;
         snprintf(path, sizeof path, "%s/model.safetensors", o->out);
         st = hk_st_read(path, &f);
@@ -652,7 +656,7 @@ int hk_fast_train_run(const hk_train_opts *o)
         }
         snprintf(path, sizeof path, "%s/result.txt", o->out);
         if (!st) st = hk_file_write_atomic(path, res, n);
-        if (!st) fputs(res, stdout);
+        if (!st && o->quiet < 2) fputs(res, stdout);
         if (!st) plot_curve(o->out, o->quiet);
     }
     free(work), free(perm), free(labels), free(pg);

@@ -32,8 +32,9 @@ typedef struct {
     long L, C, NH, F, r;     /* pretrain: model dims (train reads them from init) */
     double alpha, lr, wd, warmup;  /* warmup: fraction of all steps */
     int resume;              /* continue from OUT/ckpt.safetensors */
+    long stop_epochs;        /* > 0: stop after that many epochs of the schedule (resume later) */
     int threads;             /* OpenBLAS threads, 0 = OpenBLAS's default */
-    int quiet;               /* no progress line */
+    int quiet;               /* 1: no progress line; 2: nothing on stdout / stderr either */
 } hk_train_opts;
 
 /* Fills the defaults of a mode (pretrain or train). */
