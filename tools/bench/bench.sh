@@ -46,7 +46,7 @@ for th in 1 $ncpu; do
       printf "  throughput ratio fast/torch:  hiddenkey- %.2fx   hiddenkey %.2fx   (target >= 1.5x)\n", ts1/fs1, ts2/fs2
       printf "  two-pass / one-pass step:     fast %.3f   torch %.3f   (target <= 1.35)\n", fs2/fs1, ts2/ts1
       printf "  CPU ms per step (all threads; robust to waiting for a core): fast %.2f / %.2f, torch %.2f / %.2f -> ratio %.2fx / %.2fx, two-pass %.3f / %.3f\n", fc1, fc2, tc1, tc2, tc1/fc1, tc2/fc2, fc2/fc1, tc2/tc1
-      printf "  matmul phases: %.1f GFLOP/s = %.0f%% of sgemm (2048x512x128) %.1f, %.0f%% of sgemm 1024^3 %.1f; %.0f%% of the step in sgemm  (target >= 50%%)\n", mg, 100*mg/c1, c1, 100*mg/c2, c2, 100*mf
+      printf "  matmul phases (GFLOP per CPU-second): %.1f = %.0f%% of sgemm (2048x512x128) %.1f, %.0f%% of sgemm 1024^3 %.1f; %.0f%% of the step CPU time in sgemm  (target >= 50%%)\n", mg, 100*mg/c1, c1, 100*mg/c2, c2, 100*mf
     }'
   done
 done
