@@ -3,11 +3,13 @@
  * regeneration.  (The checker's numerics are the registered golden checks.) */
 #include "hk_test.h"
 
+#include "../ref/fileio.h"
 #include "../ref/tensorfile.h"
 #include "../tools/golden.h"
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,6 +170,156 @@ START_TEST(generate_is_byte_identical)
 }
 END_TEST
 
+/* ---- golden/README.md documents every tensor name and config key -------
+ * The README is the specification a backend is written from, so every name
+ * a case file holds must appear (in backticks) in its op's section: exactly,
+ * or in the section's generic form (l<l> block, pass<P>, _<p> projection,
+ * param.l<l>.<name>, role.*).  The encoder section extends the attention
+ * section, dylora_loss the dylora section. */
+
+/* The text of the section "### ... `golden/<op>/` ..." up to the next heading (malloc'd), or NULL. */
+static char *readme_section(const char *readme, const char *op)
+{
+    char tag[96];
+    snprintf(tag, sizeof tag, "`golden/%s/`", op);
+    for (const char *h = strstr(readme, "\n### "); h; h = strstr(h + 1, "\n### ")) {
+        const char *eol = strchr(h + 1, '\n');
+        if (!eol) return NULL;
+        const char *t = strstr(h, tag);
+        if (!t || t > eol) continue;
+        const char *end = strstr(eol, "\n## "), *end3 = strstr(eol, "\n### ");
+        if (!end || (end3 && end3 < end)) end = end3;
+        size_t n = end ? (size_t)(end - h) : strlen(h);
+        char *s = malloc(n + 1);
+        memcpy(s, h, n);
+        s[n] = 0;
+        return s;
+    }
+    return NULL;
+}
+
+static int documented(const char *sec, const char *form)
+{
+    char q[256];
+    snprintf(q, sizeof q, "`%s`", form);
+    return strstr(sec, q) != NULL;
+}
+
+/* name with l<digits> -> l<l>, pass<digits> -> pass<P>, trailing _q/_k/_v/_o -> _<p>. */
+static void generic_name(const char *name, char *out, size_t size)
+{
+    size_t k = 0;
+    for (const char *c = name; *c && k + 8 < size;) {
+        if (*c == '.' && c[1] == 'l' && c[2] >= '0' && c[2] <= '9') {
+            k += (size_t)snprintf(out + k, size - k, ".l<l>");
+            for (c += 2; *c >= '0' && *c <= '9'; c++) {}
+        } else if (!strncmp(c, "pass", 4) && c[4] >= '0' && c[4] <= '9') {
+            k += (size_t)snprintf(out + k, size - k, "pass<P>");
+            for (c += 4; *c >= '0' && *c <= '9'; c++) {}
+        } else if (*c == '_' && c[1] && strchr("qkvo", c[1]) && c[2] == 0) {
+            k += (size_t)snprintf(out + k, size - k, "_<p>");
+            c += 2;
+        } else {
+            out[k++] = *c++;
+        }
+    }
+    out[k] = 0;
+}
+
+static int name_documented(const char *sec, const char *name)
+{
+    char gen[160], form[192];
+    if (documented(sec, name)) return 1;
+    generic_name(name, gen, sizeof gen);
+    if (documented(sec, gen)) return 1;
+    const char *blk = strstr(gen, ".l<l>.");
+    if (blk) {
+        snprintf(form, sizeof form, "%.*s.l<l>.<name>", (int)(blk - gen), gen);
+        if (documented(sec, form)) return 1;
+    }
+    const char *dot = strchr(name, '.');
+    snprintf(form, sizeof form, "%.*s.*", dot ? (int)(dot - name) : 0, name);
+    return documented(sec, form);
+}
+
+/* config key, or its per-position form <pos>_p / <pos>_pattern / <pos>_rescale. */
+static int key_documented(const char *sec, const char *key)
+{
+    if (documented(sec, key)) return 1;
+    static const char *const pos[] = {"lora", "input", "logits", "weights", "hidden", "output"};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+        size_t n = strlen(pos[i]);
+        if (!strncmp(key, pos[i], n) && key[n] == '_') {
+            char form[96];
+            snprintf(form, sizeof form, "<pos>%s", key + n);
+            return documented(sec, form);
+        }
+    }
+    return 0;
+}
+
+START_TEST(readme_documents_every_tensor_and_config_key)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    hk_assert_ok(hk_file_read("golden/README.md", (size_t)1 << 24, &buf, &len));
+    char *readme = malloc(len + 1);
+    memcpy(readme, buf, len);
+    readme[len] = 0;
+    free(buf);
+    long missing = 0, checked = 0;
+    for (size_t i = 0; i < hk_golden_count(); i++) {
+        const hk_golden_case *c = hk_golden_get(i);
+        char *sec = readme_section(readme, c->op);
+        ck_assert_msg(sec != NULL, "golden/README.md has no section for op '%s' (a heading with `golden/%s/`)",
+                      c->op, c->op);
+        const char *base = !strcmp(c->op, "encoder") ? "attention" : !strcmp(c->op, "dylora_loss") ? "dylora" : NULL;
+        char *bsec = base ? readme_section(readme, base) : NULL;
+        hk_st_file *f;
+        hk_assert_ok(hk_golden_build(c, &f));
+        for (size_t t = 0; t < f->ntensors; t++) {
+            const char *nm = f->tensors[t].name;
+            int ok = name_documented(sec, nm) || (bsec && name_documented(bsec, nm));
+            checked++;
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: tensor %s undocumented\n", c->op, nm);
+        }
+        json_t *cfg = json_loads(hk_st_get_meta(f, "config"), 0, NULL);
+        ck_assert_ptr_nonnull(cfg);
+        const char *key;
+        json_t *v;
+        json_object_foreach(cfg, key, v)
+        {
+            int ok = key_documented(sec, key) || (bsec && key_documented(bsec, key));
+            checked++;
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: config key %s undocumented\n", c->op, key);
+        }
+        json_decref(cfg);
+        hk_st_free(f);
+        free(sec);
+        free(bsec);
+    }
+    free(readme);
+    ck_assert_int_gt(checked, 500);
+    ck_assert_msg(missing == 0, "%ld tensor names / config keys of the golden set are not in golden/README.md", missing);
+}
+END_TEST
+
+START_TEST(readme_lint_catches_an_undocumented_name)
+{
+    const char *sec = "### x — `golden/x/`\n| `in.x` | `param.lora_A_<p>` | `param.l<l>.<name>` | `mask.pass<P>.l<l>.lora` "
+                      "`<pos>_p` `param.*`";
+    ck_assert(name_documented(sec, "in.x"));
+    ck_assert(name_documented(sec, "param.lora_A_k"));
+    ck_assert(name_documented(sec, "param.l1.W1"));
+    ck_assert(name_documented(sec, "mask.pass2.l0.lora"));
+    ck_assert(key_documented(sec, "hidden_p"));
+    ck_assert(!name_documented(sec, "in.y"));
+    ck_assert(!name_documented(sec, "grad.lora_A_k"));
+    ck_assert(!key_documented(sec, "hidden_scale"));
+    ck_assert_ptr_null(readme_section(sec, "y"));
+}
+END_TEST
+
 Suite *suite_golden(void)
 {
     Suite *s = suite_create("golden");
@@ -182,5 +334,10 @@ Suite *suite_golden(void)
     tcase_add_test(tc, bad_golden_file_exits_2);
     tcase_add_test(tc, generate_is_byte_identical);
     suite_add_tcase(s, tc);
+    TCase *doc = tcase_create("readme");
+    tcase_set_timeout(doc, 60);
+    tcase_add_test(doc, readme_documents_every_tensor_and_config_key);
+    tcase_add_test(doc, readme_lint_catches_an_undocumented_name);
+    suite_add_tcase(s, doc);
     return s;
 }

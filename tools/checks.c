@@ -81,23 +81,32 @@ int hk_check_run_one(const hk_check *c, hk_check_result *res)
     return res->failed == 0;
 }
 
+static int selected(const hk_check *c, const char *group, const char *prefix)
+{
+    return (!group || strcmp(group, c->group) == 0) && (!prefix || strncmp(prefix, c->name, strlen(prefix)) == 0);
+}
+
 long hk_checks_run(const char *group, const char *prefix, FILE *out, int verbose)
 {
     long nfail = 0, nrun = 0;
     size_t n = hk_checks_count();
+    int w = 34; /* the check column fits the longest selected name, so columns stay aligned */
+    for (size_t i = 0; i < n; i++) {
+        const hk_check *c = hk_checks_get(i);
+        if (selected(c, group, prefix) && (int)strlen(c->name) > w) w = (int)strlen(c->name);
+    }
     if (out)
-        fprintf(out, "%-10s %-34s %8s %12s %10s %-8s %s\n", "group", "check", "cases", "worst", "bound", "unit",
+        fprintf(out, "%-10s %-*s %8s %12s %10s %-8s %s\n", "group", w, "check", "cases", "worst", "bound", "unit",
                 "result");
     for (size_t i = 0; i < n; i++) {
         const hk_check *c = hk_checks_get(i);
-        if (group && strcmp(group, c->group) != 0) continue;
-        if (prefix && strncmp(prefix, c->name, strlen(prefix)) != 0) continue;
+        if (!selected(c, group, prefix)) continue;
         hk_check_result r;
         int ok = hk_check_run_one(c, &r);
         nrun++;
         if (!ok) nfail++;
         if (out) {
-            fprintf(out, "%-10s %-34s %8ld %12.3e %10.3e %-8s %s\n", c->group, c->name, r.cases, r.worst, r.bound,
+            fprintf(out, "%-10s %-*s %8ld %12.3e %10.3e %-8s %s\n", c->group, w, c->name, r.cases, r.worst, r.bound,
                     r.unit, ok ? "pass" : "FAIL");
             if (!ok || verbose) fprintf(out, "           %s\n", r.detail);
             if (verbose) fprintf(out, "           (%s)\n", c->what);

@@ -2,6 +2,7 @@
  * byte-identity comparison (see golden.h and golden/README.md). */
 #include "golden.h"
 
+#include "../ref/attnmask.h"
 #include "../ref/error.h"
 #include "../ref/rng.h"
 
@@ -177,6 +178,12 @@ void hk_gc_set_scale(hk_gcase *g, const char *name, double scale)
     if (t) t->scale = scale;
 }
 
+void hk_gc_add_terms(hk_gcase *g, const char *prefix, double dn)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].is_out && has_prefix(g->t[i].name, prefix)) g->t[i].nterms += dn;
+}
+
 void hk_gc_round32(double *x, long n)
 {
     for (long i = 0; i < n; i++) x[i] = (double)(float)x[i];
@@ -220,6 +227,33 @@ double hk_gc_maxabs(const double *x, long n)
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v) { json_object_set_new(g->cfg, key, json_integer(v)); }
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v) { json_object_set_new(g->cfg, key, json_real(v)); }
 void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v) { json_object_set_new(g->cfg, key, json_string(v)); }
+
+void hk_gc_cfg_lora(hk_gcase *g, unsigned lora)
+{
+    char s[8] = "";
+    int k = 0;
+    for (int i = 0; i < 4; i++)
+        if (lora & (1u << i)) s[k++] = "qkvo"[i];
+    hk_gc_cfg_str(g, "lora", s);
+}
+
+long hk_gc_allmasked_rows(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T)
+{
+    long n = 0;
+    for (long row = 0; row < B * NH * T; row++) {
+        long kept;
+        hk_attnmask_row_count(&kept, NULL, mask + row * T, pad ? pad + (row / (NH * T)) * T : NULL, T);
+        n += kept == 0;
+    }
+    return n;
+}
+
+double hk_gc_logit_range(const double *g, long n, double R)
+{
+    for (long i = 0; i < n; i++)
+        if (isfinite(g[i])) R = fmax(R, ceil(fabs(g[i])));
+    return R;
+}
 
 static void free_case(hk_gcase *g)
 {

@@ -27,7 +27,7 @@
 #include <stdio.h>
 
 #define HK_GOLDEN_FORMAT "hkref-golden-1"
-#define HK_GOLDEN_MAX_TENSORS 48
+#define HK_GOLDEN_MAX_TENSORS 96
 
 /* HK_SHAPE(a, b, c) expands to the two arguments `ndim, shape`. */
 #define HK_SHAPE(...) (int)(sizeof((const long[]){__VA_ARGS__}) / sizeof(long)), (const long[]){__VA_ARGS__}
@@ -63,6 +63,9 @@ double *hk_gc_out(hk_gcase *g, const char *name, int ndim, const long *shape, do
                   const char *note);
 /* Sets the scale S of output `name` after the case has computed it. */
 void hk_gc_set_scale(hk_gcase *g, const char *name, double scale);
+/* Adds dn to the rounding-step count n of every output whose name starts
+ * with `prefix` (a term known only after the case ran, e.g. a logit range). */
+void hk_gc_add_terms(hk_gcase *g, const char *prefix, double dn);
 /* Marks output `name` as mostly zeros by design (all-masked rows, high p):
  * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
 void hk_gc_zeros_expected(hk_gcase *g, const char *name);
@@ -82,10 +85,17 @@ double hk_gc_maxabs(const double *x, long n);
  * hk_consistency. */
 void hk_gc_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl, double *Sg,
                        double *R);
+/* Attention helpers (golden_attention.c, golden_attndrop.c, golden_train.c):
+ * rows of a (B,NH,T,T) mask with no kept key (pad (B,T) or NULL);
+ * max(R, ceil(max |g|)) over the finite entries of g (padded keys are -inf). */
+long hk_gc_allmasked_rows(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T);
+double hk_gc_logit_range(const double *g, long n, double R);
 /* Config entries (metadata `config`, JSON with sorted keys). */
 void hk_gc_cfg_int(hk_gcase *g, const char *key, long v);
 void hk_gc_cfg_real(hk_gcase *g, const char *key, double v);
 void hk_gc_cfg_str(hk_gcase *g, const char *key, const char *v);
+/* config "lora": the letters of the adapted projections, q k v o for bits 0..3 (e.g. "kv"). */
+void hk_gc_cfg_lora(hk_gcase *g, unsigned lora);
 
 /* Builds one case into a new file object (caller frees with hk_st_free). */
 int hk_golden_build(const hk_golden_case *c, hk_st_file **out);

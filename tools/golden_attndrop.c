@@ -50,12 +50,7 @@ static int build_ad(hk_gcase *g, const void *arg)
                 if (pad[(bh / NH) * T + k]) lg[(bh * T + q) * T + k] = -INFINITY;
     HK_TRY(hk_attnmask_sample(m, a->pat, a->p, pad, B, NH, T, T, hk_gc_rng(g)));
     /* Non-edge cases: every row keeps at least one key (STYLE: zero-trust). */
-    long allmasked = 0;
-    for (long row = 0; row < B * NH * T; row++) {
-        long kept;
-        hk_attnmask_row_count(&kept, NULL, m + row * T, pad + (row / (NH * T)) * T, T);
-        allmasked += kept == 0;
-    }
+    long allmasked = hk_gc_allmasked_rows(m, pad, B, NH, T);
     HK_REQUIRE(a->edge == 1 || allmasked == 0, HK_EDOM, "%ld all-masked rows in a non-edge case: another seed", allmasked);
     HK_REQUIRE(a->edge != 1 || allmasked > 0, HK_EDOM, "edge case without an all-masked row: another seed");
     /* Zmin: the smallest sum of kept softmax weights over rows with a dropped and a kept key. */

@@ -132,7 +132,8 @@ static int build_fw(hk_gcase *g, const void *arg)
 
 static const fw_arg f_rdrop = {"rdrop", 0, 0, -1, -1, 3, 4, 0}, f_hk = {"hiddenkey", 0, 0, -1, -1, 3, 4, 0},
                     f_hc = {"hiddencut", 0, 0, -1, -1, 2, 5, 0}, f_lora = {"lora", 0, 0, -1, -1, 3, 4, 0},
-                    f_reg = {"rdrop", 1, 0.5, -1, -1, 3, 1, 4}, f_hk2 = {"hiddenkey", 0, 0.75, -1, 0, 3, 5, 0};
+                    f_reg = {"rdrop", 1, 0.5, -1, -1, 3, 1, 4}, f_hk2 = {"hiddenkey", 0, 0.75, -1, 0, 3, 5, 0},
+                    f_n1 = {"rdrop", 0, 0, -1, -1, 1, 6, 0};
 
 static const hk_golden_case cases[] = {
     {"framework_loss", "framework_loss_rdrop_3x4", SRC_FW, 801, build_fw, &f_rdrop},
@@ -141,6 +142,7 @@ static const hk_golden_case cases[] = {
     {"framework_loss", "framework_loss_hiddencut_js_mixture_2x5", SRC_FW, 804, build_fw, &f_hc},
     {"framework_loss", "framework_loss_lora_one_pass_3x4", SRC_FW, 805, build_fw, &f_lora},
     {"framework_loss", "framework_loss_rdrop_regression_mse_3_d4", SRC_FW, 806, build_fw, &f_reg},
+    {"framework_loss", "framework_loss_rdrop_n1_6", SRC_FW, 807, build_fw, &f_n1},
 };
 
 const hk_golden_case *hk_golden_framework(size_t *n)

@@ -193,6 +193,9 @@ def op_hiddencut(t, cfg, bug):
 @op("layernorm")
 def op_layernorm(t, cfg, bug):
     x = t["x"]
+    if bug == "layernorm_unbiased_var":  # torch.var's default (N - 1) denominator
+        y = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + cfg["eps"])
+        return {"y": y * t["weight"] + t["bias"]}
     return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
 
 
@@ -206,7 +209,8 @@ def op_gelu(t, cfg, bug):
 
 @op("crossentropy")
 def op_crossentropy(t, cfg, bug):
-    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=cfg["reduction"])}
+    red = "sum" if bug == "crossentropy_sum_not_mean" else cfg["reduction"]
+    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=red)}
 
 
 def attn_masks(t, bug):
@@ -232,9 +236,8 @@ def op_dropkey(t, cfg, bug):
     return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
 
 
-@op("dropattention")
-def op_dropattention(t, cfg, bug):
-    w = torch.softmax(t["g"], -1)
+def dropattention_apply(w, t, cfg, bug):
+    """DropAttention on softmax weights w (B,NH,T,T) with t["mask.att"], t["mask.pad"]."""
     drop, pad, allm = attn_masks(t, bug)
     keep = (~drop & ~pad).to(w.dtype)
     if cfg["variant"] == "classic":
@@ -245,10 +248,150 @@ def op_dropattention(t, cfg, bug):
             z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
         out = w * keep / torch.where(allm, torch.ones_like(z), z)
     if cfg["allmasked_policy"] == "keep":
-        out = torch.where(allm, w, out)
+        return torch.where(allm, w, out)
+    return out.masked_fill(allm, 0.0)
+
+
+@op("dropattention")
+def op_dropattention(t, cfg, bug):
+    return {"w": dropattention_apply(torch.softmax(t["g"], -1), t, cfg, bug)}
+
+
+def attn_projection(P, name, u, lora, bug):
+    """u @ W.T + b, plus the LoRA term (alpha/r) dropout(u) A.T B.T if projection `name` is adapted.
+    lora: {"on": "kv", "alpha", "r", "p", "masks": {name: mask (B,T,C)}}."""
+    y = F.linear(u, P["W_" + name], P.get("b_" + name))
+    src = name
+    if bug == "attention_lora_on_q_not_k" and name in "qk":  # k's adapter applied to q, q left plain
+        src = "k" if name == "q" else None
+    if src is not None and src in lora["on"]:
+        ud = dropout_with(u, lora["masks"].get(src), lora["p"])
+        y = y + lora["alpha"] / lora["r"] * F.linear(F.linear(ud, P["lora_A_" + src]), P["lora_B_" + src])
+    return y
+
+
+def attention(P, x, pad, NH, lora, dk, da, bug):
+    """Multi-head self-attention (golden/README.md, attention).  pad (B,T) bool, 1 = padded key;
+    dk: DropKey {"mask", "allmasked_policy"} or None; da: DropAttention {"mask", "variant", "p",
+    "allmasked_policy"} or None (both may be active: DropKey on the logits, then DropAttention)."""
+    B, T, C = x.shape
+    D = C // NH
+
+    def heads(u):  # (B,T,C) -> (B,NH,T,D)
+        return u.reshape(B, T, NH, D).transpose(1, 2)
+
+    q, k, v = (heads(attn_projection(P, n, x, lora, bug)) for n in "qkv")
+    scale = 1.0 / D if bug == "attention_scale_1_over_D" else 1.0 / math.sqrt(D)
+    g = (q @ k.transpose(-1, -2)) * scale
+    g = g.masked_fill(pad[:, None, None, :], -math.inf)
+    if dk is not None:
+        w = op_dropkey({"g": g, "mask.pad": pad, "mask.att": dk["mask"]}, dk, bug)["w"]
     else:
-        out = out.masked_fill(allm, 0.0)
-    return {"w": out}
+        w = torch.softmax(g, -1)
+    if da is not None:
+        w = dropattention_apply(w, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
+    ctx = (w @ v).transpose(1, 2).reshape(B, T, C)
+    return attn_projection(P, "o", ctx, lora, bug)
+
+
+def attn_case_args(t, cfg):
+    """(lora, dk, da) of an attention / encoder golden case."""
+    lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"], "p": cfg["lora_p"],
+            "masks": {n: t.get("mask.lora_" + n) for n in "qkvo"}}
+    m = {"mask": t.get("mask.att"), "p": cfg.get("attn_p"), "variant": cfg.get("variant"),
+         "allmasked_policy": cfg.get("allmasked_policy")}
+    return lora, (m if cfg["method"] == "dropkey" else None), (m if cfg["method"] == "dropattention" else None)
+
+
+@op("attention")
+def op_attention(t, cfg, bug):
+    lora, dk, da = attn_case_args(t, cfg)
+    return {"y": attention(t, t["x"], t["mask.pad"], cfg["NH"], lora, dk, da, bug)}
+
+
+def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
+    """Post-LN block: x1 = LN1(x + Attn(x)); y = LN2(x1 + HiddenCut(FFN(x1))).
+    hidden: {"mask" (B,T,C) bool, "scale"} or None."""
+    C = x.shape[-1]
+    x1 = F.layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps)
+    h = F.linear(F.gelu(F.linear(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
+    r2 = x1 + h
+    if hidden is not None:
+        if bug == "hiddencut_after_residual":  # cuts the residual stream too
+            r2 = r2 * ~hidden["mask"] * hidden["scale"]
+        else:  # HiddenCut on the FFN output, before residual + LN2
+            r2 = x1 + h * ~hidden["mask"] * hidden["scale"]
+    return F.layer_norm(r2, (C,), P["ln2_weight"], P["ln2_bias"], eps)
+
+
+@op("encoder")
+def op_encoder(t, cfg, bug):
+    lora, dk, da = attn_case_args(t, cfg)
+    hidden = {"mask": t["mask.hidden"], "scale": cfg["hidden_scale"]}
+    gelu = "tanh" if cfg["gelu"] == "tanh" else "none"
+    return {"y": encoder_block(t, t["x"], t["mask.pad"], cfg["NH"], lora, dk, da, hidden, cfg["ln_eps"], gelu, bug)}
+
+
+def stack_pass(t, cfg, pas, bug):
+    """One forward pass of the train_step stack (golden/README.md, train_step).  pas = 1 or 2;
+    a site is active when its rate is > 0 and the pass is not the clean pass 2."""
+    clean = pas == 2 and cfg["second_clean"]
+
+    def site(pos):
+        return cfg[pos + "_p"] > 0 and not clean
+
+    def scale(pos):
+        return 1.0 / (1.0 - cfg[pos + "_p"]) if cfg[pos + "_rescale"] == "inverted" else 1.0
+
+    def mask(name):
+        return t[f"mask.pass{pas}.{name}"]
+
+    x = t["x"]
+    B, T, C = x.shape
+    if site("input"):  # Cutoff on the embeddings
+        x = x * ~mask("input") * scale("input")
+    pad = torch.zeros(B, T, dtype=torch.bool)  # no padding in the stack
+    gelu = "tanh" if cfg["gelu"] == "tanh" else "none"
+    for l in range(cfg["L"]):
+        pre = f"l{l}."
+        P = {k[len(pre):]: v for k, v in t.items() if k.startswith(pre)}
+        lm = mask(pre + "lora") if site("lora") else None  # one mask for every adapted projection
+        lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"], "p": cfg["lora_p"] if site("lora") else 0,
+                "masks": {n: lm for n in "qkvo"}}
+        dk = {"mask": mask(pre + "logits"), "allmasked_policy": "keep"} if site("logits") else None
+        da = None
+        if site("weights"):
+            da = {"mask": mask(pre + "weights"), "p": cfg["weights_p"], "allmasked_policy": "keep",
+                  "variant": "norm_nograd" if cfg["weights_rescale"] == "normalized" else "classic"}
+        hidden = {"mask": mask(pre + "hidden"), "scale": scale("hidden")} if site("hidden") else None
+        x = encoder_block(P, x, pad, cfg["NH"], lora, dk, da, hidden, cfg["ln_eps"], gelu, bug)
+    rep = x[:, 0, :]  # first token
+    if site("output"):
+        rep = rep * ~mask("output") * scale("output")
+    return F.linear(rep, t["Wc"], t["bc"]), rep
+
+
+@op("train_step")
+def op_train_step(t, cfg, bug):
+    reg = cfg["task"] == "regression"
+
+    def task(o):
+        return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
+
+    out1, rep1 = stack_pass(t, cfg, 1, bug)
+    res = {"task": task(out1)}
+    total = res["task"]
+    if cfg["passes"] == 2:
+        out2, rep2 = stack_pass(t, cfg, 2, bug)
+        if cfg["task_both"] or bug == "train_task_on_both_passes":
+            res["task"] = total = 0.5 * (total + task(out2))
+        a, b = (rep1, rep2) if reg else (out1, out2)
+        if cfg["detach_second"] and bug != "framework_detach_missing":
+            b = b.detach()
+        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
+        total = total + cfg["weight"] * res["consistency"]
+    res["total"] = total
+    return res
 
 
 def dylora_forward(t, cfg, b, xd, bug, frozen=False):
@@ -293,6 +436,13 @@ BUGS = {
     "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
     "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
     "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
+    "layernorm_unbiased_var": "LayerNorm with the unbiased (N - 1) variance instead of the biased one",
+    "crossentropy_sum_not_mean": "cross-entropy summed over the rows instead of averaged",
+    "attention_scale_1_over_D": "attention logits scaled by 1/D instead of 1/sqrt(D)",
+    "attention_lora_on_q_not_k": "the k adapter (lora_A_k, lora_B_k) applied to the q projection, k left plain",
+    "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
+                                 "(HiddenKey / HiddenCut: pass 1 only)",
+    "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
 }
 
 
