@@ -34,7 +34,11 @@
 #include "../ref/layernorm.h"
 #include "../ref/rng.h"
 #include "../ref/stack.h"
+#include "../ref/tensorfile.h"
 #include "../tools/fast/fast_stack.h"
+#include "../tools/golden.h"
+
+#include <jansson.h>
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -446,6 +450,132 @@ START_TEST(bad_fast_config_is_refused)
 }
 END_TEST
 
+/* ---- the golden encoder cases at F32 tolerance ----------------------------- */
+
+/* A golden tensor as f32 (NULL if absent). */
+static float *gold_f32(const hk_st_file *g, const char *name, long n)
+{
+    const hk_st_tensor *t = hk_st_find(g, name);
+    if (!t) return NULL;
+    ck_assert_msg((long)t->numel == n, "golden %s has %zu elements, expected %ld", name, t->numel, n);
+    double *d = malloc(sizeof(double) * (size_t)n);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    hk_assert_ok(hk_st_to_f64(t, d));
+    for (long i = 0; i < n; i++) f[i] = (float)d[i]; /* the generator made every input exact in binary32 */
+    free(d);
+    return f;
+}
+
+static const uint8_t *gold_mask(const hk_st_file *g, const char *name)
+{
+    const hk_st_tensor *t = hk_st_find(g, name);
+    return t ? (const uint8_t *)t->data : NULL;
+}
+
+/* Runs one golden/encoder case on the fast block and checks it with the
+ * golden checker at F32.  Returns 0 when the case needs what the fast path
+ * does not have (LoRA on q or o, all-masked policy zero): skipped, counted. */
+static int golden_encoder_case(const char *path)
+{
+    hk_st_file *g;
+    hk_assert_ok(hk_st_read(path, &g));
+    json_error_t je;
+    json_t *cfg = json_loads(hk_st_get_meta(g, "config"), 0, &je);
+    ck_assert_ptr_nonnull(cfg);
+    const char *lora = json_string_value(json_object_get(cfg, "lora")), *method = json_string_value(json_object_get(cfg, "method"));
+    json_t *pol = json_object_get(cfg, "allmasked_policy");
+    if (strcmp(lora, "kv") != 0 || (pol && strcmp(json_string_value(pol), "keep") != 0)) {
+        json_decref(cfg);
+        hk_st_free(g);
+        return 0;
+    }
+#define CI(k) json_integer_value(json_object_get(cfg, k))
+#define CR(k) json_number_value(json_object_get(cfg, k))
+    const long B = CI("B"), T = CI("T"), C = CI("C"), NH = CI("NH"), F = CI("F"), r = CI("r");
+    hk_fast_config fc = {.B = B, .T = T, .C = C, .NH = NH, .F = F, .r = r, .alpha = (float)CR("alpha"),
+                         .ln_eps = (float)CR("ln_eps")};
+    hk_fast_cache cache;
+    hk_assert_ok(hk_fast_cache_alloc(&cache, &fc));
+    static const char *const pn[20] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
+                                       "lora_A_v", "lora_B_v", "ln1_weight", "ln1_bias", "W1", "b1", "W2", "b2",
+                                       "ln2_weight", "ln2_bias"};
+    const long len[20] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r, C, C, F * C, F, C * F, C, C, C};
+    float *P[20], *G[20];
+    for (int j = 0; j < 20; j++) {
+        char n[48];
+        snprintf(n, sizeof n, "param.%s", pn[j]);
+        P[j] = gold_f32(g, n, len[j]);
+        ck_assert_msg(P[j] != NULL, "%s: no %s", path, n);
+        G[j] = calloc((size_t)len[j], sizeof(float));
+    }
+    hk_fast_params fp = {P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7], P[8], P[9],
+                         P[10], P[11], P[12], P[13], P[14], P[15], P[16], P[17], P[18], P[19]};
+    hk_fast_params fg = {G[0], G[1], G[2], G[3], G[4], G[5], G[6], G[7], G[8], G[9],
+                         G[10], G[11], G[12], G[13], G[14], G[15], G[16], G[17], G[18], G[19]};
+    const long NC = B * T * C;
+    float *x = gold_f32(g, "in.x", NC), *dy = gold_f32(g, "in.d_y", NC), *y = malloc(4 * (size_t)NC),
+          *dx = malloc(4 * (size_t)NC);
+    const char *variant = json_string_value(json_object_get(cfg, "variant"));
+    hk_fast_masks m = {.pad = gold_mask(g, "mask.pad"), .lora_k = gold_mask(g, "mask.lora_k"),
+                       .lora_v = gold_mask(g, "mask.lora_v"), .lora_p = (float)CR("lora_p"),
+                       .hidden = gold_mask(g, "mask.hidden"), .hidden_scale = (float)CR("hidden_scale")};
+    if (!strcmp(method, "dropkey")) m.dropkey = gold_mask(g, "mask.att");
+    if (!strcmp(method, "dropattention")) {
+        m.dropattn = gold_mask(g, "mask.att");
+        m.dropattn_p = (float)CR("attn_p");
+        m.dropattn_variant = !strcmp(variant, "classic") ? HK_FAST_DA_CLASSIC
+                             : !strcmp(variant, "norm") ? HK_FAST_DA_NORM : HK_FAST_DA_NORM_NOGRAD;
+    }
+    hk_fast_enc_forward(y, &cache, x, &fp, &m);
+    hk_fast_enc_backward(dx, &fg, dy, &cache, &fp, &m);
+    hk_st_file *got;
+    hk_assert_ok(hk_st_new(&got));
+    long s3[3] = {B, T, C};
+    hk_assert_ok(hk_st_add(got, "out.y", HK_ST_F32, 3, s3, y));
+    hk_assert_ok(hk_st_add(got, "grad.x", HK_ST_F32, 3, s3, dx));
+    for (int j = 0; j < 20; j++) {
+        char n[48];
+        snprintf(n, sizeof n, "grad.%s", pn[j]);
+        const hk_st_tensor *t = hk_st_find(g, n);
+        if (t) hk_assert_ok(hk_st_add(got, n, HK_ST_F32, t->ndim, t->shape, G[j]));
+    }
+    hk_gcase_result res;
+    hk_assert_ok(hk_golden_check_case(g, got, HK_GOLDEN_F32, stderr, &res));
+    ck_assert_msg(res.failed_tensors == 0 && res.problem[0] == 0, "%s: the fast path fails the golden check at F32 (%ld tensors)",
+                  path, res.failed_tensors);
+    double worst = 0;
+    for (int i = 0; i < res.ntensors; i++) worst = res.t[i].pct > worst ? res.t[i].pct : worst;
+    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden %s: %d tensors pass at F32, worst %.1f%% of threshold\n", path, res.ntensors, worst);
+    hk_st_free(got);
+    for (int j = 0; j < 20; j++) free(P[j]), free(G[j]);
+    free(x), free(dy), free(y), free(dx);
+    hk_fast_cache_free(&cache);
+    json_decref(cfg);
+    hk_st_free(g);
+    return 1;
+#undef CI
+#undef CR
+}
+
+START_TEST(golden_encoder_cases_pass_at_f32)
+{
+    char **paths;
+    size_t n;
+    hk_assert_ok(hk_golden_list_dir("golden", &paths, &n));
+    int ran = 0, skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(paths[i], "encoder/", 8) != 0) continue;
+        char p[512];
+        snprintf(p, sizeof p, "golden/%s", paths[i]);
+        if (golden_encoder_case(p)) ran++;
+        else skipped++;
+    }
+    hk_golden_list_free(paths, n);
+    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden encoder: %d cases on the fast path, %d skipped (LoRA on q/o)\n", ran, skipped);
+    ck_assert_int_ge(ran, 4);
+}
+END_TEST
+
 /* The Makefile drops -lgslcblas; the dynamic linker must bind cblas_sgemm to
  * OpenBLAS (libgsl.so still pulls libgslcblas.so in as its own dependency). */
 START_TEST(sgemm_is_openblas)
@@ -469,6 +599,7 @@ Suite *suite_fast(void)
     tcase_add_test(c, fast_sampler_draws_the_reference_masks);
     tcase_add_test(c, bad_fast_config_is_refused);
     tcase_add_test(c, sgemm_is_openblas);
+    tcase_add_test(c, golden_encoder_cases_pass_at_f32);
     suite_add_tcase(s, c);
     return s;
 }
