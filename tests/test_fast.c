@@ -303,6 +303,17 @@ static void copy_masks(hk_fast_stack *f, const hk_stack *s, int pass)
     memcpy(f->m_hidden[pass], s->m_hidden[pass], FL * BTC);
 }
 
+/* The reference stack and the fast stack of the same shapes (alpha = 2r) for fw. */
+static void pair_alloc(hk_stack *s, hk_fast_stack *f, const hk_framework *fw)
+{
+    hk_enc_config ec = {.attn = {.B = FB, .T = FT, .C = FC, .NH = FNH, .lora = HK_ATTN_LORA_KV, .r = FR, .alpha = 2.0 * FR},
+                        .F = FF, .ln_eps = HK_LAYERNORM_EPS_DEFAULT, .gelu = HK_GELU_ERF};
+    hk_fast_config fc = {.B = FB, .T = FT, .C = FC, .NH = FNH, .F = FF, .r = FR, .alpha = 2.0f * FR,
+                         .ln_eps = (float)HK_LAYERNORM_EPS_DEFAULT};
+    hk_assert_ok(hk_stack_alloc(s, &ec, FL, FK, fw));
+    hk_assert_ok(hk_fast_stack_alloc(f, &fc, FL, FK, fw, 0, 0));
+}
+
 static void steps_case(const char *preset)
 {
     hk_framework fw;
@@ -310,14 +321,9 @@ static void steps_case(const char *preset)
     /* rates well above the presets' 0.1 placeholders, so every mask drops something */
     for (int p = 0; p < HK_POS_COUNT; p++)
         if (fw.site[p].p > 0) fw.site[p].p = 0.3;
-    hk_enc_config ec = {.attn = {.B = FB, .T = FT, .C = FC, .NH = FNH, .lora = HK_ATTN_LORA_KV, .r = FR, .alpha = 2.0 * FR},
-                        .F = FF, .ln_eps = HK_LAYERNORM_EPS_DEFAULT, .gelu = HK_GELU_ERF};
-    hk_fast_config fc = {.B = FB, .T = FT, .C = FC, .NH = FNH, .F = FF, .r = FR, .alpha = 2.0f * FR,
-                         .ln_eps = (float)HK_LAYERNORM_EPS_DEFAULT};
     hk_stack s;
     hk_fast_stack f;
-    hk_assert_ok(hk_stack_alloc(&s, &ec, FL, FK, &fw));
-    hk_assert_ok(hk_fast_stack_alloc(&f, &fc, FL, FK, &fw, 0, 0));
+    pair_alloc(&s, &f, &fw);
     gsl_rng *r = hk_rng_new(7);
     hk_assert_ok(hk_stack_init(&s, r));
     /* hk_stack_init's U(±0.6) weights with C = 16 saturate softmax and LayerNorm; scale
@@ -400,13 +406,9 @@ static void sampler_case(const char *preset, int extra)
         fw.site[HK_POS_HIDDEN].p = 0.3; /* span of floor(0.3 T) = 2 tokens */
     }
     hk_assert_ok(hk_framework_validate(&fw));
-    hk_enc_config ec = {.attn = {.B = FB, .T = FT, .C = FC, .NH = FNH, .lora = HK_ATTN_LORA_KV, .r = FR, .alpha = 8},
-                        .F = FF, .ln_eps = 1e-5, .gelu = HK_GELU_ERF};
-    hk_fast_config fc = {.B = FB, .T = FT, .C = FC, .NH = FNH, .F = FF, .r = FR, .alpha = 8, .ln_eps = 1e-5f};
     hk_stack s;
     hk_fast_stack f;
-    hk_assert_ok(hk_stack_alloc(&s, &ec, FL, FK, &fw));
-    hk_assert_ok(hk_fast_stack_alloc(&f, &fc, FL, FK, &fw, 0, 0));
+    pair_alloc(&s, &f, &fw);
     gsl_rng *r1 = hk_rng_new(11);
     hk_assert_ok(hk_stack_init(&s, r1));
     copy_stack(&f, &s);
