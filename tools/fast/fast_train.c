@@ -357,10 +357,11 @@ static int load_ckpt(trainer *tr, progress *pg, const char *path)
     char sig[512];
     signature(sig, sizeof sig, &tr->o);
     const char *fs = hk_st_get_meta(f, "signature");
-    if (!fs || strcmp(fs, sig) != 0) {
+    if (!fs || strcmp(fs, sig) != 0) { /* message first: fs lives in f */
+        hk_error_set(HK_EINVAL, __FILE__, __LINE__, "--resume: %s was written by a run with other options:\n  it:   %s\n  this: %s",
+                     path, fs ? fs : "(none)", sig);
         hk_st_free(f);
-        HK_ERROR(HK_EINVAL, "--resume: %s was written by a run with other options:\n  it:   %s\n  this: %s", path,
-                 fs ? fs : "(none)", sig);
+        return HK_EINVAL;
     }
     st = load_model(tr, f, path, 0);
     for (int i = 0; i < tr->na && !st; i++) {
