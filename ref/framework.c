@@ -75,6 +75,14 @@ int hk_framework_validate(const hk_framework *cfg)
 {
     HK_REQUIRE_PTR(cfg);
     for (int pos = 0; pos < HK_POS_COUNT; pos++) HK_TRY(validate_site((hk_position)pos, &cfg->site[pos]));
+    /* Both attention positions in one block: DropKey's -inf logits give
+     * weights that are exactly 0, so the keys normalized DropAttention keeps
+     * can all be DropKey's, and its divisor (Eq. 2) is then 0 -- with
+     * positive probability at any p > 0 (found by stack.combinations.pairs). */
+    if (cfg->site[HK_POS_LOGITS].p > 0.0 && cfg->site[HK_POS_WEIGHTS].p > 0.0 &&
+        cfg->site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED)
+        HK_ERROR(HK_EDOM, "site[weights].rescale normalized with site[logits] active: DropKey zeroes weights exactly, "
+                          "so the kept weights' row sum (Eq. 2) can be 0; use rescale inverted, or one attention position");
     HK_REQUIRE(cfg->task == HK_TASK_CLASSIFICATION || cfg->task == HK_TASK_REGRESSION, HK_EINVAL,
                "task %d is neither classification nor regression", (int)cfg->task);
     HK_REQUIRE(cfg->passes == 1 || cfg->passes == 2, HK_EINVAL, "passes must be 1 or 2 (got %d)", cfg->passes);

@@ -265,6 +265,68 @@ START_TEST(hooks_adapters)
 }
 END_TEST
 
+/* Errata (PAPER_NOTES.md): the notes' Eq. 7-10 and 13 use sum_{i != m} for
+ * the kept keys, which is right for one masked key only.  Row g = [0.3, -0.2,
+ * 1.1, 0.7], keys 2 and 3 dropped, u = 0: the measured Jacobians (library
+ * backward, one-hot upstream) match the general forms with S_K and miss the
+ * printed ones by far more than rounding; with only key 2 dropped the
+ * printed forms are right. */
+START_TEST(printed_single_key_forms_fail_for_two_masked_keys)
+{
+    const double g[4] = {0.3, -0.2, 1.1, 0.7};
+    double e[4], S = 0;
+    for (int i = 0; i < 4; i++) S += e[i] = exp(g[i]);
+    for (int nm = 1; nm <= 2; nm++) {
+        uint8_t m[4] = {0, 0, 1, (uint8_t)(nm == 2)};
+        const double SK = e[0] + e[1] + (nm == 1 ? e[3] : 0.0), Sne = S - e[2]; /* general S_K; printed sum_{i != m}, m = 2 */
+        double w[4], wk[4], wa[4], d[4] = {1, 0, 0, 0}, jdk[4] = {0}, jng[4] = {0}, dw[4] = {0};
+        hk_dropkey_config kc = {m, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+        hk_dropattn_config ac = {m, NULL, HK_DROPATTN_NORM_NOGRAD, 0.5, HK_ALLMASK_KEEP};
+        hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 4));
+        hk_assert_ok(hk_dropkey_backward(jdk, d, wk, &kc, 1, 1, 1, 4));
+        hk_assert_ok(hk_softmax_forward(w, g, 1, 4));
+        hk_assert_ok(hk_dropattn_forward(wa, w, &ac, 1, 1, 1, 4));
+        hk_assert_ok(hk_dropattn_backward(dw, d, w, wa, &ac, 1, 1, 1, 4));
+        hk_assert_ok(hk_softmax_backward(jng, dw, w, 1, 4));
+        /* general forms (proofs §2-3) vs printed (S_K -> Sne) */
+        const double gen[5] = {e[0] / SK, e[0] * (SK - e[0]) / (SK * SK), -e[0] * e[2] / (S * SK),
+                               e[0] * (S - e[0]) / (S * SK), (1 - e[0] / SK) / (1 - e[0] / S)};
+        const double prt[5] = {e[0] / Sne, e[0] * (Sne - e[0]) / (Sne * Sne), -e[0] * e[2] / (S * Sne),
+                               e[0] * (S - e[0]) / (S * Sne), (1 - e[0] / Sne) / (1 - e[0] / S)};
+        const double got[5] = {wk[0], jdk[0], jng[2], jng[0], jdk[0] / jng[0]};
+        static const char *const what[5] = {"Eq. 13 w'_u", "Eq. 7", "Eq. 8", "Eq. 9", "Eq. 10 k"};
+        for (int q = 0; q < 5; q++) {
+            ck_assert_msg(fabs(got[q] - gen[q]) <= 64 * DBL_EPSILON * fabs(gen[q]), "%s general, |M|=%d: %.17g vs %.17g",
+                          what[q], nm, got[q], gen[q]);
+            if (nm == 1)
+                ck_assert_msg(fabs(prt[q] - gen[q]) <= 64 * DBL_EPSILON * fabs(gen[q]), "%s printed, |M|=1", what[q]);
+            else /* off by a factor involving e_3 / S_K ~ 0.7: far beyond rounding */
+                ck_assert_msg(fabs(got[q] - prt[q]) > 0.05 * fabs(gen[q]), "%s printed should fail at |M|=2: %g vs %g",
+                              what[q], got[q], prt[q]);
+        }
+    }
+}
+END_TEST
+
+/* Erratum Eq. 6 / Eq. 13 line 1: dividing by sum_{i=0}^{l-1} w_i (= 1) gives
+ * the undropped softmax, not DropKey's renormalized weight; dividing by the
+ * kept sum does. */
+START_TEST(printed_eq6_is_plain_softmax)
+{
+    const double g[3] = {0.0, log(2.0), log(3.0)};
+    uint8_t m[3] = {0, 0, 1};
+    double w[3], wk[3];
+    hk_dropkey_config kc = {m, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
+    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 3));
+    hk_assert_ok(hk_softmax_forward(w, g, 1, 3));
+    const double all = w[0] + w[1] + w[2], kept = w[0] + w[1];
+    ck_assert(fabs(all - 1.0) <= 4 * DBL_EPSILON);
+    ck_assert(fabs(w[0] / all - 1.0 / 6) <= 8 * DBL_EPSILON); /* printed: w_u = 1/6 */
+    ck_assert(fabs(wk[0] - 1.0 / 3) <= 8 * DBL_EPSILON);      /* DropKey: 1/3 */
+    ck_assert(fabs(w[0] / kept - wk[0]) <= 8 * DBL_EPSILON);  /* the kept-sum form */
+}
+END_TEST
+
 Suite *suite_attndrop(void)
 {
     Suite *s = suite_create("attndrop");
@@ -274,6 +336,8 @@ Suite *suite_attndrop(void)
     tcase_add_loop_test(core, mask_rate_is_p_among_real_keys, 0, 3);
     tcase_add_test(core, hand_computed_row);
     tcase_add_test(core, hooks_adapters);
+    tcase_add_test(core, printed_single_key_forms_fail_for_two_masked_keys);
+    tcase_add_test(core, printed_eq6_is_plain_softmax);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_loop_test(lim, allmasked_policies_agree, 0, 3);

@@ -59,6 +59,13 @@ static const cli_row rows[] = {
      "@T@/file/a.safetensors"},
     {"presets", {"presets", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
     {"presets", {"presets", "a", "b", NULL}, 2, "hkref presets", NULL},
+    {"demo", {"demo", NULL}, 2, "usage: hkref demo", NULL},
+    {"demo", {"demo", "frobnicate", NULL}, 2, "unknown subcommand 'frobnicate' (attention)", NULL},
+    {"demo", {"demo", "attention", "--p", "1", NULL}, 2, "--p '1'", NULL},
+    {"demo", {"demo", "attention", "--keys", "1", NULL}, 2, "--keys '1'", NULL},
+    {"demo", {"demo", "attention", "--pattern", "diagonal", NULL}, 2, "--pattern 'diagonal'", NULL},
+    {"demo", {"demo", "attention", "--seed", NULL}, 2, "missing value: '--seed'", NULL},
+    {"demo", {"demo", "attention", "--offset", "inf", NULL}, 2, "--offset 'inf'", NULL},
     {"train", {"train", "--preset", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
     {"train", {"train", "--epochs", "0", NULL}, 2, "--epochs '0'", NULL},
     {"train", {"train", "--rate", "1", NULL}, 2, "--rate '1'", NULL},
@@ -225,12 +232,85 @@ START_TEST(cli_bad_input_row)
 }
 END_TEST
 
+/* `hkref demo attention` shows the theorems in numbers: in every row of its
+ * k table, the ratio of the two measured Jacobian entries (library
+ * backwards) equals k computed from the weights by the closed form
+ * 1 - k = w'_u w_M / (1 - w_u) (to the 6 printed decimals); 1 - k > 0 exactly
+ * when something is dropped in the row, 1 - k = 0 when nothing is; and the
+ * theorem 1 line is within the 30-ulp bound.  Several patterns, p = 0, and
+ * logits at +1000 (where exp overflows without max subtraction), and a
+ * column mask leaving one kept key (k = 0). */
+START_TEST(demo_attention_numbers_agree)
+{
+    static const char *const cfgs[5] = {"--pattern element --seed 1", "--pattern column --keys 7 --seed 9",
+                                        "--pattern span --p 0.5 --offset 1000 --seed 4", "--p 0 --seed 2",
+                                        "--pattern column --keys 3 --p 0.6 --seed 5"}; /* last: u only kept, k = 0 */
+    char exe[4096], cmd[4400], line[512];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "'%s' demo attention %s", exe, cfgs[_i]);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    int nrows = 0, thm1 = 0;
+    while (fgets(line, sizeof line, p)) {
+        long q, u, nm;
+        double wu, wpu, jdk, jng, ratio, k, omk, ulp;
+        if (sscanf(line, " %ld %ld %ld %lf %lf %lf %lf %lf %lf %lf", &q, &u, &nm, &wu, &wpu, &jdk, &jng, &ratio, &k,
+                   &omk) == 10) {
+            nrows++;
+            ck_assert_msg(fabs(ratio - k) <= 2e-6, "%s: ratio %g vs k %g: %s", cfgs[_i], ratio, k, line);
+            ck_assert_msg(nm > 0 ? omk > 0.0 && k < 1.0 : omk == 0.0 && k == 1.0, "%s: 1-k: %s", cfgs[_i], line);
+            ck_assert_msg(jdk <= jng * (1 + 1e-6), "%s: J^DK_uu > J^NG_uu: %s", cfgs[_i], line);
+        }
+        if (sscanf(line, "variants have the same forward); max relative difference %lf ulp", &ulp) == 1) {
+            thm1 = 1;
+            ck_assert_msg(ulp <= 30.0, "%s: theorem 1 %g ulp", cfgs[_i], ulp);
+        }
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(nrows > 0 && thm1, "%s: no k table / theorem 1 line", cfgs[_i]);
+}
+END_TEST
+
+/* `hkref presets` lists the seven presets of issue 5 / HK §3.3 by name, each
+ * with its source and every field: six position lines and the loss line. */
+START_TEST(presets_lists_every_preset_with_its_full_config)
+{
+    static const char *const names[] = {"lora", "dropkey", "dropattention", "hiddencut", "rdrop", "hiddenkey-",
+                                        "hiddenkey"};
+    enum { NP = sizeof names / sizeof names[0] };
+    if (!have_subcommand("presets")) return;
+    char exe[4096], cmd[4200], line[512];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "'%s' presets", exe);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    int seen[NP] = {0}, cur = -1, fields[NP] = {0}, sources[NP] = {0};
+    static const char *const pos[] = {"  lora ", "  input ", "  logits ", "  weights ", "  hidden ", "  output ",
+                                      "  loss "};
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        for (int i = 0; i < NP; i++)
+            if (!strcmp(line, names[i])) cur = i, seen[i]++;
+        if (cur < 0) continue;
+        if (!strncmp(line, "  source: ", 10) && strlen(line) > 20) sources[cur]++;
+        for (int k = 0; k < 7; k++) fields[cur] += !strncmp(line, pos[k], strlen(pos[k]));
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    for (int i = 0; i < NP; i++)
+        ck_assert_msg(seen[i] == 1 && sources[i] == 1 && fields[i] == 7,
+                      "preset %s: listed %d times, %d source lines, %d of 7 field lines", names[i], seen[i], sources[i],
+                      fields[i]);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("Limits");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, cli_bad_input_row, 0, (int)(sizeof rows / sizeof rows[0]));
+    tcase_add_loop_test(tc, demo_attention_numbers_agree, 0, 5);
+    tcase_add_test(tc, presets_lists_every_preset_with_its_full_config);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -80,6 +80,11 @@ START_TEST(invalid_combinations_say_why)
     hk_assert_ok(hk_framework_validate(&c));
     c.site[HK_POS_HIDDEN].p = 0.0;
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "identical");
+    c = one_site(HK_POS_WEIGHTS, HK_PAT_COLUMN, HK_RESCALE_NORMALIZED);
+    c.site[HK_POS_LOGITS] = (hk_fw_site){0.25, HK_PAT_ELEMENT, HK_RESCALE_NONE};
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "row sum (Eq. 2) can be 0");
+    c.site[HK_POS_WEIGHTS].rescale = HK_RESCALE_INVERTED; /* classic DropAttention divides by nothing */
+    hk_assert_ok(hk_framework_validate(&c));
     hk_framework_init(&c);
     c.passes = 2;
     hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "passes 2 without a loss");
@@ -115,6 +120,28 @@ START_TEST(count_of_valid_single_position_combinations)
 }
 END_TEST
 
+START_TEST(count_of_valid_two_position_combinations)
+{
+    /* Two active positions: Σ_{i<j} n_i n_j over n = (1,6,2,4,8,6), i.e.
+     * ((Σn)² − Σn²)/2 = (27² − 157)/2 = 286, minus the logits × normalized
+     * weights pairs (2 DropKey sites × 2 normalized DropAttention sites = 4):
+     * 282 (tools/chk_stack.c runs each of them for both tasks: 564). */
+    long valid = 0;
+    for (int p1 = 0; p1 < HK_POS_COUNT; p1++)
+        for (int p2 = p1 + 1; p2 < HK_POS_COUNT; p2++)
+            for (int a = 0; a < HK_PAT_COUNT * HK_RESCALE_COUNT; a++)
+                for (int b = 0; b < HK_PAT_COUNT * HK_RESCALE_COUNT; b++) {
+                    hk_framework c = one_site((hk_position)p1, (hk_pattern_kind)(a / HK_RESCALE_COUNT),
+                                              (hk_rescale)(a % HK_RESCALE_COUNT));
+                    c.site[p2] = (hk_fw_site){0.25, (hk_pattern_kind)(b / HK_RESCALE_COUNT),
+                                              (hk_rescale)(b % HK_RESCALE_COUNT)};
+                    hk_error_clear();
+                    valid += hk_framework_validate(&c) == HK_OK;
+                }
+    ck_assert_int_eq(valid, 282);
+}
+END_TEST
+
 START_TEST(scale_and_describe)
 {
     hk_framework c = one_site(HK_POS_OUTPUT, HK_PAT_ELEMENT, HK_RESCALE_INVERTED);
@@ -133,6 +160,7 @@ Suite *suite_framework(void)
     TCase *core = tcase_create("Core");
     tcase_add_test(core, every_preset_is_valid_and_has_its_source_fields);
     tcase_add_test(core, count_of_valid_single_position_combinations);
+    tcase_add_test(core, count_of_valid_two_position_combinations);
     tcase_add_test(core, scale_and_describe);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");

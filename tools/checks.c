@@ -1,6 +1,7 @@
 /* hkref — the registry of named checks (see checks.h). */
 #include "checks.h"
 
+#include "registry.h"
 #include "../ref/error.h"
 
 #include <math.h>
@@ -17,27 +18,7 @@ static const table_fn tables[] = {
 #undef HK_CHECKS
     NULL};
 
-size_t hk_checks_count(void)
-{
-    size_t total = 0;
-    for (size_t t = 0; tables[t]; t++) {
-        size_t n = 0;
-        tables[t](&n);
-        total += n;
-    }
-    return total;
-}
-
-const hk_check *hk_checks_get(size_t i)
-{
-    for (size_t t = 0; tables[t]; t++) {
-        size_t n = 0;
-        const hk_check *c = tables[t](&n);
-        if (i < n) return &c[i];
-        i -= n;
-    }
-    return NULL;
-}
+HK_REGISTRY_DEFINE(hk_check, tables, hk_checks_count, hk_checks_get)
 
 double hk_dot(const double *out, const double *w, long n)
 {

@@ -218,7 +218,7 @@ typedef struct {
     hk_check_result *res;
     long i;
     int bad;
-    long n_corner, n_kone, n_strict, n_masked; /* how often each clause was exercised */
+    long n_corner, n_kone, n_strict, n_masked, n_multi; /* how often each clause was exercised */
 } acc;
 
 static acc totals;
@@ -243,7 +243,7 @@ static int for_rows(hk_check_result *res, int (*fn)(acc *a, const jrow *r))
     for (long i = 0; i < NCASES; i++) {
         rcase c;
         HK_TRY(make_case(&c, i));
-        acc a = {res, i, 0, 0, 0, 0, 0};
+        acc a = {res, i, 0, 0, 0, 0, 0, 0};
         for (long row = 0; row < c.B * c.NH * c.T; row++) {
             jrow r;
             row_of(&r, &c, row);
@@ -288,6 +288,7 @@ static int thm2_row(acc *a, const jrow *r)
         if (s * s * cf.wM > 2 * JBOUND * EPS * s) flag(a, !(jdk[u] < jng[u]), "J^DK_uu < J^NG_uu strictly");
         totals.n_corner += cf.nk == 1;
         totals.n_kone += cf.nm == 0;
+        totals.n_multi += cf.nm >= 2;
         totals.n_strict += s * s * cf.wM > 2 * JBOUND * EPS * s;
         if (cf.nk == 1) flag(a, !(jdk[u] == 0.0 && cf.omwp[u] == 0.0), "u only kept: J^DK_uu = 0, k = 0");
         for (long v = 0; v < r->n; v++) {
@@ -328,8 +329,10 @@ static int run_thm2(hk_check_result *res)
     HK_TRY(for_rows(res, thm2_row));
     size_t len = strlen(res->detail);
     snprintf(res->detail + len, sizeof res->detail - len,
-             " | exercised: k=0 corner (u only kept) %ld, k=1 (M empty) %ld, measured J^DK_uu < J^NG_uu %ld",
-             totals.n_corner, totals.n_kone, totals.n_strict);
+             " | exercised: k=0 corner (u only kept) %ld, k=1 (M empty) %ld, |M|>=2 %ld, measured J^DK_uu < J^NG_uu %ld",
+             totals.n_corner, totals.n_kone, totals.n_multi, totals.n_strict);
+    /* Coverage is part of the claim: a clause never exercised is a failure, not a pass. */
+    if (!totals.n_corner || !totals.n_kone || !totals.n_multi || !totals.n_strict) res->failed++;
     return HK_OK;
 }
 
@@ -341,6 +344,7 @@ static int run_thm4(hk_check_result *res)
     HK_TRY(for_rows(res, thm4_row));
     size_t len = strlen(res->detail);
     snprintf(res->detail + len, sizeof res->detail - len, " | (u, m) pairs checked: %ld", totals.n_masked);
+    if (!totals.n_masked) res->failed++; /* never exercised: not a pass */
     return HK_OK;
 }
 
@@ -592,33 +596,52 @@ static double att_loss(void *p)
     return hk_dot(c->out, c->dout, ABTC);
 }
 
-static int att_run(hk_check_result *res, int method, hk_pattern pat)
+/* Padding as in chk_attention: b=0 pads its last two keys, b=1 its first. */
+static const uint8_t ATT_PAD[AB * AT] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+
+/* Allocates c->P, *G and the cache, fills parameters, input, upstream
+ * gradient (seed) and the mask of `method` at rate p; the caller frees
+ * (hk_attn_*_free is safe on what was never allocated). */
+static int att_setup(att_ctx *c, hk_attn_params *G, uint8_t *mask, int method, hk_pattern pat, double p,
+                     unsigned long seed)
 {
-    /* Padding as in chk_attention: b=0 pads its last two keys, b=1 its first. */
-    static const uint8_t pad[AB * AT] = {0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
-    static uint8_t mask[ALOG];
-    att_ctx c;
-    memset(&c, 0, sizeof c);
-    c.cfg = (hk_attn_config){.B = AB, .T = AT, .C = AC, .NH = ANH, .lora = HK_ATTN_LORA_KV, .r = AR, .alpha = 4.0};
-    c.pad = pad;
-    hk_attn_params G;
-    memset(&G, 0, sizeof G);
-    int st = hk_attn_params_alloc(&c.P, &c.cfg, 1);
-    if (!st) st = hk_attn_params_alloc(&G, &c.cfg, 1);
-    if (!st) st = hk_attn_cache_alloc(&c.cache, &c.cfg);
-    gsl_rng *r = st ? NULL : hk_rng_new(43);
-    if (!st && !r) st = HK_ENOMEM;
-    if (!st) st = hk_fixture_attn_params(&c.P, &c.cfg, r);
-    if (!st) st = hk_rng_fill_uniform(c.x, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_rng_fill_uniform(c.dout, ABTC, -1.0, 1.0, r);
-    if (!st) st = hk_attnmask_sample(mask, pat, 0.4, pad, AB, ANH, AT, AT, r);
-    hk_rng_free(r);
-    c.kc = (hk_dropkey_config){mask, pad, method == M_DK_FINITE ? HK_DROPKEY_FINITE : HK_DROPKEY_NEGINF,
-                               HK_ALLMASK_KEEP};
     static const hk_dropattn_variant var[M_COUNT] = {0, 0, HK_DROPATTN_CLASSIC, HK_DROPATTN_NORM_NOGRAD,
                                                      HK_DROPATTN_NORM};
-    c.ac = (hk_dropattn_config){mask, pad, var[method], 0.4, HK_ALLMASK_KEEP};
-    if (!st) st = method <= M_DK_FINITE ? hk_dropkey_hooks(&c.hooks, &c.kc) : hk_dropattn_hooks(&c.hooks, &c.ac);
+    memset(c, 0, sizeof *c);
+    memset(G, 0, sizeof *G);
+    c->cfg = (hk_attn_config){.B = AB, .T = AT, .C = AC, .NH = ANH, .lora = HK_ATTN_LORA_KV, .r = AR, .alpha = 4.0};
+    c->pad = ATT_PAD;
+    HK_TRY(hk_attn_params_alloc(&c->P, &c->cfg, 1));
+    HK_TRY(hk_attn_params_alloc(G, &c->cfg, 1));
+    HK_TRY(hk_attn_cache_alloc(&c->cache, &c->cfg));
+    gsl_rng *r = hk_rng_new(seed);
+    if (!r) return HK_ENOMEM;
+    int st = hk_fixture_attn_params(&c->P, &c->cfg, r);
+    if (!st) st = hk_rng_fill_uniform(c->x, ABTC, -1.0, 1.0, r);
+    if (!st) st = hk_rng_fill_uniform(c->dout, ABTC, -1.0, 1.0, r);
+    if (!st) st = hk_attnmask_sample(mask, pat, p, ATT_PAD, AB, ANH, AT, AT, r);
+    hk_rng_free(r);
+    HK_TRY(st);
+    c->kc = (hk_dropkey_config){mask, ATT_PAD, method == M_DK_FINITE ? HK_DROPKEY_FINITE : HK_DROPKEY_NEGINF,
+                                HK_ALLMASK_KEEP};
+    c->ac = (hk_dropattn_config){mask, ATT_PAD, var[method], p, HK_ALLMASK_KEEP};
+    return method <= M_DK_FINITE ? hk_dropkey_hooks(&c->hooks, &c->kc) : hk_dropattn_hooks(&c->hooks, &c->ac);
+}
+
+static void att_free(att_ctx *c, hk_attn_params *G)
+{
+    hk_attn_cache_free(&c->cache);
+    hk_attn_params_free(&c->P);
+    hk_attn_params_free(G);
+}
+
+static int att_run(hk_check_result *res, int method, hk_pattern pat)
+{
+    static uint8_t mask[ALOG];
+    att_ctx c;
+    hk_attn_params G;
+    int st = att_setup(&c, &G, mask, method, pat, 0.4, 43);
+    const uint8_t *pad = ATT_PAD;
     double dx[ABTC] = {0};
     if (!st) st = hk_attn_forward(c.out, &c.cache, c.x, &c.P, &c.cfg, c.pad, NULL, &c.hooks);
     if (!st) st = hk_attn_backward(dx, &G, c.dout, &c.cache, c.x, &c.P, &c.cfg, c.pad, NULL, &c.hooks);
@@ -648,10 +671,89 @@ static int att_run(hk_check_result *res, int method, hk_pattern pat)
         st = hk_gradcheck(att_loss, &c, v, nv, NULL, &rep);
         if (!st) hk_check_from_gc(res, &rep);
     }
-    hk_attn_cache_free(&c.cache);
-    hk_attn_params_free(&c.P);
-    hk_attn_params_free(&G);
+    att_free(&c, &G);
     return st;
+}
+
+/* ---- Theorem 3 through the whole attention -------------------------------- */
+
+/* Output and every gradient (input, W, b, LoRA A and B on k and v) of the
+ * attention of att_run's configuration with `method` hooks, mask seed `seed`. */
+enum { NGRAD = 1 + 4 * 2 + 2 * 2 };
+static int att_grads(double *out, double *flat, long *len, int method, hk_pattern pat, unsigned long seed)
+{
+    static uint8_t mask[ALOG];
+    att_ctx c;
+    hk_attn_params G;
+    int st = att_setup(&c, &G, mask, method, pat, 0.5, seed);
+    const uint8_t *pad = ATT_PAD;
+    double dx[ABTC] = {0};
+    if (!st) st = hk_attn_forward(out, &c.cache, c.x, &c.P, &c.cfg, pad, NULL, &c.hooks);
+    if (!st) st = hk_attn_backward(dx, &G, c.dout, &c.cache, c.x, &c.P, &c.cfg, pad, NULL, &c.hooks);
+    if (!st) {
+        long k = 0;
+        memcpy(flat, dx, sizeof dx), len[k++] = ABTC;
+        for (int i = 0; i < HK_ATTN_NPROJ; i++) {
+            long off = 0;
+            for (int j = 0; j < k; j++) off += len[j];
+            memcpy(flat + off, G.W[i], sizeof(double) * AC * AC), len[k++] = AC * AC;
+            memcpy(flat + off + AC * AC, G.b[i], sizeof(double) * AC), len[k++] = AC;
+            if (i != HK_ATTN_K && i != HK_ATTN_V) continue;
+            memcpy(flat + off + AC * AC + AC, G.A[i], sizeof(double) * AR * AC), len[k++] = AR * AC;
+            memcpy(flat + off + AC * AC + AC + AR * AC, G.B[i], sizeof(double) * AC * AR), len[k++] = AC * AR;
+        }
+    }
+    att_free(&c, &G);
+    return st;
+}
+
+/* Per gradient tensor, ||a - b||_2 / ||a||_2 (a: all of DropKey's gradients) in units of eps.  Bound 256:
+ * the paths differ only by rounding (w' to 30 ulp, dL/dg to 40 eps max|dL/dw'|,
+ * theorems 1, 3: ~70 eps), then pass through the same linear maps, each
+ * entry a sum of at most T*C = 30 products (+30 u); 256 eps = 5.7e-14.  Power check: NoGrad, which
+ * differs by w_M w'w'^T (proofs §4), must be > 1e-6 away in some tensor. */
+static int run_thm3_att(hk_check_result *res)
+{
+    snprintf(res->unit, sizeof res->unit, "eps rel");
+    res->bound = 256.0;
+    double min_nograd = INFINITY;
+    enum { FLAT = ABTC + 4 * (AC * AC + AC) + 2 * 2 * AR * AC };
+    double o1[ABTC], o2[ABTC], o3[ABTC], f1[FLAT], f2[FLAT], f3[FLAT];
+    long len[NGRAD];
+    for (long i = 0; i < 30; i++) {
+        hk_pattern pat = (hk_pattern)(i % 3);
+        HK_TRY(att_grads(o1, f1, len, M_DK_NEGINF, pat, 600 + (unsigned long)i));
+        HK_TRY(att_grads(o2, f2, len, M_DA_NORM, pat, 600 + (unsigned long)i));
+        HK_TRY(att_grads(o3, f3, len, M_DA_NOGRAD, pat, 600 + (unsigned long)i));
+        res->cases++;
+        /* Scale: the norm of the whole gradient (all tensors).  Per tensor
+         * would divide by ~1e-17 for b[k], whose exact gradient is 0
+         * (softmax is shift invariant along each row). */
+        double na = 0.0, worst = 0.0, nograd = 0.0;
+        for (long j = 0; j < FLAT; j++) na += f1[j] * f1[j];
+        na = sqrt(na);
+        for (long t = 0, off = 0; t < NGRAD; off += len[t], t++) {
+            double nd = 0, n3 = 0;
+            for (long j = off; j < off + len[t]; j++) {
+                nd += (f1[j] - f2[j]) * (f1[j] - f2[j]);
+                n3 += (f1[j] - f3[j]) * (f1[j] - f3[j]);
+            }
+            worst = fmax(worst, sqrt(nd) / (EPS * na));
+            nograd = fmax(nograd, sqrt(n3) / na);
+        }
+        note(res, worst, i, "||dDK - dNORM||_tensor / ||dDK||_all");
+        int bad = !(worst <= res->bound);
+        min_nograd = fmin(min_nograd, nograd);
+        if (!(nograd > 1e-6)) {
+            bad = 1;
+            snprintf(res->detail, sizeof res->detail, "case %ld: NoGrad gradients equal DropKey's (%g): power lost",
+                     i, nograd);
+        }
+        res->failed += bad;
+    }
+    size_t l = strlen(res->detail);
+    snprintf(res->detail + l, sizeof res->detail - l, " | power: NoGrad differs by >= %.3g relative", min_nograd);
+    return HK_OK;
 }
 
 #define ATT(m, pat) \
@@ -683,6 +785,10 @@ static const hk_check checks[] = {
     {"theorem", "attndrop.thm3.norm_is_dropkey",
      "DropAttention without NoGrad has DropKey's backward: dL/dg equal to 4(T+4) eps max|dL/dw'|, 1000 cases",
      run_thm3},
+    {"theorem", "attndrop.thm3.attention",
+     "DropKey vs normalized DropAttention inside MHA (LoRA k,v; padding; p=0.5; 30 masks, 3 patterns): every "
+     "gradient (input, W, b, LoRA A, B) equal to 256 eps of the gradient norm; NoGrad must differ by > 1e-6 (power)",
+     run_thm3_att},
     {"theorem", "attndrop.thm4.nograd_leak",
      "NoGrad: d w'_u / d g_m = -w'_u w_m < 0 for masked m (Eq. 8, any set M), DropKey's is exactly 0; 1000 cases",
      run_thm4},

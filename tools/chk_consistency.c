@@ -84,54 +84,99 @@ static const double pairs[NPAIRS][2][PC] = {
     {{-700.0, -699.0, -701.5, -700.25}, {-0.5, 0.75, 1.25, -1.0}},
 };
 
-static int prop_symmetric(hk_check_result *res)
+/* kl_bidir, js_mixture, js_textbook and mse are symmetric in (z1, z2); each
+ * is computed term by term from operands that the swap only reorders
+ * (½(p-q)(a-b): both factors negate; log M = max + log1p(e^-|a-b|) - ln 2
+ * and the sums (lm-a)+(lm-b), p(a-lm)+q(b-lm) and (x-y)² are commutative in
+ * IEEE arithmetic), so swapping must reproduce the loss bit for bit: bound 0. */
+static int prop_symmetric(hk_check_result *res, hk_consistency kind)
 {
-    /* ½Σ(p-q)(a-b) is computed term by term from exactly negated factors, so
-     * swapping the arguments must reproduce the loss bit for bit: bound 0. */
     res->bound = 0.0;
     snprintf(res->unit, sizeof res->unit, "abs");
     for (int i = 0; i < NPAIRS; i++) {
         double l12, l21;
-        HK_TRY(hk_consistency_forward(&l12, HK_CONS_KL_BIDIR, pairs[i][0], pairs[i][1], 1, PC, HK_RED_SUM));
-        HK_TRY(hk_consistency_forward(&l21, HK_CONS_KL_BIDIR, pairs[i][1], pairs[i][0], 1, PC, HK_RED_SUM));
+        HK_TRY(hk_consistency_forward(&l12, kind, pairs[i][0], pairs[i][1], 1, PC, HK_RED_SUM));
+        HK_TRY(hk_consistency_forward(&l21, kind, pairs[i][1], pairs[i][0], 1, PC, HK_RED_SUM));
         double d = fabs(l12 - l21);
         res->cases++;
         if (!(d <= 0.0) || !isfinite(l12)) res->failed++;
         if (d > res->worst) res->worst = d;
     }
-    snprintf(res->detail, sizeof res->detail, "kl_bidir(z1,z2) vs kl_bidir(z2,z1) over %d pairs incl. ±700", NPAIRS);
+    snprintf(res->detail, sizeof res->detail, "%s(z1,z2) vs %s(z2,z1) over %d pairs incl. ±700",
+             hk_consistency_name(kind), hk_consistency_name(kind), NPAIRS);
+    return HK_OK;
+}
+static int sym_klb(hk_check_result *res) { return prop_symmetric(res, HK_CONS_KL_BIDIR); }
+static int sym_jsm(hk_check_result *res) { return prop_symmetric(res, HK_CONS_JS_MIXTURE); }
+static int sym_jst(hk_check_result *res) { return prop_symmetric(res, HK_CONS_JS_TEXTBOOK); }
+static int sym_mse(hk_check_result *res) { return prop_symmetric(res, HK_CONS_MSE); }
+
+/* js_eq12 = KL(P1‖P̄) is NOT symmetric.  Two classes, P1 = (½,½) (z = 0),
+ * P̄ = (¾,¼) (z = (ln 3, 0)): KL(P1‖P̄) = ½ln(4/3) = 0.1438…, KL(P̄‖P1) =
+ * ¾ln(3/2) − ¼ln 2 = 0.1308… (closed forms, tests/test_consistency.c); the
+ * check asks both for those values to 32ε and for them to differ. */
+static int prop_eq12_asymmetric(hk_check_result *res)
+{
+    const double z1[2] = {0.0, 0.0}, z2[2] = {log(3.0), 0.0};
+    const double k12 = 0.5 * log(4.0 / 3.0), k21 = 0.75 * log(1.5) - 0.25 * log(2.0);
+    double l12, l21;
+    HK_TRY(hk_consistency_forward(&l12, HK_CONS_JS_EQ12, z1, z2, 1, 2, HK_RED_SUM));
+    HK_TRY(hk_consistency_forward(&l21, HK_CONS_JS_EQ12, z2, z1, 1, 2, HK_RED_SUM));
+    res->bound = 32.0 * DBL_EPSILON;
+    snprintf(res->unit, sizeof res->unit, "abs");
+    res->cases = 3;
+    res->worst = fmax(fabs(l12 - k12), fabs(l21 - k21));
+    res->failed = (fabs(l12 - k12) > res->bound) + (fabs(l21 - k21) > res->bound) + !(fabs(l12 - l21) > 1e-3);
+    snprintf(res->detail, sizeof res->detail, "KL(P1||Pbar) = %.17g, KL(Pbar||P1) = %.17g: not symmetric", l12, l21);
     return HK_OK;
 }
 
-static int prop_zero_iff_equal(hk_check_result *res)
+/* L(z, z) = 0 exactly; L(z, z + s) for a shift s (same distribution) is 0
+ * up to rounding of a − b (a few ulps of |a| <= 1400 -> 1e-12, times p <= 1,
+ * C terms): bound 8·C·1400·ε ≈ 1e-11; L(z1, z2) for distinct distributions
+ * is > 0, and > that bound where they differ by O(1).  Pair 5 differs only in
+ * classes of probability ~e^-42: its L ~ 1e-18 is below the rounding bound
+ * (lse = 45 + 1e-18 rounds to 45, so the dominant class's a - b is lost), and
+ * only kl_bidir is still > 0 there — each of its terms ½(p-q)(a-b) is >= 0 by
+ * construction (exp is monotone, so p-q and a-b never have opposite signs);
+ * for the others (js_eq12 gives -2.3e-19 there) "zero iff equal" holds up to
+ * rounding, no better: required L > -tol.  mse
+ * compares outputs, not distributions: a shift is a different output, so for
+ * mse the shifted case must be > 0 (= C·s² exactly for s = 0.375). */
+static int prop_zero_iff_equal(hk_check_result *res, hk_consistency kind)
 {
-    /* L(z, z + s) for a shift s: same distribution, so 0 up to rounding of
-     * a - b (a few ulps of |a| <= 1400 -> 1e-12, times p <= 1, C terms):
-     * bound 8·C·1400·ε ≈ 1e-11.  L(z1, z2) for distinct distributions must
-     * be > 0, and > that bound where they differ by O(1); pair 5 differs only
-     * in classes of probability ~e^-42, so its L ~ 1e-18 is > 0 but below
-     * the rounding bound: "zero iff equal" holds up to rounding, no better. */
-    const double tol = 8.0 * PC * 1400.0 * DBL_EPSILON;
+    const double tol = 8.0 * PC * 1400.0 * DBL_EPSILON, s = 0.375;
     res->bound = 1.0;
     snprintf(res->unit, sizeof res->unit, "L/tol");
     double minpos = INFINITY;
     for (int i = 0; i < NPAIRS; i++) {
         double shifted[PC], l0, ls, l12;
-        for (int c = 0; c < PC; c++) shifted[c] = pairs[i][0][c] + 0.375;
-        HK_TRY(hk_consistency_forward(&l0, HK_CONS_KL_BIDIR, pairs[i][0], pairs[i][0], 1, PC, HK_RED_SUM));
-        HK_TRY(hk_consistency_forward(&ls, HK_CONS_KL_BIDIR, pairs[i][0], shifted, 1, PC, HK_RED_SUM));
-        HK_TRY(hk_consistency_forward(&l12, HK_CONS_KL_BIDIR, pairs[i][0], pairs[i][1], 1, PC, HK_RED_SUM));
+        for (int c = 0; c < PC; c++) shifted[c] = pairs[i][0][c] + s;
+        HK_TRY(hk_consistency_forward(&l0, kind, pairs[i][0], pairs[i][0], 1, PC, HK_RED_SUM));
+        HK_TRY(hk_consistency_forward(&ls, kind, pairs[i][0], shifted, 1, PC, HK_RED_SUM));
+        HK_TRY(hk_consistency_forward(&l12, kind, pairs[i][0], pairs[i][1], 1, PC, HK_RED_SUM));
         res->cases += 3;
-        if (l0 != 0.0) res->failed++;            /* identical inputs: exactly 0 */
-        if (!(fabs(ls) <= tol)) res->failed++;   /* same distribution: rounding only */
-        if (!(l12 > (i == 5 ? 0.0 : tol))) res->failed++; /* different distributions: positive */
-        if (fabs(ls) / tol > res->worst) res->worst = fabs(ls) / tol;
+        if (l0 != 0.0) res->failed++; /* identical inputs: exactly 0 */
+        if (kind == HK_CONS_MSE) {
+            /* shifted[c] - z[c] rounds at |z| = 700 (ulp 1.1e-13): C·s² to 1e-12 */
+            if (!(fabs(ls - PC * s * s) <= 1e-12)) res->failed++;
+        } else {
+            if (!(fabs(ls) <= tol)) res->failed++; /* same distribution: rounding only */
+            if (fabs(ls) / tol > res->worst) res->worst = fabs(ls) / tol;
+        }
+        double need = i != 5 ? tol : kind == HK_CONS_KL_BIDIR ? 0.0 : -tol;
+        if (!(l12 > need)) res->failed++; /* different: positive (pair 5: see above) */
         if (l12 < minpos) minpos = l12;
     }
-    snprintf(res->detail, sizeof res->detail,
-             "L(z,z)=0 exactly, |L(z,z+0.375)| <= %.3g, smallest L over distinct pairs %.6g", tol, minpos);
+    snprintf(res->detail, sizeof res->detail, "%s: L(z,z)=0 exactly, %s, smallest L over distinct pairs %.6g",
+             hk_consistency_name(kind), kind == HK_CONS_MSE ? "L(z,z+s)=C·s²" : "|L(z,z+0.375)| <= 1e-11", minpos);
     return HK_OK;
 }
+static int zero_klb(hk_check_result *res) { return prop_zero_iff_equal(res, HK_CONS_KL_BIDIR); }
+static int zero_jse(hk_check_result *res) { return prop_zero_iff_equal(res, HK_CONS_JS_EQ12); }
+static int zero_jsm(hk_check_result *res) { return prop_zero_iff_equal(res, HK_CONS_JS_MIXTURE); }
+static int zero_jst(hk_check_result *res) { return prop_zero_iff_equal(res, HK_CONS_JS_TEXTBOOK); }
+static int zero_mse(hk_check_result *res) { return prop_zero_iff_equal(res, HK_CONS_MSE); }
 
 static int prop_textbook_bounded(hk_check_result *res)
 {
@@ -202,9 +247,20 @@ static const hk_check checks[] = {
     {"gradcheck", "consistency.mse", "R-Drop regression MSE between two outputs vs FD", mse_mod},
     {"gradcheck", "consistency.mse.large", "MSE with outputs near 700 (sum reduction)", mse_large},
     {"property", "consistency.kl_bidir.symmetric", "kl_bidir(z1,z2) == kl_bidir(z2,z1) bit for bit, incl. ±700",
-     prop_symmetric},
+     sym_klb},
+    {"property", "consistency.js_mixture.symmetric", "js_mixture symmetric bit for bit, incl. ±700", sym_jsm},
+    {"property", "consistency.js_textbook.symmetric", "js_textbook symmetric bit for bit, incl. ±700", sym_jst},
+    {"property", "consistency.mse.symmetric", "mse symmetric bit for bit", sym_mse},
+    {"property", "consistency.js_eq12.asymmetric", "js_eq12 = KL(P1||Pbar) differs from KL(Pbar||P1) (closed forms)",
+     prop_eq12_asymmetric},
     {"property", "consistency.kl_bidir.zero_iff_equal",
-     "kl_bidir is 0 for equal distributions (incl. shifted logits) and > 0 otherwise", prop_zero_iff_equal},
+     "kl_bidir is 0 for equal distributions (incl. shifted logits) and > 0 otherwise", zero_klb},
+    {"property", "consistency.js_eq12.zero_iff_equal", "js_eq12 0 iff equal distributions, > 0 otherwise", zero_jse},
+    {"property", "consistency.js_mixture.zero_iff_equal", "js_mixture 0 iff equal distributions, > 0 otherwise",
+     zero_jsm},
+    {"property", "consistency.js_textbook.zero_iff_equal", "js_textbook 0 iff equal distributions, > 0 otherwise",
+     zero_jst},
+    {"property", "consistency.mse.zero_iff_equal", "mse 0 iff equal outputs (a shift is not equal: C·s²)", zero_mse},
     {"property", "consistency.js_textbook.bounded", "textbook JS <= ln 2 at every pair incl. ±700; = ln 2 when disjoint",
      prop_textbook_bounded},
     {"property", "consistency.unbounded", "kl_bidir, js_eq12, js_mixture exceed ln 2 and grow linearly with the gap",

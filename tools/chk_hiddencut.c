@@ -23,6 +23,8 @@ static double hc_loss(void *p)
     return c->hook.forward(c->hook.ctx, c->y, c->x, HB, HT, HC) ? NAN : hk_dot(c->y, c->dy, HN);
 }
 
+/* pat = HK_HC_COUNT: the official attention-importance span sampler, its
+ * importance from a fixed (B,T) table (span start among the top 40%). */
 static int hc_run(hk_check_result *res, hk_hc_pattern pat, int rescale)
 {
     const double p = 0.4;
@@ -32,9 +34,15 @@ static int hc_run(hk_check_result *res, hk_hc_pattern pat, int rescale)
     if (!r) return HK_ENOMEM;
     hk_rng_fill_uniform(c.x, HN, -2.0, 2.0, r);
     hk_rng_fill_uniform(c.dy, HN, -1.0, 1.0, r);
-    int s = hk_hiddencut_mask_sample(mask, pat, p, HB, HT, HC, r);
+    static const double imp[HB * HT] = {0.3, 2.0, 0.1, 1.2, 0.8, 0.5, 0.4, 0.9, 3.0, 0.2};
+    int s = pat == HK_HC_COUNT ? hk_hiddencut_mask_sample_importance(mask, imp, p, 0.4, HB, HT, HC, r)
+                               : hk_hiddencut_mask_sample(mask, pat, p, HB, HT, HC, r);
     hk_rng_free(r);
     HK_TRY(s);
+    long dropped = 0;
+    for (int i = 0; i < HN; i++) dropped += mask[i];
+    if (dropped == 0 || dropped == HN) /* the check would not see the mask */
+        HK_ERROR(HK_EFAIL, "hiddencut check: mask drops %ld of %d units; pick another seed", dropped, HN);
     hk_hiddencut_ctx hctx = {mask, rescale ? 1.0 / (1.0 - p) : 1.0};
     HK_TRY(hk_hiddencut_hook(&c.hook, &hctx));
     double dx[HN] = {0};
@@ -54,6 +62,9 @@ static int hc_column_rescale(hk_check_result *res) { return hc_run(res, HK_HC_CO
 static int hc_span(hk_check_result *res) { return hc_run(res, HK_HC_SPAN, 0); }
 static int hc_span_rescale(hk_check_result *res) { return hc_run(res, HK_HC_SPAN, 1); }
 
+static int hc_span_imp(hk_check_result *res) { return hc_run(res, HK_HC_COUNT, 0); }
+static int hc_span_imp_rescale(hk_check_result *res) { return hc_run(res, HK_HC_COUNT, 1); }
+
 static const hk_check checks[] = {
     {"gradcheck", "hiddencut.element", "HiddenCut element pattern, no rescale (official), via the hidden hook", hc_element},
     {"gradcheck", "hiddencut.element.rescale", "element pattern with 1/(1-p) (vanilla dropout / output dropout)",
@@ -62,6 +73,9 @@ static const hk_check checks[] = {
     {"gradcheck", "hiddencut.column.rescale", "column pattern with 1/(1-p)", hc_column_rescale},
     {"gradcheck", "hiddencut.span", "span pattern (contiguous tokens; official HiddenCut, Cutoff token-span)", hc_span},
     {"gradcheck", "hiddencut.span.rescale", "span pattern with 1/(1-p)", hc_span_rescale},
+    {"gradcheck", "hiddencut.span_importance", "official attention-importance span (start among top-40% tokens), "
+                                               "no rescale", hc_span_imp},
+    {"gradcheck", "hiddencut.span_importance.rescale", "importance span with 1/(1-p)", hc_span_imp_rescale},
 };
 
 const hk_check *hk_checks_hiddencut(size_t *n)

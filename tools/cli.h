@@ -9,6 +9,8 @@
 #ifndef HK_CLI_H
 #define HK_CLI_H
 
+#include <stdio.h>
+
 /* Prints "hkref <cmd>: <message from ref/'s error path>" to stderr, returns 2. */
 int hk_cli_fail(const char *cmd);
 /* Prints "hkref <cmd>: <formatted message>" to stderr, returns 2. */
@@ -19,5 +21,17 @@ int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
     ;
 /* 1 if a is "-h" or "--help". */
 int hk_cli_is_help(const char *a);
+
+/* A command with subcommands (`hkref golden generate ...`): run(argc, argv) gets
+ * argv[0] = the subcommand's name. */
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} hk_cli_sub;
+/* Runs the subcommand named by argv[1] with (argc - 1, argv + 1).  -h/--help:
+ * usage(stdout), 0.  None or an unknown name: a message naming the available
+ * ones, usage(stderr), 2. */
+int hk_cli_dispatch(const char *cmd, int argc, char **argv, const hk_cli_sub *subs, int nsubs,
+                    void (*usage)(FILE *f));
 
 #endif

@@ -281,17 +281,6 @@ static int cmd_demo(int argc, char **argv)
 
 int hk_cmd_dylora(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (hk_cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "spectrum")) return cmd_spectrum(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "demo")) return cmd_demo(argc - 1, argv + 1);
-    fprintf(stderr, "hkref dylora: unknown subcommand '%s'\n\n", argv[1]);
-    usage(stderr);
-    return 2;
+    static const hk_cli_sub subs[] = {{"spectrum", cmd_spectrum}, {"demo", cmd_demo}};
+    return hk_cli_dispatch("dylora", argc, argv, subs, 2, usage);
 }

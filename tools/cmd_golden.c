@@ -13,9 +13,9 @@
 
 const char hk_cmd_golden_summary[] = "generate the golden tensor set; check a backend's outputs against it";
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    printf("usage: hkref golden generate [DIR] [--case PREFIX]\n"
+    fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
            "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--json FILE] [--case PREFIX]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
@@ -37,7 +37,7 @@ static int cmd_generate(int argc, char **argv)
     const char *dir = NULL, *prefix = NULL;
     for (int i = 1; i < argc; i++) {
         if (hk_cli_is_help(argv[i])) {
-            usage();
+            usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
             prefix = argv[++i];
@@ -162,9 +162,9 @@ static int run_check(const check_opts *o)
             break;
         }
         snprintf(path, sizeof path, "%s/%s.safetensors", o->outputs, name);
-        char got_problem[400] = "";
+        char got_problem[sizeof ((hk_gcase_result *)0)->problem] = ""; /* 13 + 100 + 2 + 140 < 256: fits */
         if (hk_st_read(path, &got)) {
-            snprintf(got_problem, sizeof got_problem, "backend file %.150s: %.200s", path, hk_error_message());
+            snprintf(got_problem, sizeof got_problem, "backend file %.100s: %.140s", path, hk_error_message());
             hk_error_clear();
             got = NULL;
         }
@@ -224,7 +224,7 @@ static int cmd_check(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (hk_cli_is_help(a)) {
-            usage();
+            usage(stdout);
             return 0;
         }
         if (i + 1 >= argc) return hk_cli_usage_error("golden", "check: '%s' needs a value or is unknown", a);
@@ -244,15 +244,10 @@ static int cmd_check(int argc, char **argv)
     return run_check(&o);
 }
 
+static int cmd_list_sub(int argc, char **argv) { return cmd_list(); }
+
 int hk_cmd_golden(int argc, char **argv)
 {
-    if (argc < 2) return hk_cli_usage_error("golden", "missing subcommand (generate, check, list)");
-    if (hk_cli_is_help(argv[1])) {
-        usage();
-        return 0;
-    }
-    if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "list")) return cmd_list();
-    return hk_cli_usage_error("golden", "unknown subcommand '%s' (generate, check, list)", argv[1]);
+    static const hk_cli_sub subs[] = {{"generate", cmd_generate}, {"check", cmd_check}, {"list", cmd_list_sub}};
+    return hk_cli_dispatch("golden", argc, argv, subs, 3, usage);
 }

@@ -3,6 +3,7 @@
 #include "golden.h"
 
 #include "../ref/attnmask.h"
+#include "registry.h"
 #include "../ref/error.h"
 #include "../ref/rng.h"
 
@@ -26,27 +27,7 @@ static const table_fn tables[] = {
 #undef HK_GOLDEN
     NULL};
 
-size_t hk_golden_count(void)
-{
-    size_t total = 0;
-    for (size_t t = 0; tables[t]; t++) {
-        size_t n = 0;
-        tables[t](&n);
-        total += n;
-    }
-    return total;
-}
-
-const hk_golden_case *hk_golden_get(size_t i)
-{
-    for (size_t t = 0; tables[t]; t++) {
-        size_t n = 0;
-        const hk_golden_case *c = tables[t](&n);
-        if (i < n) return &c[i];
-        i -= n;
-    }
-    return NULL;
-}
+HK_REGISTRY_DEFINE(hk_golden_case, tables, hk_golden_count, hk_golden_get)
 
 /* ---- builder ---- */
 

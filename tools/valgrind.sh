@@ -62,7 +62,9 @@ else
 fi
 cmd 0 presets
 cmd 0 dylora spectrum
-cmd 0 demo
+cmd 0 demo attention
+cmd 0 demo attention --pattern span --offset 1000
+cmd 2 demo
 # the whole Check suite in one process (no fork: valgrind follows one process)
 if [ "${VALGRIND_TESTS:-1}" = 1 ]; then
     CK_FORK=no CK_DEFAULT_TIMEOUT=600 CK_VERBOSITY=silent run 0 "$B/run_tests"

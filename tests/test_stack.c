@@ -1,0 +1,128 @@
+/* hkref — the encoder stack as a model: argument policies, the Fig. 3
+ * backward count, a clean pass is the forward with no dropout at all, and
+ * the two passes' masks are sampled independently.  (FD per preset /
+ * combination: tools/chk_stack.c.) */
+#include "hk_test.h"
+
+#include "../ref/layernorm.h"
+#include "../ref/rng.h"
+#include "../ref/stack.h"
+
+static hk_enc_config cfg(void)
+{
+    return (hk_enc_config){.attn = {.B = 2, .T = 3, .C = 4, .NH = 2, .lora = HK_ATTN_LORA_KV, .r = 2, .alpha = 4.0},
+                           .F = 6, .ln_eps = HK_LAYERNORM_EPS_DEFAULT, .gelu = HK_GELU_ERF};
+}
+
+/* A 2-block stack for fw: weights from seed, both passes' masks sampled
+ * one after the other from the same generator. */
+static void two_pass_stack(hk_stack *s, const hk_framework *fw, unsigned long seed)
+{
+    hk_enc_config e = cfg();
+    hk_assert_ok(hk_stack_alloc(s, &e, 2, 3, fw));
+    gsl_rng *r = hk_rng_new(seed);
+    hk_assert_ok(hk_stack_init(s, r));
+    hk_assert_ok(hk_stack_sample_masks(s, 0, r));
+    hk_assert_ok(hk_stack_sample_masks(s, 1, r));
+    hk_rng_free(r);
+}
+
+START_TEST(hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped)
+{
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
+    hk_enc_config e = cfg();
+    hk_stack s;
+    two_pass_stack(&s, &fw, 3);
+    hk_model m;
+    hk_assert_ok(hk_stack_model(&s, &m));
+    double work[4 * 2 * (3 + 4)];
+    hk_step_result res;
+    hk_assert_ok(hk_train_step(&res, &s.fw, &m, s.labels, s.targets, work));
+    ck_assert_int_eq(res.backward_passes, 1); /* HK Fig. 3 / §6: pass 2 forward-only */
+    ck_assert(res.consistency > 0 && isfinite(res.total));
+    /* A clean pass of hiddenkey (masks sampled, not used) is the plain
+     * forward of a config with no active position: same numbers bit for bit
+     * (same generator seed, so the same weights and inputs). */
+    double o1[6], r1[8], o2[6], r2[8];
+    hk_assert_ok(m.forward(m.ctx, 0, 1, o1, r1));
+    hk_framework none;
+    hk_framework_init(&none);
+    hk_stack t;
+    hk_assert_ok(hk_stack_alloc(&t, &e, 2, 3, &none));
+    gsl_rng *r2g = hk_rng_new(3);
+    hk_assert_ok(hk_stack_init(&t, r2g));
+    hk_model mt;
+    hk_assert_ok(hk_stack_model(&t, &mt));
+    hk_assert_ok(mt.forward(mt.ctx, 0, 0, o2, r2));
+    ck_assert(memcmp(o1, o2, sizeof o1) == 0 && memcmp(r1, r2, sizeof r1) == 0);
+    hk_stack_free(&t);
+    hk_stack_free(&s);
+    hk_rng_free(r2g);
+}
+END_TEST
+
+START_TEST(two_passes_draw_independent_masks)
+{
+    /* hiddenkey-'s sites at p = 0.5 on 2 blocks: pass 0 and pass 1 draw
+     * from the same generator one after the other, so their masks are
+     * different draws (equal with probability 2^-(#units) per site), and the
+     * two dropout forwards differ. Column DropKey: 2·2·3 key columns per
+     * block, 24 Bernoulli(1/2) in all; element hidden: 48 per pass. */
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
+    fw.site[HK_POS_LOGITS].p = fw.site[HK_POS_HIDDEN].p = 0.5;
+    hk_stack s;
+    two_pass_stack(&s, &fw, 11);
+    const long LOG = 2 * (2 * 2 * 3 * 3), BTC = 2 * (2 * 3 * 4);
+    ck_assert(memcmp(s.m_logits[0], s.m_logits[1], (size_t)LOG) != 0);
+    ck_assert(memcmp(s.m_hidden[0], s.m_hidden[1], (size_t)BTC) != 0);
+    long dropped = 0;
+    for (long i = 0; i < BTC; i++) dropped += s.m_hidden[0][i] + s.m_hidden[1][i];
+    ck_assert(dropped > 0 && dropped < 2 * BTC);
+    hk_model m;
+    hk_assert_ok(hk_stack_model(&s, &m));
+    double o0[6], r0[8], o1[6], r1[8];
+    hk_assert_ok(m.forward(m.ctx, 0, 0, o0, r0));
+    hk_assert_ok(m.forward(m.ctx, 1, 0, o1, r1));
+    ck_assert(memcmp(o0, o1, sizeof o0) != 0);
+    /* sites inactive in the config get no mask: they stay all-zero */
+    for (long i = 0; i < BTC; i++) ck_assert(s.m_lora[0][i] == 0 && s.m_lora[1][i] == 0);
+    hk_stack_free(&s);
+}
+END_TEST
+
+START_TEST(errors_name_the_argument)
+{
+    hk_framework fw;
+    hk_framework_init(&fw);
+    hk_enc_config e = cfg();
+    hk_stack s;
+    hk_assert_fails(hk_stack_alloc(&s, &e, 0, 3, &fw), HK_EINVAL, "L=0");
+    fw.task = HK_TASK_REGRESSION;
+    hk_assert_fails(hk_stack_alloc(&s, &e, 1, 3, &fw), HK_ESHAPE, "K = 1");
+    hk_preset_get(&fw, "lora");
+    e.attn.lora = 0;
+    hk_assert_fails(hk_stack_alloc(&s, &e, 1, 3, &fw), HK_EDOM, "adapts no projection");
+    fw.passes = 2; /* invalid framework: rejected before allocating */
+    hk_assert_fails(hk_stack_alloc(&s, &e, 1, 3, &fw), HK_EDOM, "passes 2");
+    e = cfg();
+    hk_preset_get(&fw, "lora");
+    hk_assert_ok(hk_stack_alloc(&s, &e, 1, 3, &fw));
+    hk_assert_fails(hk_stack_sample_masks(&s, 2, NULL), HK_EINVAL, "pass");
+    hk_stack_free(&s);
+}
+END_TEST
+
+Suite *suite_stack(void)
+{
+    Suite *s = suite_create("stack");
+    TCase *core = tcase_create("Core");
+    tcase_add_test(core, hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped);
+    tcase_add_test(core, two_passes_draw_independent_masks);
+    suite_add_tcase(s, core);
+    TCase *lim = tcase_create("Limits");
+    tcase_add_test(lim, errors_name_the_argument);
+    suite_add_tcase(s, lim);
+    return s;
+}
