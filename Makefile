@@ -89,19 +89,29 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libhktools.a $(BUILD)/libhkref.a
 
 # Check's default per-test timeout (4 s) is too short under ASan on 2 cores.
 run-tests: build
+	@echo "== Check suites (-O2) =="
 	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
 
+# The gate on 2 cores: both builds share the job slots, then the -O2 run (all
+# suites, one summary line), the ASan+UBSan run split into GATE_SHARDS processes
+# (each its own summary line), the proofs, the golden identity and the PyTorch
+# backend run side by side; --output-sync prints each one's output as a block.
+GATE_SHARDS ?= 2
+ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+.PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) build
-	@echo "== Check suites (-O2) =="
-	@$(MAKE) --no-print-directory run-tests
-	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer =="
-	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/asan SAN=1 build
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
-	@$(MAKE) --no-print-directory proofs
-	@$(MAKE) --no-print-directory golden-check
-	@$(MAKE) --no-print-directory validate-torch
+	@$(MAKE) --no-print-directory -j$(JOBS) build asan-build
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target gate-run
+
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 build
+
+gate-run: run-tests $(ASAN_SHARDS) proofs golden-check validate-torch
+
+$(ASAN_SHARDS): asan-shard-%: asan-build
+	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer, shard $*/$(GATE_SHARDS) =="
+	@$(SAN_ENV) CK_DEFAULT_TIMEOUT=120 $(BUILD)/asan/run_tests --shard $*/$(GATE_SHARDS)
 
 verify: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
