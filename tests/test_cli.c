@@ -72,6 +72,14 @@ static const cli_row rows[] = {
     {"demo", {"demo", "attention", "--pattern", "diagonal", NULL}, 2, "--pattern 'diagonal'", NULL},
     {"demo", {"demo", "attention", "--seed", NULL}, 2, "missing value: '--seed'", NULL},
     {"demo", {"demo", "attention", "--offset", "inf", NULL}, 2, "--offset 'inf'", NULL},
+    {"train", {"train", "--preset", "no-such-preset", NULL}, 2, "no-such-preset", NULL},
+    {"train", {"train", "--epochs", "0", NULL}, 2, "--epochs '0'", NULL},
+    {"train", {"train", "--rate", "1", NULL}, 2, "--rate '1'", NULL},
+    {"train", {"train", "--bogus", NULL}, 2, "hkref train: unknown option", NULL},
+    {"train", {"train", "--data", "@T@/empty", "--out", "@T@/tr", NULL}, 2, "make data", "@T@/tr/ckpt.safetensors"},
+    {"pretrain", {"pretrain", "--dim", "130", "--heads", "4", NULL}, 2, "not divisible", NULL},
+    {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/file/x", NULL}, 2, "hkref pretrain", NULL},
+    {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/pt", NULL}, 2, "make data", "@T@/pt/model.safetensors"},
 };
 
 static char tmpdir[64];

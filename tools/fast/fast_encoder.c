@@ -1,0 +1,380 @@
+/* hkref — the f32 fast path: post-LN encoder block (see fast_encoder.h).
+ * Storage row-major: (N,C) / (N,F) activations, N = B*T; head h of Q, K, V,
+ * ctx in columns h*D .. h*D+D-1 (row stride C), logits / weights (B,NH,T,T).
+ * Every matmul is one cblas_sgemm; the per-(b,h) attention products use the
+ * head's column block through the leading dimension C, without copies. */
+#include "fast_encoder.h"
+
+#include "../../ref/error.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long ldb_of(const hk_fast_config *c) { return c->ldB ? c->ldB : c->r; }
+
+int hk_fast_config_check(const hk_fast_config *c)
+{
+    HK_REQUIRE_PTR(c);
+    HK_REQUIRE(c->B > 0 && c->T > 0 && c->C > 0 && c->NH > 0 && c->F > 0, HK_EINVAL,
+               "fast config shape (B=%ld, T=%ld, C=%ld, NH=%ld, F=%ld) must be positive", c->B, c->T, c->C, c->NH,
+               c->F);
+    HK_REQUIRE(c->C % c->NH == 0, HK_ESHAPE, "fast config: C=%ld is not divisible by NH=%ld", c->C, c->NH);
+    HK_REQUIRE(c->B <= 1L << 14 && c->T <= 1L << 12 && c->C <= 1L << 14 && c->F <= 1L << 16, HK_ENOMEM,
+               "fast config shape (B=%ld, T=%ld, C=%ld, F=%ld) is too large", c->B, c->T, c->C, c->F);
+    HK_REQUIRE(c->r >= 1 && c->r <= c->C, HK_EINVAL, "fast config: LoRA rank r=%ld must be in [1, C=%ld]", c->r, c->C);
+    HK_REQUIRE(c->ldB == 0 || c->ldB >= c->r, HK_EINVAL, "fast config: ldB=%ld must be 0 or >= r=%ld", c->ldB, c->r);
+    HK_REQUIRE(isfinite(c->alpha) && isfinite(c->ln_eps) && c->ln_eps > 0, HK_EDOM,
+               "fast config: alpha=%g must be finite and ln_eps=%g finite and > 0", (double)c->alpha,
+               (double)c->ln_eps);
+    return HK_OK;
+}
+
+void hk_fast_cache_free(hk_fast_cache *c)
+{
+    if (!c) return;
+    float **b[] = {&c->x,  &c->xd_k, &c->xd_v, &c->xa_k, &c->xa_v, &c->q,  &c->k,  &c->v,  &c->ctx,
+                   &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->cdf, &c->h,  &c->xhat2,
+                   &c->rstd2, &c->t0, &c->t1, &c->dq,   &c->dk,   &c->dv,  &c->dF, &c->dT, &c->dr};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) free(*b[i]), *b[i] = NULL;
+}
+
+int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
+{
+    HK_REQUIRE_PTR(c);
+    memset(c, 0, sizeof *c);
+    HK_TRY(hk_fast_config_check(cfg));
+    c->cfg = *cfg;
+    const long N = cfg->B * cfg->T, NC = N * cfg->C, NF = N * cfg->F, L = cfg->B * cfg->NH * cfg->T * cfg->T;
+    const long Nr = N * cfg->r;
+    struct { float **p; long n; } b[] = {
+        {&c->x, NC},     {&c->xd_k, NC},  {&c->xd_v, NC}, {&c->xa_k, Nr},  {&c->xa_v, Nr}, {&c->q, NC},
+        {&c->k, NC},     {&c->v, NC},     {&c->ctx, NC},  {&c->w_pre, L},  {&c->w, L},     {&c->xhat1, NC},
+        {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->cdf, NF},    {&c->h, NC},    {&c->xhat2, NC},
+        {&c->rstd2, N},  {&c->t0, NC},    {&c->t1, NC},   {&c->dq, NC},    {&c->dk, NC},   {&c->dv, NC},
+        {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, Nr}};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
+        if (!(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
+            hk_fast_cache_free(c);
+            HK_ERROR(HK_ENOMEM, "fast cache allocation failed (N=%ld, F=%ld)", N, cfg->F);
+        }
+    return HK_OK;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+// y (N,OUT) = x (N,IN) W^T + b   (W (OUT,IN) nn.Linear layout; b may be NULL)
+static void linear(float *y, const float *x, const float *W, const float *b, long N, long IN, long OUT)
+{
+    for (long n = 0; n < N; n++)
+        for (long o = 0; o < OUT; o++) y[n * OUT + o] = b ? b[o] : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OUT, (int)IN, 1.0f, x, (int)IN, W, (int)IN,
+                1.0f, y, (int)OUT);
+}
+
+// dy (N,OUT), x (N,IN) -> dW (OUT,IN) +=, db (OUT) += (each may be NULL)
+static void linear_wgrad(float *dW, float *db, const float *dy, const float *x, long N, long IN, long OUT)
+{
+    if (dW)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OUT, (int)IN, (int)N, 1.0f, dy, (int)OUT, x,
+                    (int)IN, 1.0f, dW, (int)IN);
+    if (db)
+        for (long n = 0; n < N; n++)
+            for (long o = 0; o < OUT; o++) db[o] += dy[n * OUT + o];
+}
+
+// dx (N,IN) (+)= dy (N,OUT) W (OUT,IN); beta 0 overwrites, 1 accumulates
+static void linear_dgrad(float *dx, const float *dy, const float *W, long N, long IN, long OUT, float beta)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)IN, (int)OUT, 1.0f, dy, (int)OUT, W, (int)IN,
+                beta, dx, (int)IN);
+}
+
+// out (N,C) = LN(in) w + b; xhat (N,C), rstd (N) saved.  Two-pass statistics, as ref/layernorm.c.
+static void ln_forward(float *out, float *xhat, float *rstd, const float *in, const float *w, const float *b,
+                       float eps, long N, long C)
+{
+    for (long n = 0; n < N; n++) {
+        const float *x = in + n * C;
+        float m = 0.0f, v = 0.0f;
+        for (long c = 0; c < C; c++) m += x[c];
+        m /= (float)C;
+        for (long c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        v /= (float)C;
+        const float s = 1.0f / sqrtf(v + eps);
+        for (long c = 0; c < C; c++) {
+            float xh = (x[c] - m) * s;
+            xhat[n * C + c] = xh;
+            out[n * C + c] = xh * w[c] + b[c];
+        }
+        rstd[n] = s;
+    }
+}
+
+// dout (N,C) -> din (N,C) = rstd (g - mean(g) - xhat mean(g xhat)), g = dout w; dw, db += (may be NULL)
+static void ln_backward(float *din, float *dw, float *db, const float *dout, const float *xhat, const float *rstd,
+                        const float *w, long N, long C)
+{
+    for (long n = 0; n < N; n++) {
+        const float *dy = dout + n * C, *xh = xhat + n * C;
+        float gm = 0.0f, gxm = 0.0f;
+        for (long c = 0; c < C; c++) {
+            float g = dy[c] * w[c];
+            gm += g;
+            gxm += g * xh[c];
+        }
+        gm /= (float)C;
+        gxm /= (float)C;
+        for (long c = 0; c < C; c++) {
+            if (db) db[c] += dy[c];
+            if (dw) dw[c] += dy[c] * xh[c];
+            din[n * C + c] = rstd[n] * (dy[c] * w[c] - gm - xh[c] * gxm);
+        }
+    }
+}
+
+/* GELU, exact form u·Phi(u), Phi(u) = 0.5 erfc(-u/sqrt2) (ref/gelu.c); the
+ * forward keeps Phi(u), so the derivative Phi(u) + u·exp(-u²/2)/sqrt(2 pi)
+ * costs one expf, not a second erfcf. */
+static float gelu_cdf(float u) { return 0.5f * erfcf(-u * (float)M_SQRT1_2); }
+static float gelu_grad(float u, float cdf) { return cdf + u * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2) * expf(-0.5f * u * u); }
+
+/* LoRA input dropout: xd = 0 where dropped, x/(1-p) elsewhere (ref/lora.h). */
+static void lora_drop(float *xd, const float *x, const uint8_t *m, float p, long n)
+{
+    const float keep = 1.0f / (1.0f - p);
+    for (long i = 0; i < n; i++) xd[i] = (m && m[i]) ? 0.0f : (m ? x[i] * keep : x[i]);
+}
+
+// y (N,C) += s · xd A^T B^T, xa (N,r) = xd A^T saved
+static void lora_forward(float *y, float *xa, const float *xd, const float *A, const float *Bm, long N, long C, long r,
+                         long ldB, float s)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)r, (int)C, 1.0f, xd, (int)C, A, (int)C, 0.0f, xa,
+                (int)r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)C, (int)r, s, xa, (int)r, Bm, (int)ldB, 1.0f, y,
+                (int)C);
+}
+
+/* dy (N,C) -> dA (r,C) +=, dB (C,ldB) += (may be NULL), dx (N,C) += the LoRA branch's input gradient.
+ * g = s dy B (N,r); dA += g^T xd; dB += s dy^T xa; dx += [kept] g A / (1-p). */
+static void lora_backward(float *dx, float *dA, float *dB, const float *dy, const float *xd, const float *xa,
+                          const float *A, const float *Bm, const uint8_t *m, float p, float *g, float *tmp, long N,
+                          long C, long r, long ldB, float s)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)r, (int)C, s, dy, (int)C, Bm, (int)ldB, 0.0f,
+                g, (int)r);
+    if (dA)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)C, (int)N, 1.0f, g, (int)r, xd, (int)C, 1.0f,
+                    dA, (int)C);
+    if (dB)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)r, (int)N, s, dy, (int)C, xa, (int)r, 1.0f,
+                    dB, (int)ldB);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)r, 1.0f, g, (int)r, A, (int)C, 0.0f,
+                tmp, (int)C);
+    const float keep = m ? 1.0f / (1.0f - p) : 1.0f;
+    for (long i = 0; i < N * C; i++)
+        if (!(m && m[i])) dx[i] += tmp[i] * keep;
+}
+
+/* ---- attention rows ------------------------------------------------------ */
+
+/* Kept / dropped counts of one row over non-padded keys (ref/attnmask.c). */
+static void row_count(long *kept, long *dropped, const uint8_t *m, const uint8_t *pad, long T)
+{
+    long nk = 0, nd = 0;
+    for (long s = 0; s < T; s++) {
+        if (pad && pad[s]) continue;
+        if (m && m[s]) nd++;
+        else nk++;
+    }
+    *kept = nk, *dropped = nd;
+}
+
+/* One softmax row, in place on g -> w; -inf entries give exactly 0. */
+static void softmax_row(float *w, long T)
+{
+    float mx = -INFINITY;
+    for (long s = 0; s < T; s++) mx = w[s] > mx ? w[s] : mx;
+    float sum = 0.0f;
+    for (long s = 0; s < T; s++) {
+        w[s] = w[s] == -INFINITY ? 0.0f : expf(w[s] - mx);
+        sum += w[s];
+    }
+    const float inv = 1.0f / sum;
+    for (long s = 0; s < T; s++) w[s] *= inv;
+}
+
+/* DropAttention forward on one row (see the banner). */
+static void dropattn_row(float *wo, const float *wi, const uint8_t *m, const uint8_t *pad, int variant, float p, long T)
+{
+    long kept, dropped;
+    row_count(&kept, &dropped, m, pad, T);
+    if (kept == 0 || (variant != HK_FAST_DA_CLASSIC && dropped == 0)) {
+        memcpy(wo, wi, sizeof(float) * (size_t)T);
+        return;
+    }
+    float Z = 0.0f;
+    if (variant != HK_FAST_DA_CLASSIC)
+        for (long s = 0; s < T; s++) Z += (m[s] || (pad && pad[s])) ? 0.0f : wi[s];
+    const float sc = variant == HK_FAST_DA_CLASSIC ? 1.0f / (1.0f - p) : 1.0f / Z;
+    for (long s = 0; s < T; s++) wo[s] = (m[s] || (pad && pad[s])) ? 0.0f : wi[s] * sc;
+}
+
+/* Its backward, in place on d (dw' -> dw). */
+static void dropattn_row_backward(float *d, const float *wi, const float *wo, const uint8_t *m, const uint8_t *pad,
+                                  int variant, float p, long T)
+{
+    long kept, dropped;
+    row_count(&kept, &dropped, m, pad, T);
+    if (kept == 0 || (variant != HK_FAST_DA_CLASSIC && dropped == 0)) return;
+    float Z = 0.0f, dot = 0.0f;
+    if (variant != HK_FAST_DA_CLASSIC)
+        for (long s = 0; s < T; s++) Z += (m[s] || (pad && pad[s])) ? 0.0f : wi[s];
+    if (variant == HK_FAST_DA_NORM)
+        for (long s = 0; s < T; s++) dot += d[s] * wo[s];
+    const float sc = variant == HK_FAST_DA_CLASSIC ? 1.0f / (1.0f - p) : 1.0f / Z;
+    for (long s = 0; s < T; s++) d[s] = (m[s] || (pad && pad[s])) ? 0.0f : (d[s] - dot) * sc;
+}
+
+/* ---- forward / backward -------------------------------------------------- */
+
+static const hk_fast_masks no_masks = {0};
+
+void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
+{
+    const hk_fast_config *cf = &c->cfg;
+    if (!m) m = &no_masks;
+    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
+    const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
+    const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
+    memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
+    x = c->x; /* y may alias the caller's x */
+    linear(c->q, x, p->Wq, p->bq, N, C, C);
+    linear(c->k, x, p->Wk, p->bk, N, C, C);
+    linear(c->v, x, p->Wv, p->bv, N, C, C);
+    lora_drop(c->xd_k, x, m->lora_k, m->lora_p, N * C);
+    lora_drop(c->xd_v, x, m->lora_v, m->lora_p, N * C);
+    lora_forward(c->k, c->xa_k, c->xd_k, p->Ak, p->Bk, N, C, r, ldB, s);
+    lora_forward(c->v, c->xa_v, c->xd_v, p->Av, p->Bv, N, C, r, ldB, s);
+    for (long b = 0; b < B; b++) {
+        const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
+        for (long h = 0; h < NH; h++) {
+            const long bh = (b * NH + h) * T * T, off = b * T * C + h * D;
+            float *g = c->w_pre + bh;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, isD, c->q + off, (int)C,
+                        c->k + off, (int)C, 0.0f, g, (int)T);
+            for (long t = 0; t < T; t++) {
+                float *gr = g + t * T;
+                const uint8_t *dk = m->dropkey ? m->dropkey + bh + t * T : NULL;
+                long kept = 1, dropped;
+                if (dk) row_count(&kept, &dropped, dk, pad, T);
+                for (long u = 0; u < T; u++)
+                    if ((pad && pad[u]) || (dk && kept > 0 && dk[u])) gr[u] = -INFINITY;
+                softmax_row(gr, T);
+                if (m->dropattn)
+                    dropattn_row(c->w + bh + t * T, gr, m->dropattn + bh + t * T, pad, m->dropattn_variant,
+                                 m->dropattn_p, T);
+            }
+            const float *w = m->dropattn ? c->w + bh : g;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, w, (int)T, c->v + off,
+                        (int)C, 0.0f, c->ctx + off, (int)C);
+        }
+    }
+    linear(c->t0, c->ctx, p->Wo, p->bo, N, C, C);
+    for (long i = 0; i < N * C; i++) c->t0[i] += x[i];
+    ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
+    linear(c->u, c->x1, p->W1, p->b1, N, C, F);
+    for (long i = 0; i < N * F; i++) c->cdf[i] = gelu_cdf(c->u[i]), c->gu[i] = c->u[i] * c->cdf[i];
+    linear(c->h, c->gu, p->W2, p->b2, N, F, C);
+    for (long i = 0; i < N * C; i++) {
+        float hh = m->hidden ? (m->hidden[i] ? 0.0f : c->h[i] * m->hidden_scale) : c->h[i];
+        c->t0[i] = c->x1[i] + hh;
+    }
+    ln_forward(y, c->xhat2, c->rstd2, c->t0, p->ln2_w, p->ln2_b, cf->ln_eps, N, C);
+}
+
+void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast_cache *c, const hk_fast_params *p,
+                          const hk_fast_masks *m)
+{
+    const hk_fast_config *cf = &c->cfg;
+    if (!m) m = &no_masks;
+    hk_fast_params none = {0};
+    if (!g) g = &none;
+    const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
+    const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
+    const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
+    float *t0 = c->t0, *t1 = c->t1;
+    /* LN2, HiddenCut, FFN: t0 = dr2 -> dx1; t1 = dh */
+    ln_backward(t0, g->ln2_w, g->ln2_b, dy, c->xhat2, c->rstd2, p->ln2_w, N, C);
+    for (long i = 0; i < N * C; i++) t1[i] = m->hidden ? (m->hidden[i] ? 0.0f : t0[i] * m->hidden_scale) : t0[i];
+    linear_wgrad(g->W2, g->b2, t1, c->gu, N, F, C);
+    linear_dgrad(c->dF, t1, p->W2, N, F, C, 0.0f);
+    for (long i = 0; i < N * F; i++) c->dF[i] *= gelu_grad(c->u[i], c->cdf[i]);
+    linear_wgrad(g->W1, g->b1, c->dF, c->x1, N, C, F);
+    linear_dgrad(t0, c->dF, p->W1, N, C, F, 1.0f); /* dx1 = dr2 + du W1 */
+    /* LN1: t1 = dr1 (gradient of the residual input and of the attention output) */
+    ln_backward(t1, g->ln1_w, g->ln1_b, t0, c->xhat1, c->rstd1, p->ln1_w, N, C);
+    /* Output projection: t0 = dctx */
+    linear_wgrad(g->Wo, g->bo, t1, c->ctx, N, C, C);
+    linear_dgrad(t0, t1, p->Wo, N, C, C, 0.0f);
+    for (long b = 0; b < B; b++) {
+        const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
+        for (long h = 0; h < NH; h++) {
+            const long bh = (b * NH + h) * T * T, off = b * T * C + h * D;
+            const float *wp = c->w_pre + bh, *w = m->dropattn ? c->w + bh : wp;
+            float *dT = c->dT;
+            /* dw = dctx_h V_h^T (T,T); dV_h = w^T dctx_h */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, 1.0f, t0 + off, (int)C,
+                        c->v + off, (int)C, 0.0f, dT, (int)T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, w, (int)T, t0 + off,
+                        (int)C, 0.0f, c->dv + off, (int)C);
+            for (long t = 0; t < T; t++) {
+                float *d = dT + t * T;
+                const float *wr = wp + t * T;
+                if (m->dropattn)
+                    dropattn_row_backward(d, wr, w + t * T, m->dropattn + bh + t * T, pad, m->dropattn_variant,
+                                          m->dropattn_p, T);
+                /* softmax^T; -inf logits (padded, DropKey-dropped) have w = 0, so dg = 0 there */
+                float dot = 0.0f;
+                for (long u = 0; u < T; u++) dot += d[u] * wr[u];
+                for (long u = 0; u < T; u++) d[u] = wr[u] * (d[u] - dot);
+            }
+            /* dQ_h = dg K_h / sqrt(D); dK_h = dg^T Q_h / sqrt(D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T, c->k + off,
+                        (int)C, 0.0f, c->dq + off, (int)C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T, c->q + off,
+                        (int)C, 0.0f, c->dk + off, (int)C);
+        }
+    }
+    const float *x = c->x;
+    linear_wgrad(g->Wq, g->bq, c->dq, x, N, C, C);
+    linear_wgrad(g->Wk, g->bk, c->dk, x, N, C, C);
+    linear_wgrad(g->Wv, g->bv, c->dv, x, N, C, C);
+    /* dx = dr1 (residual) + the three projections' input gradients + LoRA branches */
+    memmove(dx, t1, sizeof(float) * (size_t)(N * C));
+    linear_dgrad(dx, c->dq, p->Wq, N, C, C, 1.0f);
+    linear_dgrad(dx, c->dk, p->Wk, N, C, C, 1.0f);
+    linear_dgrad(dx, c->dv, p->Wv, N, C, C, 1.0f);
+    lora_backward(dx, g->Ak, g->Bk, c->dk, c->xd_k, c->xa_k, p->Ak, p->Bk, m->lora_k, m->lora_p, c->dr, t0, N, C, r, ldB,
+                  s);
+    lora_backward(dx, g->Av, g->Bv, c->dv, c->xd_v, c->xa_v, p->Av, p->Bv, m->lora_v, m->lora_p, c->dr, t0, N, C, r, ldB,
+                  s);
+}
+
+double hk_fast_enc_fwd_macs(const hk_fast_config *c)
+{
+    const double N = (double)(c->B * c->T), C = (double)c->C, F = (double)c->F, T = (double)c->T, r = (double)c->r;
+    /* q,k,v,o projections; LoRA k,v (two products each); QK^T and wV; FFN */
+    return 4 * N * C * C + 2 * 2 * N * C * r + 2 * N * T * C + 2 * N * C * F;
+}
+
+double hk_fast_enc_bwd_macs(const hk_fast_config *c)
+{
+    const double N = (double)(c->B * c->T), C = (double)c->C, F = (double)c->F, T = (double)c->T, r = (double)c->r;
+    /* input gradients of 4 projections; FFN: input gradients of both + their
+     * weight gradients are skipped in fine-tuning, but dx needs W1, W2: 2 N C F;
+     * attention: dw, dV, dQ, dK (4 N T C); LoRA k,v: g, dA, dB, g A (4 N C r each) */
+    return 4 * N * C * C + 2 * N * C * F + 4 * N * T * C + 2 * 4 * N * C * r;
+}

