@@ -80,6 +80,7 @@ static const cli_row rows[] = {
     {"pretrain", {"pretrain", "--dim", "130", "--heads", "4", NULL}, 2, "not divisible", NULL},
     {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/file/x", NULL}, 2, "hkref pretrain", NULL},
     {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/pt", NULL}, 2, "make data", "@T@/pt/model.safetensors"},
+    {"gradcheck", {"gradcheck", "--op", "softmax", "--op", "lora", NULL}, 2, "--op given twice", NULL},
 };
 
 static char tmpdir[64];

@@ -23,6 +23,9 @@ int hk_cmd_gradcheck(int argc, char **argv)
                    "exit status: 0 all pass, 1 some failed, 2 usage error\n");
             return 0;
         } else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
+            if (prefix) /* one prefix per run: a second --op must not silently replace the first */
+                return hk_cli_usage_error("gradcheck", "--op given twice ('%s', '%s'): one PREFIX per run", prefix,
+                                          argv[i + 1]);
             prefix = argv[++i];
         } else if (!strcmp(argv[i], "-v")) {
             verbose = 1;
