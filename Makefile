@@ -1,9 +1,15 @@
 # hkref — build, test gate and verification.  See README.md.
-#   make          library + CLI + test runner (installs missing Debian packages as root)
-#   make test     the full gate: Check suites, the same under ASan+UBSan, proofs, golden identity
-#   make verify   the main job: `hkref verify`, one report of every check
-#   make deps     check / install the Debian packages
-#   make proofs   symbolic check of every proof step (SymPy)
+#   make                library + CLI + test runner (installs missing Debian packages as root)
+#   make test           the full gate: Check suites (-O2, then ASan+UBSan in 2 shards), proofs,
+#                       golden identity, the PyTorch example backend (F64, F32, wrong variants)
+#   make verify         the main job: `hkref verify` (one report of every check) + repro-bytes
+#   make deps           check / install the Debian packages (tools/deps.sh)
+#   make proofs         symbolic check of every proof step (SymPy)
+#   make golden-check   committed golden/ == a fresh `hkref golden generate`
+#   make validate-torch the PyTorch example backend against the golden set
+#   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
+#   make valgrind | fuzz | mutate   robustness (README, Reliability)
+#   make data | bench   training data via npm; fast path vs PyTorch benchmark (not in the gate)
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -61,7 +67,7 @@ all: deps
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,13p' Makefile
 
 deps:
 	@tools/deps.sh core
