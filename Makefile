@@ -58,7 +58,7 @@ _gen := $(shell mkdir -p $(BUILD)/gen && \
   tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c) && \
   tools/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN '^const hk_golden_case \*hk_golden_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/golden_*.c))
 
-.PHONY: all build deps deps-torch test verify proofs run-tests clean help golden-check validate-torch
+.PHONY: all build deps deps-torch deps-fuzz test verify proofs run-tests clean help golden-check validate-torch
 .DEFAULT_GOAL := all
 
 all: deps
@@ -74,6 +74,9 @@ deps:
 
 deps-torch:
 	@tools/deps.sh torch
+
+deps-fuzz:
+	@tools/deps.sh fuzz
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,7 +122,8 @@ $(ASAN_SHARDS): asan-shard-%: asan-build
 	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer, shard $*/$(GATE_SHARDS) =="
 	@$(SAN_ENV) CK_DEFAULT_TIMEOUT=120 $(BUILD)/asan/run_tests --shard $*/$(GATE_SHARDS)
 
-verify: deps
+verify:
+	@tools/deps.sh verify
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	$(BUILD)/hkref verify
 	@$(MAKE) --no-print-directory repro-bytes
@@ -224,7 +228,7 @@ FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,addre
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $(PKG_LIBS)
-fuzz-build: deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 fuzz: fuzz-build
 	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

@@ -1,18 +1,23 @@
 #!/bin/sh
 # hkref — install (as root) or name (otherwise) the Debian packages hkref needs.
-# usage: tools/deps.sh [core|torch|all]
+# usage: tools/deps.sh [core|torch|verify|fuzz|extra|all]
 #   core  : C toolchain libraries, Check, SymPy for `make proofs`, torch for `make validate-torch`
 #           (all needed by make test / verify; python3-torch installs in ~65 s)
 #   torch : python3-torch + numpy for the PyTorch example backend
+#   verify: core + clang (make verify's repro-bytes builds the golden set with gcc and clang)
+#   fuzz  : core + clang + libclang-rt-14-dev (libFuzzer, for make fuzz)
+#   extra : gnuplot-nox (PNG plots of dylora spectrum and training curves)
 set -eu
 want=${1:-core}
 core="pkg-config check libsubunit-dev libgsl-dev liblapacke-dev libopenblas-dev libjansson-dev python3 python3-sympy python3-numpy python3-torch"
 case "$want" in
   core) pkgs="$core" ;;
   torch) pkgs="python3-torch python3-numpy" ;;
+  verify) pkgs="$core clang" ;;
+  fuzz) pkgs="$core clang libclang-rt-14-dev" ;;
   extra) pkgs="gnuplot-nox" ;;
-  all) pkgs="$core gnuplot-nox" ;;
-  *) echo "tools/deps.sh: unknown set '$want' (core, torch, extra, all)" >&2; exit 2 ;;
+  all) pkgs="$core clang libclang-rt-14-dev gnuplot-nox" ;;
+  *) echo "tools/deps.sh: unknown set '$want' (core, torch, verify, fuzz, extra, all)" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
