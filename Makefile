@@ -82,6 +82,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# The fast path's elementwise loops (GELU, softmax, masks) need the
+# vectoriser's full cost model (-O3; -O2's "very cheap" model skips loops of
+# unknown trip count).  Results unchanged: no -ffast-math, so no reassociation
+# of reductions, and -ffp-contract=off still forbids FMA contraction.
+ifneq ($(SAN),1)
+$(BUILD)/tools/fast/%.o: CFLAGS_OPT = -O3 -fno-trapping-math
+endif
+
 $(BUILD)/libhkref.a: $(REF_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

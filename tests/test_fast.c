@@ -35,6 +35,7 @@
 #include "../ref/rng.h"
 #include "../ref/stack.h"
 #include "../ref/tensorfile.h"
+#include "../tools/fast/fast_gelu.h"
 #include "../tools/fast/fast_stack.h"
 #include "../tools/golden.h"
 
@@ -210,12 +211,17 @@ static void blk_free(blk *b)
 /* kind: 0 DropKey, 1..3 DropAttention classic / norm_nograd / norm, 4
  * DropKey with LoRA truncated to DyLoRA rank b = 2 of r = 4 (the reference:
  * r = b, ldB = r_max, alpha/b; ref/dylora.h).  Both paths get pad, LoRA
- * dropout (p 0.25), the attention mask and HiddenCut (inverted, p 0.2). */
+ * dropout (p 0.25), the attention mask and HiddenCut (inverted, p 0.2).
+ * The LoRA masks of k and v: one shared mask (as the stack passes them),
+ * except kind 3 (v with its own mask, here HiddenCut's (B,T,C) mask), so the
+ * fast backward's shared-mask and per-mask routes of LoRA's input gradient
+ * both run (the no-dropout route runs in the stack steps below). */
 static void block_case(int kind)
 {
     blk b;
     blk_setup(&b, 100 + (unsigned long)kind);
-    const uint8_t *lm[4] = {NULL, b.lora, b.lora, NULL};
+    const uint8_t *lora_v = kind == 3 ? b.hid : b.lora;
+    const uint8_t *lm[4] = {NULL, b.lora, lora_v, NULL};
     hk_enc_config ec = b.ec;
     ec.attn.lora_p = 0.25;
     const long lora_b = kind == 4 ? 2 : 0;
@@ -235,7 +241,7 @@ static void block_case(int kind)
     hk_assert_ok(hk_hiddencut_hook(&hh, &hc));
     hk_assert_ok(hk_enc_forward(b.y, &b.cache, b.x, &b.P, &ec, b.pad, lm, &ah, &hh));
     hk_assert_ok(hk_enc_backward(b.dx, &b.G, b.dy, &b.cache, b.x, &b.P, &ec, b.pad, lm, &ah, &hh));
-    hk_fast_masks m = {.pad = b.pad, .lora_k = b.lora, .lora_v = b.lora, .lora_p = 0.25f,
+    hk_fast_masks m = {.pad = b.pad, .lora_k = b.lora, .lora_v = lora_v, .lora_p = 0.25f,
                        .dropkey = kind == 0 ? b.attn : NULL, .dropattn = kind ? b.attn : NULL,
                        .dropattn_variant = kind - 1, .dropattn_p = 0.3f, .hidden = b.hid,
                        .hidden_scale = (float)(1.0 / (1.0 - 0.2)), .lora_b = lora_b};
@@ -249,6 +255,12 @@ static void block_case(int kind)
     check_close(b.yf, b.y, NC, what);
     snprintf(what, sizeof what, "block[%s] dx", kn[kind]);
     check_close(b.dxf, b.dx, NC, what);
+    /* the forward without backward caches computes the same y, bit for bit */
+    float *yi = calloc(NC, sizeof(float));
+    ck_assert(yi != NULL);
+    hk_fast_enc_infer(yi, &b.fcache, b.xf, &b.fp, &m);
+    ck_assert(memcmp(yi, b.yf, sizeof(float) * NC) == 0 && b.fcache.grad == 0);
+    free(yi);
     double *rg[20];
     float *fg[20];
     long len[20];
@@ -441,6 +453,31 @@ START_TEST(fast_sampler_draws_the_reference_masks)
 }
 END_TEST
 
+/* A pass the framework does not backpropagate (HiddenKey's detached pass 2)
+ * and evaluation forwards keep no backward caches; a backward of such a
+ * pass is refused with a message, not run on stale caches. */
+START_TEST(backward_after_infer_is_refused)
+{
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
+    hk_stack s;
+    hk_fast_stack f;
+    pair_alloc(&s, &f, &fw);
+    hk_model m;
+    hk_assert_ok(hk_fast_stack_model(&f, &m));
+    double out[FB * FK], rep[FB * FC], dout[FB * FK] = {0}, drep[FB * FC] = {0};
+    hk_assert_ok(m.forward(m.ctx, 0, 1, out, rep));
+    hk_assert_ok(m.backward(m.ctx, 0, dout, drep));
+    hk_assert_ok(m.forward(m.ctx, 1, 0, out, rep));
+    ck_assert_int_eq(m.backward(m.ctx, 1, dout, drep), HK_EINVAL);
+    f.infer = 1;
+    hk_assert_ok(m.forward(m.ctx, 0, 1, out, rep));
+    ck_assert_int_eq(m.backward(m.ctx, 0, dout, drep), HK_EINVAL);
+    hk_stack_free(&s);
+    hk_fast_stack_free(&f);
+}
+END_TEST
+
 START_TEST(bad_fast_config_is_refused)
 {
     hk_fast_config c = {.B = 2, .T = 4, .C = 6, .NH = 4, .F = 8, .r = 2, .alpha = 4, .ln_eps = 1e-5f};
@@ -578,6 +615,35 @@ START_TEST(golden_encoder_cases_pass_at_f32)
 }
 END_TEST
 
+/* tools/fast/fast_gelu.h's f32 Phi, exp and GELU' against f64 libm on a
+ * strided sweep of the f32 bit patterns with |u| < 20 (~220k values, both
+ * signs; a stride of 1 — every f32 — was run once off-line and gives the
+ * header's bounds).  Beyond |u| = 20, Phi is 0 or 1 to within 1e-38. */
+START_TEST(fast_gelu_error_bounds)
+{
+    double e_phi = 0.0, e_exp = 0.0, e_grad = 0.0;
+    for (uint32_t sign = 0; sign < 2; sign++)
+        for (uint32_t b = 0; b < 0x41A00000u; b += 10007) {
+            const uint32_t bits = b | sign << 31;
+            float u;
+            memcpy(&u, &bits, sizeof u);
+            const double ud = u, phi = 0.5 * erfc(-ud / sqrt(2.0)), pdf = exp(-0.5 * ud * ud) / sqrt(2.0 * M_PI);
+            e_phi = fmax(e_phi, fabs((double)hk_fast_phi(u) - phi));
+            e_grad = fmax(e_grad, fabs((double)hk_fast_gelu_grad(u, (float)phi) - (phi + ud * pdf)));
+            const float x = -0.5f * u * u;
+            if (x >= -87.0f) e_exp = fmax(e_exp, fabs((double)hk_fast_exp(x) / exp((double)x) - 1.0));
+        }
+    if (getenv("HK_FAST_VERBOSE"))
+        fprintf(stderr, "fast gelu: |Phi err| %.3g, |exp rel err| %.3g, |GELU' err| %.3g\n", e_phi, e_exp, e_grad);
+    ck_assert_msg(e_phi <= 2.3e-7, "|Phi err| %.3g > 2.3e-7", e_phi);
+    ck_assert_msg(e_exp <= 8.1e-8, "|exp rel err| %.3g > 8.1e-8", e_exp);
+    ck_assert_msg(e_grad <= 1.2e-7, "|GELU' err| %.3g > 1.2e-7", e_grad);
+    /* edges: Phi(±inf) = 0 / 1, NaN stays NaN, exp underflows to a normal, not 0 or inf */
+    ck_assert(hk_fast_phi(-INFINITY) == 0.0f && hk_fast_phi(INFINITY) == 1.0f && isnan(hk_fast_phi(NAN)));
+    ck_assert(hk_fast_exp(-1000.0f) > 0.0f && hk_fast_exp(-1000.0f) < 1e-37f && hk_fast_exp(0.0f) == 1.0f);
+}
+END_TEST
+
 /* The Makefile drops -lgslcblas; the dynamic linker must bind cblas_sgemm to
  * OpenBLAS (libgsl.so still pulls libgslcblas.so in as its own dependency). */
 START_TEST(sgemm_is_openblas)
@@ -601,6 +667,8 @@ Suite *suite_fast(void)
     tcase_add_test(c, fast_sampler_draws_the_reference_masks);
     tcase_add_test(c, bad_fast_config_is_refused);
     tcase_add_test(c, sgemm_is_openblas);
+    tcase_add_test(c, fast_gelu_error_bounds);
+    tcase_add_test(c, backward_after_infer_is_refused);
     tcase_add_test(c, golden_encoder_cases_pass_at_f32);
     suite_add_tcase(s, c);
     return s;

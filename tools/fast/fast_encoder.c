@@ -5,6 +5,8 @@
  * head's column block through the leading dimension C, without copies. */
 #include "fast_encoder.h"
 
+#include "fast_gelu.h"
+
 #include "../../ref/error.h"
 
 #include <cblas.h>
@@ -35,7 +37,7 @@ void hk_fast_cache_free(hk_fast_cache *c)
 {
     if (!c) return;
     float **b[] = {&c->x,  &c->xd_k, &c->xd_v, &c->xa_k, &c->xa_v, &c->q,  &c->k,  &c->v,  &c->ctx,
-                   &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->cdf, &c->h,  &c->xhat2,
+                   &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->gp, &c->h,  &c->xhat2,
                    &c->rstd2, &c->t0, &c->t1, &c->dq,   &c->dk,   &c->dv,  &c->dF, &c->dT, &c->dr};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) free(*b[i]), *b[i] = NULL;
 }
@@ -51,9 +53,9 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
     struct { float **p; long n; } b[] = {
         {&c->x, NC},     {&c->xd_k, NC},  {&c->xd_v, NC}, {&c->xa_k, Nr},  {&c->xa_v, Nr}, {&c->q, NC},
         {&c->k, NC},     {&c->v, NC},     {&c->ctx, NC},  {&c->w_pre, L},  {&c->w, L},     {&c->xhat1, NC},
-        {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->cdf, NF},    {&c->h, NC},    {&c->xhat2, NC},
+        {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->gp, NF},    {&c->h, NC},    {&c->xhat2, NC},
         {&c->rstd2, N},  {&c->t0, NC},    {&c->t1, NC},   {&c->dq, NC},    {&c->dk, NC},   {&c->dv, NC},
-        {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, Nr}};
+        {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, 2 * Nr}};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
         if (!(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
             hk_fast_cache_free(c);
@@ -67,10 +69,10 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
 // y (N,OUT) = x (N,IN) W^T + b   (W (OUT,IN) nn.Linear layout; b may be NULL)
 static void linear(float *y, const float *x, const float *W, const float *b, long N, long IN, long OUT)
 {
-    for (long n = 0; n < N; n++)
-        for (long o = 0; o < OUT; o++) y[n * OUT + o] = b ? b[o] : 0.0f;
+    if (b)
+        for (long n = 0; n < N; n++) memcpy(y + n * OUT, b, sizeof(float) * (size_t)OUT);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OUT, (int)IN, 1.0f, x, (int)IN, W, (int)IN,
-                1.0f, y, (int)OUT);
+                b ? 1.0f : 0.0f, y, (int)OUT);
 }
 
 // dy (N,OUT), x (N,IN) -> dW (OUT,IN) +=, db (OUT) += (each may be NULL)
@@ -134,17 +136,26 @@ static void ln_backward(float *din, float *dw, float *db, const float *dout, con
     }
 }
 
-/* GELU, exact form u·Phi(u), Phi(u) = 0.5 erfc(-u/sqrt2) (ref/gelu.c); the
- * forward keeps Phi(u), so the derivative Phi(u) + u·exp(-u²/2)/sqrt(2 pi)
- * costs one expf, not a second erfcf. */
-static float gelu_cdf(float u) { return 0.5f * erfcf(-u * (float)M_SQRT1_2); }
-static float gelu_grad(float u, float cdf) { return cdf + u * (float)(0.5 * M_2_SQRTPI * M_SQRT1_2) * expf(-0.5f * u * u); }
+/* GELU, exact form u·Phi(u) (ref/gelu.c), Phi and exp from fast_gelu.h
+ * (branch-free, so these loops vectorise; error bounds there).  A training
+ * forward also stores GELU'(u) = Phi(u) + u·phi(u) for the backward. */
+static void gelu_forward(float *gu, float *gp, const float *u, long n)
+{
+    if (gp)
+        for (long i = 0; i < n; i++) {
+            const float ph = hk_fast_phi(u[i]);
+            gu[i] = u[i] * ph;
+            gp[i] = hk_fast_gelu_grad(u[i], ph);
+        }
+    else
+        for (long i = 0; i < n; i++) gu[i] = u[i] * hk_fast_phi(u[i]);
+}
 
-/* LoRA input dropout: xd = 0 where dropped, x/(1-p) elsewhere (ref/lora.h). */
+/* LoRA input dropout: xd = 0 where dropped, x/(1-p) elsewhere (ref/lora.h); m non-NULL. */
 static void lora_drop(float *xd, const float *x, const uint8_t *m, float p, long n)
 {
     const float keep = 1.0f / (1.0f - p);
-    for (long i = 0; i < n; i++) xd[i] = (m && m[i]) ? 0.0f : (m ? x[i] * keep : x[i]);
+    for (long i = 0; i < n; i++) xd[i] = m[i] ? 0.0f : x[i] * keep;
 }
 
 // y (N,C) += s · xd A^T B^T, xa (N,r) = xd A^T saved
@@ -157,11 +168,10 @@ static void lora_forward(float *y, float *xa, const float *xd, const float *A, c
                 (int)C);
 }
 
-/* dy (N,C) -> dA (r,C) +=, dB (C,ldB) += (may be NULL), dx (N,C) += the LoRA branch's input gradient.
- * g = s dy B (N,r); dA += g^T xd; dB += s dy^T xa; dx += [kept] g A / (1-p). */
-static void lora_backward(float *dx, float *dA, float *dB, const float *dy, const float *xd, const float *xa,
-                          const float *A, const float *Bm, const uint8_t *m, float p, float *g, float *tmp, long N,
-                          long C, long r, long ldB, float s)
+/* dy (N,C) -> dA (r,C) +=, dB (C,ldB) += (may be NULL); g = s dy B (N,r) (kept for the input gradient);
+ * dA += g^T xd; dB += s dy^T xa. */
+static void lora_backward(float *dA, float *dB, float *g, const float *dy, const float *xd, const float *xa,
+                          const float *Bm, long N, long C, long r, long ldB, float s)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)r, (int)C, s, dy, (int)C, Bm, (int)ldB, 0.0f,
                 g, (int)r);
@@ -171,11 +181,20 @@ static void lora_backward(float *dx, float *dA, float *dB, const float *dy, cons
     if (dB)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)r, (int)N, s, dy, (int)C, xa, (int)r, 1.0f,
                     dB, (int)ldB);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)r, 1.0f, g, (int)r, A, (int)C, 0.0f,
-                tmp, (int)C);
-    const float keep = m ? 1.0f / (1.0f - p) : 1.0f;
-    for (long i = 0; i < N * C; i++)
-        if (!(m && m[i])) dx[i] += tmp[i] * keep;
+}
+
+// out (N,C) (+)= g (N,r) A (r,C): the LoRA branch's gradient of its (dropped) input; beta 0 or 1
+static void lora_dgrad(float *out, const float *g, const float *A, long N, long C, long r, float beta)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)r, 1.0f, g, (int)r, A, (int)C, beta,
+                out, (int)C);
+}
+
+// dx (N,C) += [kept] t / (1-p): through LoRA's input dropout
+static void lora_drop_backward(float *dx, const float *t, const uint8_t *m, float p, long n)
+{
+    const float keep = 1.0f / (1.0f - p);
+    for (long i = 0; i < n; i++) dx[i] += m[i] ? 0.0f : t[i] * keep;
 }
 
 /* ---- attention rows ------------------------------------------------------ */
@@ -197,11 +216,9 @@ static void softmax_row(float *w, long T)
 {
     float mx = -INFINITY;
     for (long s = 0; s < T; s++) mx = w[s] > mx ? w[s] : mx;
+    for (long s = 0; s < T; s++) w[s] = w[s] == -INFINITY ? 0.0f : hk_fast_exp(w[s] - mx);
     float sum = 0.0f;
-    for (long s = 0; s < T; s++) {
-        w[s] = w[s] == -INFINITY ? 0.0f : expf(w[s] - mx);
-        sum += w[s];
-    }
+    for (long s = 0; s < T; s++) sum += w[s];
     const float inv = 1.0f / sum;
     for (long s = 0; s < T; s++) w[s] *= inv;
 }
@@ -242,22 +259,38 @@ static void dropattn_row_backward(float *d, const float *wi, const float *wo, co
 
 static const hk_fast_masks no_masks = {0};
 
-void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
+/* LoRA's dropped input for the k / v branch: x itself without a mask; v
+ * shares k's when both use the same mask (the stack passes one mask). */
+static const float *lora_input_k(const hk_fast_cache *c, const float *x, const hk_fast_masks *m)
+{
+    return m->lora_k ? c->xd_k : x;
+}
+static const float *lora_input_v(const hk_fast_cache *c, const float *x, const hk_fast_masks *m)
+{
+    return !m->lora_v ? x : m->lora_v == m->lora_k ? c->xd_k : c->xd_v;
+}
+
+/* grad: keep what the backward needs (x's copy, GELU'). */
+static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m,
+                        int grad)
 {
     const hk_fast_config *cf = &c->cfg;
     if (!m) m = &no_masks;
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
-    memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
-    x = c->x; /* y may alias the caller's x */
+    c->grad = grad;
+    if (grad) { /* the backward needs x; y may alias it (otherwise x is last read before y is written) */
+        memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
+        x = c->x;
+    }
     linear(c->q, x, p->Wq, p->bq, N, C, C);
     linear(c->k, x, p->Wk, p->bk, N, C, C);
     linear(c->v, x, p->Wv, p->bv, N, C, C);
-    lora_drop(c->xd_k, x, m->lora_k, m->lora_p, N * C);
-    lora_drop(c->xd_v, x, m->lora_v, m->lora_p, N * C);
-    lora_forward(c->k, c->xa_k, c->xd_k, p->Ak, p->Bk, N, C, r, ldB, s);
-    lora_forward(c->v, c->xa_v, c->xd_v, p->Av, p->Bv, N, C, r, ldB, s);
+    if (m->lora_k) lora_drop(c->xd_k, x, m->lora_k, m->lora_p, N * C);
+    if (m->lora_v && m->lora_v != m->lora_k) lora_drop(c->xd_v, x, m->lora_v, m->lora_p, N * C);
+    lora_forward(c->k, c->xa_k, lora_input_k(c, x, m), p->Ak, p->Bk, N, C, r, ldB, s);
+    lora_forward(c->v, c->xa_v, lora_input_v(c, x, m), p->Av, p->Bv, N, C, r, ldB, s);
     for (long b = 0; b < B; b++) {
         const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
         for (long h = 0; h < NH; h++) {
@@ -270,8 +303,9 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
                 const uint8_t *dk = m->dropkey ? m->dropkey + bh + t * T : NULL;
                 long kept = 1, dropped;
                 if (dk) row_count(&kept, &dropped, dk, pad, T);
-                for (long u = 0; u < T; u++)
-                    if ((pad && pad[u]) || (dk && kept > 0 && dk[u])) gr[u] = -INFINITY;
+                if (pad || (dk && kept > 0))
+                    for (long u = 0; u < T; u++)
+                        if ((pad && pad[u]) || (dk && kept > 0 && dk[u])) gr[u] = -INFINITY;
                 softmax_row(gr, T);
                 if (m->dropattn)
                     dropattn_row(c->w + bh + t * T, gr, m->dropattn + bh + t * T, pad, m->dropattn_variant,
@@ -286,13 +320,24 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
     for (long i = 0; i < N * C; i++) c->t0[i] += x[i];
     ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
     linear(c->u, c->x1, p->W1, p->b1, N, C, F);
-    for (long i = 0; i < N * F; i++) c->cdf[i] = gelu_cdf(c->u[i]), c->gu[i] = c->u[i] * c->cdf[i];
+    gelu_forward(c->gu, grad ? c->gp : NULL, c->u, N * F);
     linear(c->h, c->gu, p->W2, p->b2, N, F, C);
-    for (long i = 0; i < N * C; i++) {
-        float hh = m->hidden ? (m->hidden[i] ? 0.0f : c->h[i] * m->hidden_scale) : c->h[i];
-        c->t0[i] = c->x1[i] + hh;
-    }
+    if (m->hidden) {
+        const float hs = m->hidden_scale;
+        for (long i = 0; i < N * C; i++) c->t0[i] = c->x1[i] + (m->hidden[i] ? 0.0f : c->h[i] * hs);
+    } else
+        for (long i = 0; i < N * C; i++) c->t0[i] = c->x1[i] + c->h[i];
     ln_forward(y, c->xhat2, c->rstd2, c->t0, p->ln2_w, p->ln2_b, cf->ln_eps, N, C);
+}
+
+void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
+{
+    enc_forward(y, c, x, p, m, 1);
+}
+
+void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
+{
+    enc_forward(y, c, x, p, m, 0);
 }
 
 void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast_cache *c, const hk_fast_params *p,
@@ -305,13 +350,18 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
+    const int want_dq = dx || g->Wq || g->bq; /* dQ feeds only dx and Wq's, bq's gradients */
     float *t0 = c->t0, *t1 = c->t1;
     /* LN2, HiddenCut, FFN: t0 = dr2 -> dx1; t1 = dh */
     ln_backward(t0, g->ln2_w, g->ln2_b, dy, c->xhat2, c->rstd2, p->ln2_w, N, C);
-    for (long i = 0; i < N * C; i++) t1[i] = m->hidden ? (m->hidden[i] ? 0.0f : t0[i] * m->hidden_scale) : t0[i];
-    linear_wgrad(g->W2, g->b2, t1, c->gu, N, F, C);
-    linear_dgrad(c->dF, t1, p->W2, N, F, C, 0.0f);
-    for (long i = 0; i < N * F; i++) c->dF[i] *= gelu_grad(c->u[i], c->cdf[i]);
+    if (m->hidden) {
+        const float hs = m->hidden_scale;
+        for (long i = 0; i < N * C; i++) t1[i] = m->hidden[i] ? 0.0f : t0[i] * hs;
+    }
+    const float *dh = m->hidden ? t1 : t0;
+    linear_wgrad(g->W2, g->b2, dh, c->gu, N, F, C);
+    linear_dgrad(c->dF, dh, p->W2, N, F, C, 0.0f);
+    for (long i = 0; i < N * F; i++) c->dF[i] *= c->gp[i];
     linear_wgrad(g->W1, g->b1, c->dF, c->x1, N, C, F);
     linear_dgrad(t0, c->dF, p->W1, N, C, F, 1.0f); /* dx1 = dr2 + du W1 */
     /* LN1: t1 = dr1 (gradient of the residual input and of the attention output) */
@@ -342,25 +392,44 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
                 for (long u = 0; u < T; u++) d[u] = wr[u] * (d[u] - dot);
             }
             /* dQ_h = dg K_h / sqrt(D); dK_h = dg^T Q_h / sqrt(D) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T, c->k + off,
-                        (int)C, 0.0f, c->dq + off, (int)C);
+            if (want_dq)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T,
+                            c->k + off, (int)C, 0.0f, c->dq + off, (int)C);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T, c->q + off,
                         (int)C, 0.0f, c->dk + off, (int)C);
         }
     }
-    const float *x = c->x;
+    const float *x = c->x, *xdk = lora_input_k(c, x, m), *xdv = lora_input_v(c, x, m);
     linear_wgrad(g->Wq, g->bq, c->dq, x, N, C, C);
     linear_wgrad(g->Wk, g->bk, c->dk, x, N, C, C);
     linear_wgrad(g->Wv, g->bv, c->dv, x, N, C, C);
+    float *gk = c->dr, *gv = c->dr + N * r; /* (N,r) each: dr holds 2 N r_max */
+    lora_backward(g->Ak, g->Bk, gk, c->dk, xdk, c->xa_k, p->Bk, N, C, r, ldB, s);
+    lora_backward(g->Av, g->Bv, gv, c->dv, xdv, c->xa_v, p->Bv, N, C, r, ldB, s);
+    if (!dx) return;
     /* dx = dr1 (residual) + the three projections' input gradients + LoRA branches */
     memmove(dx, t1, sizeof(float) * (size_t)(N * C));
     linear_dgrad(dx, c->dq, p->Wq, N, C, C, 1.0f);
     linear_dgrad(dx, c->dk, p->Wk, N, C, C, 1.0f);
     linear_dgrad(dx, c->dv, p->Wv, N, C, C, 1.0f);
-    lora_backward(dx, g->Ak, g->Bk, c->dk, c->xd_k, c->xa_k, p->Ak, p->Bk, m->lora_k, m->lora_p, c->dr, t0, N, C, r, ldB,
-                  s);
-    lora_backward(dx, g->Av, g->Bv, c->dv, c->xd_v, c->xa_v, p->Av, p->Bv, m->lora_v, m->lora_p, c->dr, t0, N, C, r, ldB,
-                  s);
+    if (!m->lora_k && !m->lora_v) { /* no input dropout: straight into dx */
+        lora_dgrad(dx, gk, p->Ak, N, C, r, 1.0f);
+        lora_dgrad(dx, gv, p->Av, N, C, r, 1.0f);
+    } else if (m->lora_k == m->lora_v) { /* one mask: sum the branches, then drop once */
+        lora_dgrad(t0, gk, p->Ak, N, C, r, 0.0f);
+        lora_dgrad(t0, gv, p->Av, N, C, r, 1.0f);
+        lora_drop_backward(dx, t0, m->lora_k, m->lora_p, N * C);
+    } else {
+        const uint8_t *mk[2] = {m->lora_k, m->lora_v};
+        const float *gg[2] = {gk, gv}, *AA[2] = {p->Ak, p->Av};
+        for (int j = 0; j < 2; j++) {
+            if (mk[j]) {
+                lora_dgrad(t0, gg[j], AA[j], N, C, r, 0.0f);
+                lora_drop_backward(dx, t0, mk[j], m->lora_p, N * C);
+            } else
+                lora_dgrad(dx, gg[j], AA[j], N, C, r, 1.0f);
+        }
+    }
 }
 
 double hk_fast_enc_fwd_macs(const hk_fast_config *c)

@@ -67,13 +67,14 @@ typedef struct {
     float *q, *k, *v, *ctx;             /* (N,C) */
     float *w_pre, *w;                   /* (B,NH,T,T) softmax output, post-DropAttention */
     float *xhat1, *rstd1, *x1;          /* (N,C), (N), (N,C) */
-    float *u, *gu, *cdf;                /* (N,F) GELU input, output, Phi(u) (reused by the backward) */
+    float *u, *gu, *gp;                 /* (N,F) GELU input, output, GELU'(u) (for the backward) */
     float *h;                           /* (N,C) FFN output (HiddenCut input) */
     float *xhat2, *rstd2;               /* (N,C), (N) */
     float *t0, *t1, *dq, *dk, *dv;      /* scratch (N,C) */
     float *dF;                          /* scratch (N,F) */
     float *dT;                          /* scratch (T,T) */
     float *dr;                          /* scratch (N,r) */
+    int grad;                           /* 1 after hk_fast_enc_forward, 0 after hk_fast_enc_infer */
 } hk_fast_cache;
 
 /* 0 when the config is usable, else HK_EINVAL / HK_ESHAPE with a message. */
@@ -81,9 +82,14 @@ int hk_fast_config_check(const hk_fast_config *cfg);
 int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg);
 void hk_fast_cache_free(hk_fast_cache *c);
 
-// x (B,T,C) -> y (B,T,C); cache filled.  m NULL = no masks.  y may alias x.
+// x (B,T,C) -> y (B,T,C); cache filled for the backward.  m NULL = no masks.  y may alias x.
 void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m);
-// dy (B,T,C) -> dx (B,T,C) = (overwritten; may alias dy), g members += (each may be NULL).  Same p, m as the forward.
+// The same y without what only the backward needs (x's copy, LayerNorm's xhat, GELU'):
+// for passes that are not backpropagated.  The attention weights (w_pre, w) are still kept.
+void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m);
+// dy (B,T,C) -> dx (B,T,C) = (overwritten; may alias dy; NULL = not wanted, which also skips
+// dQ unless Wq's gradient is wanted), g members += (each may be NULL).  After hk_fast_enc_forward
+// (not _infer), same p, m.
 void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast_cache *c, const hk_fast_params *p,
                           const hk_fast_masks *m);
 

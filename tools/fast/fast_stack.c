@@ -164,16 +164,23 @@ static void site(const hk_fast_stack *s, hk_position pos, int pass, const uint8_
     for (long i = 0; i < n; i++) out[i] = mask[i] ? 0.0f : in[i] * sc;
 }
 
-static int fs_forward(void *ctx, int pass, int clean, double *out, double *rep)
+/* Whether hk_train_step backpropagates pass `pass` (ref/train.c: pass 2 only
+ * with a task loss on both passes or an undetached consistency loss). */
+static int backpropagated(const hk_fast_stack *s, int pass)
 {
-    hk_fast_stack *s = ctx;
+    return pass == 0 || s->fw.task_both || !s->fw.detach_second;
+}
+
+/* grad: keep the blocks' backward caches (else hk_fast_enc_infer). */
+static int stack_forward(hk_fast_stack *s, int pass, int clean, int grad, double *out, double *rep)
+{
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
     s->clean[pass] = clean;
     float *a = s->act[pass];
     site(s, HK_POS_INPUT, pass, s->m_input[pass], a, s->x, BTC);
     for (long l = 0; l < s->L; l++) {
         hk_fast_masks m = block_masks(s, pass, l);
-        hk_fast_enc_forward(a, &s->cache[pass][l], a, &s->P[l], &m);
+        (grad ? hk_fast_enc_forward : hk_fast_enc_infer)(a, &s->cache[pass][l], a, &s->P[l], &m);
     }
     for (long b = 0; b < B; b++) memcpy(s->pooled[pass] + b * C, a + b * T * C, sizeof(float) * (size_t)C);
     site(s, HK_POS_OUTPUT, pass, s->m_output[pass], s->rep[pass], s->pooled[pass], B * C);
@@ -187,10 +194,20 @@ static int fs_forward(void *ctx, int pass, int clean, double *out, double *rep)
     return HK_OK;
 }
 
+static int fs_forward(void *ctx, int pass, int clean, double *out, double *rep)
+{
+    hk_fast_stack *s = ctx;
+    return stack_forward(s, pass, clean, backpropagated(s, pass) && !s->infer, out, rep);
+}
+
 static int fs_backward(void *ctx, int pass, const double *dout, const double *drep)
 {
     hk_fast_stack *s = ctx;
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
+    for (long l = 0; l < s->L; l++)
+        HK_REQUIRE(s->cache[pass][l].grad, HK_EINVAL,
+                   "fast stack: backward of pass %d after a forward without backward caches (infer mode, or a pass "
+                   "the framework does not backpropagate)", pass);
     for (long i = 0; i < B * K; i++) s->dout[i] = (float)dout[i];
     for (long i = 0; i < B * C; i++) s->drp[i] = (float)drep[i];
     /* head gradients (trained in fine-tuning and pre-training) */
@@ -210,7 +227,8 @@ static int fs_backward(void *ctx, int pass, const double *dout, const double *dr
         }
     for (long l = s->L - 1; l >= 0; l--) {
         hk_fast_masks m = block_masks(s, pass, l);
-        hk_fast_enc_backward(s->dy, &s->G[l], s->dy, &s->cache[pass][l], &s->P[l], &m);
+        /* block 0's input gradient only feeds the embeddings' (pre-training) */
+        hk_fast_enc_backward(l > 0 || s->dx ? s->dy : NULL, &s->G[l], s->dy, &s->cache[pass][l], &s->P[l], &m);
     }
     if (s->dx) { /* gradient of the embeddings through the input site (pre-training) */
         const int in_on = active(s, HK_POS_INPUT, pass);
@@ -234,7 +252,7 @@ static int importance(hk_fast_stack *s, int pass, double *imp)
 {
     const long B = s->cfg.B, T = s->cfg.T, NH = s->cfg.NH, LOG = B * NH * T * T;
     double *out = calloc((size_t)(B * s->K), 8), *rep = calloc((size_t)(B * s->cfg.C), 8), *w = calloc((size_t)LOG, 8);
-    int st = out && rep && w ? fs_forward(s, pass, 1, out, rep) : HK_ENOMEM;
+    int st = out && rep && w ? stack_forward(s, pass, 1, 0, out, rep) : HK_ENOMEM;
     for (long l = 0; l < s->L && !st; l++) {
         for (long i = 0; i < LOG; i++) w[i] = s->cache[pass][l].w_pre[i];
         st = hk_hiddencut_importance(imp + l * B * T, w, B, NH, T);

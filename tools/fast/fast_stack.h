@@ -30,6 +30,7 @@ typedef struct {
     long L, K;
     hk_framework fw;
     int full;                /* 1: G holds every parameter's gradient */
+    int infer;               /* 1: forwards keep no backward caches (evaluation); backward then fails */
     long lora_b;             /* DyLoRA rank of the next step, every block (0 = full r) */
     hk_fast_params *P, *G;   /* L blocks */
     float *Wc, *bc;          /* (K,C), (K) head */

@@ -282,6 +282,7 @@ static int evaluate(trainer *tr, const split *sp, double *acc)
     double *out = malloc(sizeof(double) * (size_t)(B * s->K)), *rep = malloc(sizeof(double) * (size_t)(B * s->cfg.C));
     int st = idx && lab && out && rep ? HK_OK : HK_ENOMEM;
     long right = 0;
+    s->infer = 1; /* no backward follows: the blocks skip their backward caches */
     for (long i0 = 0; i0 < sp->N && !st; i0 += B) {
         const long n = sp->N - i0 < B ? sp->N - i0 : B;
         for (long b = 0; b < n; b++) idx[b] = i0 + b;
@@ -289,6 +290,7 @@ static int evaluate(trainer *tr, const split *sp, double *acc)
         st = m.forward(m.ctx, 0, 1, out, rep);
         for (long b = 0; b < n && !st; b++) right += (out[b * KCLS + 1] > out[b * KCLS]) == (lab[b] == 1);
     }
+    s->infer = 0;
     free(idx), free(lab), free(out), free(rep);
     if (st == HK_ENOMEM) HK_ERROR(st, "evaluation buffers: out of memory");
     *acc = (double)right / (double)sp->N;
