@@ -66,6 +66,72 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* The hot elementwise loops are compiled for AVX-512 and AVX2 too, the
+ * variant picked at load time for the CPU (GCC function multiversioning);
+ * every variant does the same IEEE f32 operations in the same order (no FMA
+ * contraction, no reassociation), so the results are identical bit for bit,
+ * only the vector width differs. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
+#define HK_FAST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HK_FAST_CLONES
+#endif
+
+/* Reductions in LANES fixed lanes (lane j sums the terms j, j + LANES, ...),
+ * then the lanes and the tail in order: the compiler can vectorise them (it
+ * may not reorder a plain f32 sum), and the order is fixed by the source, so
+ * every variant of HK_FAST_CLONES gives the same bits.  Any summation order
+ * obeys the gamma_n bound of tests/test_fast.c's tolerance. */
+enum { LANES = 16 };
+static inline float lanes_total(const float *acc, float tail)
+{
+    float s = 0.0f;
+    for (int j = 0; j < LANES; j++) s += acc[j];
+    return s + tail;
+}
+// sum of x[0..n)
+static inline float lane_sum(const float *x, long n)
+{
+    float acc[LANES] = {0}, tail = 0.0f;
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+    for (; i < n; i++) tail += x[i];
+    return lanes_total(acc, tail);
+}
+// sum of x[i] y[i]
+static inline float lane_dot(const float *x, const float *y, long n)
+{
+    float acc[LANES] = {0}, tail = 0.0f;
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j] * y[i + j];
+    for (; i < n; i++) tail += x[i] * y[i];
+    return lanes_total(acc, tail);
+}
+// sum of (x[i] - m)²
+static inline float lane_sqdev(const float *x, float m, long n)
+{
+    float acc[LANES] = {0}, tail = 0.0f;
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += (x[i + j] - m) * (x[i + j] - m);
+    for (; i < n; i++) tail += (x[i] - m) * (x[i] - m);
+    return lanes_total(acc, tail);
+}
+// max of x[0..n), n >= 1 (exact in any order; NaNs are skipped by the comparison in every order)
+static inline float lane_max(const float *x, long n)
+{
+    float acc[LANES], mx = x[0];
+    for (int j = 0; j < LANES; j++) acc[j] = x[0];
+    long i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int j = 0; j < LANES; j++) mx = acc[j] > mx ? acc[j] : mx;
+    return mx;
+}
+
 // y (N,OUT) = x (N,IN) W^T + b   (W (OUT,IN) nn.Linear layout; b may be NULL)
 static void linear(float *y, const float *x, const float *W, const float *b, long N, long IN, long OUT)
 {
@@ -93,53 +159,57 @@ static void linear_dgrad(float *dx, const float *dy, const float *W, long N, lon
                 beta, dx, (int)IN);
 }
 
-// out (N,C) = LN(in) w + b; xhat (N,C), rstd (N) saved.  Two-pass statistics, as ref/layernorm.c.
-static void ln_forward(float *out, float *xhat, float *rstd, const float *in, const float *w, const float *b,
-                       float eps, long N, long C)
+/* out (N,C) = LN(res + a') w + b with a' = a, or HiddenCut(a) = 0 / a·hs where hid
+ * (N,C) is 1 (hid NULL: none): the residual add fused into the LayerNorm.
+ * xhat (N,C), rstd (N) saved (xhat also holds the sum while the row is
+ * normalised).  Two-pass statistics, as ref/layernorm.c. */
+HK_FAST_CLONES static void ln_forward(float *out, float *xhat, float *rstd, const float *a, const float *res,
+                                      const uint8_t *hid, float hs, const float *w, const float *b, float eps, long N,
+                                      long C)
 {
     for (long n = 0; n < N; n++) {
-        const float *x = in + n * C;
-        float m = 0.0f, v = 0.0f;
-        for (long c = 0; c < C; c++) m += x[c];
-        m /= (float)C;
-        for (long c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-        v /= (float)C;
+        float *x = xhat + n * C;
+        const float *an = a + n * C, *rn = res + n * C;
+        if (hid) {
+            const uint8_t *hn = hid + n * C;
+            for (long c = 0; c < C; c++) x[c] = rn[c] + (hn[c] ? 0.0f : an[c] * hs);
+        } else
+            for (long c = 0; c < C; c++) x[c] = rn[c] + an[c];
+        const float m = lane_sum(x, C) / (float)C;
+        const float v = lane_sqdev(x, m, C) / (float)C;
         const float s = 1.0f / sqrtf(v + eps);
+        float *o = out + n * C;
         for (long c = 0; c < C; c++) {
-            float xh = (x[c] - m) * s;
-            xhat[n * C + c] = xh;
-            out[n * C + c] = xh * w[c] + b[c];
+            const float xh = (x[c] - m) * s;
+            x[c] = xh;
+            o[c] = xh * w[c] + b[c];
         }
         rstd[n] = s;
     }
 }
 
 // dout (N,C) -> din (N,C) = rstd (g - mean(g) - xhat mean(g xhat)), g = dout w; dw, db += (may be NULL)
-static void ln_backward(float *din, float *dw, float *db, const float *dout, const float *xhat, const float *rstd,
-                        const float *w, long N, long C)
+HK_FAST_CLONES static void ln_backward(float *din, float *dw, float *db, const float *dout, const float *xhat,
+                                       const float *rstd, const float *w, long N, long C)
 {
     for (long n = 0; n < N; n++) {
         const float *dy = dout + n * C, *xh = xhat + n * C;
-        float gm = 0.0f, gxm = 0.0f;
-        for (long c = 0; c < C; c++) {
-            float g = dy[c] * w[c];
-            gm += g;
-            gxm += g * xh[c];
-        }
-        gm /= (float)C;
-        gxm /= (float)C;
-        for (long c = 0; c < C; c++) {
-            if (db) db[c] += dy[c];
-            if (dw) dw[c] += dy[c] * xh[c];
-            din[n * C + c] = rstd[n] * (dy[c] * w[c] - gm - xh[c] * gxm);
-        }
+        float *g = din + n * C; /* g = dout w first (din may not alias dout) */
+        for (long c = 0; c < C; c++) g[c] = dy[c] * w[c];
+        const float gm = lane_sum(g, C) / (float)C, gxm = lane_dot(g, xh, C) / (float)C;
+        if (db)
+            for (long c = 0; c < C; c++) db[c] += dy[c];
+        if (dw)
+            for (long c = 0; c < C; c++) dw[c] += dy[c] * xh[c];
+        const float rs = rstd[n];
+        for (long c = 0; c < C; c++) g[c] = rs * (g[c] - gm - xh[c] * gxm);
     }
 }
 
 /* GELU, exact form u·Phi(u) (ref/gelu.c), Phi and exp from fast_gelu.h
  * (branch-free, so these loops vectorise; error bounds there).  A training
  * forward also stores GELU'(u) = Phi(u) + u·phi(u) for the backward. */
-static void gelu_forward(float *gu, float *gp, const float *u, long n)
+HK_FAST_CLONES static void gelu_forward(float *gu, float *gp, const float *u, long n)
 {
     if (gp)
         for (long i = 0; i < n; i++) {
@@ -199,32 +269,29 @@ static void lora_drop_backward(float *dx, const float *t, const uint8_t *m, floa
 
 /* ---- attention rows ------------------------------------------------------ */
 
-/* Kept / dropped counts of one row over non-padded keys (ref/attnmask.c). */
-static void row_count(long *kept, long *dropped, const uint8_t *m, const uint8_t *pad, long T)
+/* Kept / dropped counts of one row (mask m) over non-padded keys (ref/attnmask.c). */
+static inline void row_count(long *kept, long *dropped, const uint8_t *m, const uint8_t *pad, long T)
 {
     long nk = 0, nd = 0;
     for (long s = 0; s < T; s++) {
-        if (pad && pad[s]) continue;
-        if (m && m[s]) nd++;
-        else nk++;
+        const long live = !(pad && pad[s]), drop = m[s] != 0;
+        nd += live & drop;
+        nk += live & !drop;
     }
     *kept = nk, *dropped = nd;
 }
 
 /* One softmax row, in place on g -> w; -inf entries give exactly 0. */
-static void softmax_row(float *w, long T)
+static inline void softmax_row(float *w, long T)
 {
-    float mx = -INFINITY;
-    for (long s = 0; s < T; s++) mx = w[s] > mx ? w[s] : mx;
+    const float mx = lane_max(w, T);
     for (long s = 0; s < T; s++) w[s] = w[s] == -INFINITY ? 0.0f : hk_fast_exp(w[s] - mx);
-    float sum = 0.0f;
-    for (long s = 0; s < T; s++) sum += w[s];
-    const float inv = 1.0f / sum;
+    const float inv = 1.0f / lane_sum(w, T);
     for (long s = 0; s < T; s++) w[s] *= inv;
 }
 
 /* DropAttention forward on one row (see the banner). */
-static void dropattn_row(float *wo, const float *wi, const uint8_t *m, const uint8_t *pad, int variant, float p, long T)
+static inline void dropattn_row(float *wo, const float *wi, const uint8_t *m, const uint8_t *pad, int variant, float p, long T)
 {
     long kept, dropped;
     row_count(&kept, &dropped, m, pad, T);
@@ -240,7 +307,7 @@ static void dropattn_row(float *wo, const float *wi, const uint8_t *m, const uin
 }
 
 /* Its backward, in place on d (dw' -> dw). */
-static void dropattn_row_backward(float *d, const float *wi, const float *wo, const uint8_t *m, const uint8_t *pad,
+static inline void dropattn_row_backward(float *d, const float *wi, const float *wo, const uint8_t *m, const uint8_t *pad,
                                   int variant, float p, long T)
 {
     long kept, dropped;
@@ -253,6 +320,43 @@ static void dropattn_row_backward(float *d, const float *wi, const float *wo, co
         for (long s = 0; s < T; s++) dot += d[s] * wo[s];
     const float sc = variant == HK_FAST_DA_CLASSIC ? 1.0f / (1.0f - p) : 1.0f / Z;
     for (long s = 0; s < T; s++) d[s] = (m[s] || (pad && pad[s])) ? 0.0f : (d[s] - dot) * sc;
+}
+
+/* One (b,h)'s (T,T) logits g -> softmax in place, DropKey (dk, -inf form;
+ * rows with no kept key keep their logits) and padding applied first; with
+ * DropAttention (da) its output to w.  Masks (T,T) or NULL; pad (T) or NULL. */
+HK_FAST_CLONES static void attn_rows_forward(float *g, float *w, const uint8_t *dk, const uint8_t *da,
+                                             const uint8_t *pad, int variant, float p, long T)
+{
+    for (long t = 0; t < T; t++) {
+        float *gr = g + t * T;
+        const uint8_t *dkr = dk ? dk + t * T : NULL;
+        long kept = 1, dropped;
+        if (dkr) row_count(&kept, &dropped, dkr, pad, T);
+        if (dkr && kept > 0 && pad)
+            for (long u = 0; u < T; u++) gr[u] = (pad[u] | dkr[u]) ? -INFINITY : gr[u];
+        else if (dkr && kept > 0)
+            for (long u = 0; u < T; u++) gr[u] = dkr[u] ? -INFINITY : gr[u];
+        else if (pad)
+            for (long u = 0; u < T; u++) gr[u] = pad[u] ? -INFINITY : gr[u];
+        softmax_row(gr, T);
+        if (da) dropattn_row(w + t * T, gr, da + t * T, pad, variant, p, T);
+    }
+}
+
+/* Its backward, in place on d (T,T): dw' -> dg.  wp the softmax output, w
+ * DropAttention's (= wp without it). */
+HK_FAST_CLONES static void attn_rows_backward(float *d, const float *wp, const float *w, const uint8_t *da,
+                                              const uint8_t *pad, int variant, float p, long T)
+{
+    for (long t = 0; t < T; t++) {
+        float *dr = d + t * T;
+        const float *wr = wp + t * T;
+        if (da) dropattn_row_backward(dr, wr, w + t * T, da + t * T, pad, variant, p, T);
+        /* softmax^T; -inf logits (padded, DropKey-dropped) have w = 0, so dg = 0 there */
+        const float dot = lane_dot(dr, wr, T);
+        for (long u = 0; u < T; u++) dr[u] = wr[u] * (dr[u] - dot);
+    }
 }
 
 /* ---- forward / backward -------------------------------------------------- */
@@ -298,36 +402,19 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
             float *g = c->w_pre + bh;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, isD, c->q + off, (int)C,
                         c->k + off, (int)C, 0.0f, g, (int)T);
-            for (long t = 0; t < T; t++) {
-                float *gr = g + t * T;
-                const uint8_t *dk = m->dropkey ? m->dropkey + bh + t * T : NULL;
-                long kept = 1, dropped;
-                if (dk) row_count(&kept, &dropped, dk, pad, T);
-                if (pad || (dk && kept > 0))
-                    for (long u = 0; u < T; u++)
-                        if ((pad && pad[u]) || (dk && kept > 0 && dk[u])) gr[u] = -INFINITY;
-                softmax_row(gr, T);
-                if (m->dropattn)
-                    dropattn_row(c->w + bh + t * T, gr, m->dropattn + bh + t * T, pad, m->dropattn_variant,
-                                 m->dropattn_p, T);
-            }
+            attn_rows_forward(g, c->w + bh, m->dropkey ? m->dropkey + bh : NULL,
+                              m->dropattn ? m->dropattn + bh : NULL, pad, m->dropattn_variant, m->dropattn_p, T);
             const float *w = m->dropattn ? c->w + bh : g;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, w, (int)T, c->v + off,
                         (int)C, 0.0f, c->ctx + off, (int)C);
         }
     }
     linear(c->t0, c->ctx, p->Wo, p->bo, N, C, C);
-    for (long i = 0; i < N * C; i++) c->t0[i] += x[i];
-    ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
+    ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, x, NULL, 1.0f, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
     linear(c->u, c->x1, p->W1, p->b1, N, C, F);
     gelu_forward(c->gu, grad ? c->gp : NULL, c->u, N * F);
     linear(c->h, c->gu, p->W2, p->b2, N, F, C);
-    if (m->hidden) {
-        const float hs = m->hidden_scale;
-        for (long i = 0; i < N * C; i++) c->t0[i] = c->x1[i] + (m->hidden[i] ? 0.0f : c->h[i] * hs);
-    } else
-        for (long i = 0; i < N * C; i++) c->t0[i] = c->x1[i] + c->h[i];
-    ln_forward(y, c->xhat2, c->rstd2, c->t0, p->ln2_w, p->ln2_b, cf->ln_eps, N, C);
+    ln_forward(y, c->xhat2, c->rstd2, c->h, c->x1, m->hidden, m->hidden_scale, p->ln2_w, p->ln2_b, cf->ln_eps, N, C);
 }
 
 void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
@@ -380,17 +467,8 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
                         c->v + off, (int)C, 0.0f, dT, (int)T);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, w, (int)T, t0 + off,
                         (int)C, 0.0f, c->dv + off, (int)C);
-            for (long t = 0; t < T; t++) {
-                float *d = dT + t * T;
-                const float *wr = wp + t * T;
-                if (m->dropattn)
-                    dropattn_row_backward(d, wr, w + t * T, m->dropattn + bh + t * T, pad, m->dropattn_variant,
-                                          m->dropattn_p, T);
-                /* softmax^T; -inf logits (padded, DropKey-dropped) have w = 0, so dg = 0 there */
-                float dot = 0.0f;
-                for (long u = 0; u < T; u++) dot += d[u] * wr[u];
-                for (long u = 0; u < T; u++) d[u] = wr[u] * (d[u] - dot);
-            }
+            attn_rows_backward(dT, wp, w, m->dropattn ? m->dropattn + bh : NULL, pad, m->dropattn_variant,
+                               m->dropattn_p, T);
             /* dQ_h = dg K_h / sqrt(D); dK_h = dg^T Q_h / sqrt(D) */
             if (want_dq)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, isD, dT, (int)T,
