@@ -260,6 +260,20 @@ static void block_case(int kind)
     ck_assert(yi != NULL);
     hk_fast_enc_infer(yi, &b.fcache, b.xf, &b.fp, &m);
     ck_assert(memcmp(yi, b.yf, sizeof(float) * NC) == 0 && b.fcache.grad == 0);
+    /* the pooled forward: rows t = 0 as the full forward's (B rows through the
+     * sgemms instead of B·T, so not necessarily the same bits), others untouched */
+    for (long i = 0; i < NC; i++) yi[i] = 7.0f;
+    hk_fast_enc_infer_pooled(yi, &b.fcache, b.xf, &b.fp, &m);
+    double dmax = 0.0, ymax = 0.0;
+    for (long i = 0; i < NC; i++) {
+        if ((i / FC) % FT) {
+            ck_assert(yi[i] == 7.0f);
+            continue;
+        }
+        dmax = fmax(dmax, fabs((double)yi[i] - (double)b.yf[i]));
+        ymax = fmax(ymax, fabs((double)b.yf[i]));
+    }
+    ck_assert_msg(dmax <= TAU * ymax, "pooled rows differ by %g (max|y| %g)", dmax, ymax);
     free(yi);
     double *rg[20];
     float *fg[20];

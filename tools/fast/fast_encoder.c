@@ -36,6 +36,7 @@ int hk_fast_config_check(const hk_fast_config *c)
 void hk_fast_cache_free(hk_fast_cache *c)
 {
     if (!c) return;
+    free(c->hid0), c->hid0 = NULL;
     float **b[] = {&c->x,  &c->xd_k, &c->xd_v, &c->xa_k, &c->xa_v, &c->q,  &c->k,  &c->v,  &c->ctx,
                    &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->gp, &c->h,  &c->xhat2,
                    &c->rstd2, &c->t0, &c->t1, &c->dq,   &c->dk,   &c->dv,  &c->dF, &c->dT, &c->dr};
@@ -56,8 +57,9 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
         {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->gp, NF},    {&c->h, NC},    {&c->xhat2, NC},
         {&c->rstd2, N},  {&c->t0, NC},    {&c->t1, NC},   {&c->dq, NC},    {&c->dk, NC},   {&c->dv, NC},
         {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, 2 * Nr}};
+    c->hid0 = calloc((size_t)(cfg->B * cfg->C), 1);
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
-        if (!(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
+        if (!c->hid0 || !(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
             hk_fast_cache_free(c);
             HK_ERROR(HK_ENOMEM, "fast cache allocation failed (N=%ld, F=%ld)", N, cfg->F);
         }
@@ -322,13 +324,13 @@ static inline void dropattn_row_backward(float *d, const float *wi, const float 
     for (long s = 0; s < T; s++) d[s] = (m[s] || (pad && pad[s])) ? 0.0f : (d[s] - dot) * sc;
 }
 
-/* One (b,h)'s (T,T) logits g -> softmax in place, DropKey (dk, -inf form;
+/* One (b,h)'s (T,T) logits g (its first `rows` rows) -> softmax in place, DropKey (dk, -inf form;
  * rows with no kept key keep their logits) and padding applied first; with
  * DropAttention (da) its output to w.  Masks (T,T) or NULL; pad (T) or NULL. */
 HK_FAST_CLONES static void attn_rows_forward(float *g, float *w, const uint8_t *dk, const uint8_t *da,
-                                             const uint8_t *pad, int variant, float p, long T)
+                                             const uint8_t *pad, int variant, float p, long rows, long T)
 {
-    for (long t = 0; t < T; t++) {
+    for (long t = 0; t < rows; t++) {
         float *gr = g + t * T;
         const uint8_t *dkr = dk ? dk + t * T : NULL;
         long kept = 1, dropped;
@@ -374,57 +376,83 @@ static const float *lora_input_v(const hk_fast_cache *c, const float *x, const h
     return !m->lora_v ? x : m->lora_v == m->lora_k ? c->xd_k : c->xd_v;
 }
 
-/* grad: keep what the backward needs (x's copy, GELU'). */
+enum { FWD_GRAD, FWD_INFER, FWD_POOLED };
+
+/* FWD_GRAD keeps what the backward needs (x's copy, GELU'); FWD_INFER does
+ * not; FWD_POOLED computes only the rows t = 0 of y (K and V still for every
+ * token: the first token attends to all of them; its query, attention row,
+ * output projection, LayerNorms and FFN for B rows instead of B·T). */
 static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m,
-                        int grad)
+                        int mode)
 {
     const hk_fast_config *cf = &c->cfg;
     if (!m) m = &no_masks;
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
+    const int grad = mode == FWD_GRAD, pooled = mode == FWD_POOLED;
+    const long TQ = pooled ? 1 : T, NQ = B * TQ; /* query rows per sequence, in all */
     c->grad = grad;
     if (grad) { /* the backward needs x; y may alias it (otherwise x is last read before y is written) */
         memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
         x = c->x;
     }
-    linear(c->q, x, p->Wq, p->bq, N, C, C);
     linear(c->k, x, p->Wk, p->bk, N, C, C);
     linear(c->v, x, p->Wv, p->bv, N, C, C);
     if (m->lora_k) lora_drop(c->xd_k, x, m->lora_k, m->lora_p, N * C);
     if (m->lora_v && m->lora_v != m->lora_k) lora_drop(c->xd_v, x, m->lora_v, m->lora_p, N * C);
     lora_forward(c->k, c->xa_k, lora_input_k(c, x, m), p->Ak, p->Bk, N, C, r, ldB, s);
     lora_forward(c->v, c->xa_v, lora_input_v(c, x, m), p->Av, p->Bv, N, C, r, ldB, s);
+    const float *xq = x;             /* the query rows of x (NQ,C) */
+    const uint8_t *hid = m->hidden; /* and of HiddenCut's mask */
+    if (pooled) {
+        for (long b = 0; b < B; b++) memcpy(c->t1 + b * C, x + b * T * C, sizeof(float) * (size_t)C);
+        xq = c->t1;
+        if (hid) {
+            for (long b = 0; b < B; b++) memcpy(c->hid0 + b * C, m->hidden + b * T * C, (size_t)C);
+            hid = c->hid0;
+        }
+    }
+    linear(c->q, xq, p->Wq, p->bq, NQ, C, C);
     for (long b = 0; b < B; b++) {
         const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
         for (long h = 0; h < NH; h++) {
-            const long bh = (b * NH + h) * T * T, off = b * T * C + h * D;
-            float *g = c->w_pre + bh;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, isD, c->q + off, (int)C,
-                        c->k + off, (int)C, 0.0f, g, (int)T);
+            const long bh = (b * NH + h) * T * T, qoff = b * TQ * C + h * D, koff = b * T * C + h * D;
+            float *g = c->w_pre + bh; /* its first TQ rows */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TQ, (int)T, (int)D, isD, c->q + qoff, (int)C,
+                        c->k + koff, (int)C, 0.0f, g, (int)T);
             attn_rows_forward(g, c->w + bh, m->dropkey ? m->dropkey + bh : NULL,
-                              m->dropattn ? m->dropattn + bh : NULL, pad, m->dropattn_variant, m->dropattn_p, T);
+                              m->dropattn ? m->dropattn + bh : NULL, pad, m->dropattn_variant, m->dropattn_p, TQ, T);
             const float *w = m->dropattn ? c->w + bh : g;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, w, (int)T, c->v + off,
-                        (int)C, 0.0f, c->ctx + off, (int)C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TQ, (int)D, (int)T, 1.0f, w, (int)T,
+                        c->v + koff, (int)C, 0.0f, c->ctx + qoff, (int)C);
         }
     }
-    linear(c->t0, c->ctx, p->Wo, p->bo, N, C, C);
-    ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, x, NULL, 1.0f, p->ln1_w, p->ln1_b, cf->ln_eps, N, C);
-    linear(c->u, c->x1, p->W1, p->b1, N, C, F);
-    gelu_forward(c->gu, grad ? c->gp : NULL, c->u, N * F);
-    linear(c->h, c->gu, p->W2, p->b2, N, F, C);
-    ln_forward(y, c->xhat2, c->rstd2, c->h, c->x1, m->hidden, m->hidden_scale, p->ln2_w, p->ln2_b, cf->ln_eps, N, C);
+    linear(c->t0, c->ctx, p->Wo, p->bo, NQ, C, C);
+    ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, xq, NULL, 1.0f, p->ln1_w, p->ln1_b, cf->ln_eps, NQ, C);
+    linear(c->u, c->x1, p->W1, p->b1, NQ, C, F);
+    gelu_forward(c->gu, grad ? c->gp : NULL, c->u, NQ * F);
+    linear(c->h, c->gu, p->W2, p->b2, NQ, F, C);
+    float *yq = pooled ? c->dq : y;
+    ln_forward(yq, c->xhat2, c->rstd2, c->h, c->x1, hid, m->hidden_scale, p->ln2_w, p->ln2_b, cf->ln_eps, NQ, C);
+    if (pooled)
+        for (long b = 0; b < B; b++) memcpy(y + b * T * C, yq + b * C, sizeof(float) * (size_t)C);
 }
 
 void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
 {
-    enc_forward(y, c, x, p, m, 1);
+    enc_forward(y, c, x, p, m, FWD_GRAD);
 }
 
 void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
 {
-    enc_forward(y, c, x, p, m, 0);
+    enc_forward(y, c, x, p, m, FWD_INFER);
+}
+
+void hk_fast_enc_infer_pooled(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
+                              const hk_fast_masks *m)
+{
+    enc_forward(y, c, x, p, m, FWD_POOLED);
 }
 
 void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast_cache *c, const hk_fast_params *p,

@@ -74,7 +74,8 @@ typedef struct {
     float *dF;                          /* scratch (N,F) */
     float *dT;                          /* scratch (T,T) */
     float *dr;                          /* scratch (N,r) */
-    int grad;                           /* 1 after hk_fast_enc_forward, 0 after hk_fast_enc_infer */
+    uint8_t *hid0;                      /* scratch (B,C): HiddenCut's mask rows t = 0 (pooled infer) */
+    int grad;                           /* 1 after hk_fast_enc_forward, 0 after an infer forward */
 } hk_fast_cache;
 
 /* 0 when the config is usable, else HK_EINVAL / HK_ESHAPE with a message. */
@@ -87,6 +88,10 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
 // The same y without what only the backward needs (x's copy, LayerNorm's xhat, GELU'):
 // for passes that are not backpropagated.  The attention weights (w_pre, w) are still kept.
 void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m);
+// Only y's rows t = 0 (the other rows of y are left unchanged): a last block
+// under first-token pooling.  K and V for all T tokens, the rest for B rows.
+void hk_fast_enc_infer_pooled(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
+                              const hk_fast_masks *m);
 // dy (B,T,C) -> dx (B,T,C) = (overwritten; may alias dy; NULL = not wanted, which also skips
 // dQ unless Wq's gradient is wanted), g members += (each may be NULL).  After hk_fast_enc_forward
 // (not _infer), same p, m.

@@ -171,8 +171,12 @@ static int backpropagated(const hk_fast_stack *s, int pass)
     return pass == 0 || s->fw.task_both || !s->fw.detach_second;
 }
 
-/* grad: keep the blocks' backward caches (else hk_fast_enc_infer). */
-static int stack_forward(hk_fast_stack *s, int pass, int clean, int grad, double *out, double *rep)
+enum { SF_GRAD, SF_INFER, SF_POOLED };
+
+/* SF_GRAD: the blocks keep their backward caches; SF_INFER: they do not;
+ * SF_POOLED: neither, and the last block computes only the pooled rows t = 0
+ * (all the head reads; the other rows of its output are never used). */
+static int stack_forward(hk_fast_stack *s, int pass, int clean, int mode, double *out, double *rep)
 {
     const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, K = s->K, BTC = B * T * C;
     s->clean[pass] = clean;
@@ -180,7 +184,9 @@ static int stack_forward(hk_fast_stack *s, int pass, int clean, int grad, double
     site(s, HK_POS_INPUT, pass, s->m_input[pass], a, s->x, BTC);
     for (long l = 0; l < s->L; l++) {
         hk_fast_masks m = block_masks(s, pass, l);
-        (grad ? hk_fast_enc_forward : hk_fast_enc_infer)(a, &s->cache[pass][l], a, &s->P[l], &m);
+        if (mode == SF_GRAD) hk_fast_enc_forward(a, &s->cache[pass][l], a, &s->P[l], &m);
+        else if (mode == SF_POOLED && l == s->L - 1) hk_fast_enc_infer_pooled(a, &s->cache[pass][l], a, &s->P[l], &m);
+        else hk_fast_enc_infer(a, &s->cache[pass][l], a, &s->P[l], &m);
     }
     for (long b = 0; b < B; b++) memcpy(s->pooled[pass] + b * C, a + b * T * C, sizeof(float) * (size_t)C);
     site(s, HK_POS_OUTPUT, pass, s->m_output[pass], s->rep[pass], s->pooled[pass], B * C);
@@ -197,7 +203,7 @@ static int stack_forward(hk_fast_stack *s, int pass, int clean, int grad, double
 static int fs_forward(void *ctx, int pass, int clean, double *out, double *rep)
 {
     hk_fast_stack *s = ctx;
-    return stack_forward(s, pass, clean, backpropagated(s, pass) && !s->infer, out, rep);
+    return stack_forward(s, pass, clean, backpropagated(s, pass) && !s->infer ? SF_GRAD : SF_POOLED, out, rep);
 }
 
 static int fs_backward(void *ctx, int pass, const double *dout, const double *drep)
@@ -252,7 +258,7 @@ static int importance(hk_fast_stack *s, int pass, double *imp)
 {
     const long B = s->cfg.B, T = s->cfg.T, NH = s->cfg.NH, LOG = B * NH * T * T;
     double *out = calloc((size_t)(B * s->K), 8), *rep = calloc((size_t)(B * s->cfg.C), 8), *w = calloc((size_t)LOG, 8);
-    int st = out && rep && w ? stack_forward(s, pass, 1, 0, out, rep) : HK_ENOMEM;
+    int st = out && rep && w ? stack_forward(s, pass, 1, SF_INFER, out, rep) : HK_ENOMEM;
     for (long l = 0; l < s->L && !st; l++) {
         for (long i = 0; i < LOG; i++) w[i] = s->cache[pass][l].w_pre[i];
         st = hk_hiddencut_importance(imp + l * B * T, w, B, NH, T);
