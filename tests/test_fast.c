@@ -17,7 +17,9 @@
  * (softmax, w·V) + 4C (Wo, LN1, W1, LN2) + F (W2); the backward the same
  * again plus 2·B·T (weight gradients); L blocks; the head C + K.  With the
  * shapes below: 915 u ≈ 5.5e-5.  Σ|terms| is replaced by max|ref| (terms
- * O(1), of the scale of the result).  Measured: <= 1.5e-6 ≈ 25 u for every array
+ * O(1), of the scale of the result).  The fast path's own exp and Phi
+ * (tools/fast/fast_gelu.h, not libm) err by <= 1.4 u relative and 4.4 u
+ * absolute: below one stage's n·u, inside the budget.  Measured: <= 1.5e-6 ≈ 25 u for every array
  * (HK_FAST_VERBOSE=1 prints each), i.e. the bound holds with ~40x headroom,
  * while wrong math moves it further (LoRA's 1/(1-p) missing, NORM's
  * -Σ dw'·w' term missing, GELU's argument scaled by 1.001,
@@ -631,8 +633,9 @@ END_TEST
 
 /* tools/fast/fast_gelu.h's f32 Phi, exp and GELU' against f64 libm on a
  * strided sweep of the f32 bit patterns with |u| < 20 (~220k values, both
- * signs; a stride of 1 — every f32 — was run once off-line and gives the
- * header's bounds).  Beyond |u| = 20, Phi is 0 or 1 to within 1e-38. */
+ * signs), against the header's bounds, which a stride of 1 (every f32,
+ * run once off-line) gave: 2.59e-7, 8.13e-8, 1.28e-7, rounded up.  The
+ * sweep here measures 2.22e-7, 7.0e-8, 1.07e-7. */
 START_TEST(fast_gelu_error_bounds)
 {
     double e_phi = 0.0, e_exp = 0.0, e_grad = 0.0;
@@ -649,9 +652,9 @@ START_TEST(fast_gelu_error_bounds)
         }
     if (getenv("HK_FAST_VERBOSE"))
         fprintf(stderr, "fast gelu: |Phi err| %.3g, |exp rel err| %.3g, |GELU' err| %.3g\n", e_phi, e_exp, e_grad);
-    ck_assert_msg(e_phi <= 2.3e-7, "|Phi err| %.3g > 2.3e-7", e_phi);
-    ck_assert_msg(e_exp <= 8.1e-8, "|exp rel err| %.3g > 8.1e-8", e_exp);
-    ck_assert_msg(e_grad <= 1.2e-7, "|GELU' err| %.3g > 1.2e-7", e_grad);
+    ck_assert_msg(e_phi <= 2.6e-7, "|Phi err| %.3g > 2.6e-7", e_phi);
+    ck_assert_msg(e_exp <= 8.2e-8, "|exp rel err| %.3g > 8.2e-8", e_exp);
+    ck_assert_msg(e_grad <= 1.3e-7, "|GELU' err| %.3g > 1.3e-7", e_grad);
     /* edges: Phi(±inf) = 0 / 1, NaN stays NaN, exp underflows to a normal, not 0 or inf */
     ck_assert(hk_fast_phi(-INFINITY) == 0.0f && hk_fast_phi(INFINITY) == 1.0f && isnan(hk_fast_phi(NAN)));
     ck_assert(hk_fast_exp(-1000.0f) > 0.0f && hk_fast_exp(-1000.0f) < 1e-37f && hk_fast_exp(0.0f) == 1.0f);
