@@ -10,7 +10,8 @@ optimizer.  Presets (ref/framework.c):
               element HiddenCut on the FFN output (p 0.1, 1/(1-p)), one pass, CE
   hiddenkey   the same, two passes, CE on pass 1 + bidirectional KL between
               the passes' logits with pass 2 detached (HK Fig. 3: pass 2 is
-              run under torch.no_grad, so it builds no graph)
+              run under torch.no_grad, so it builds no graph; its last block
+              computes only the pooled first token, as the fast path's does)
 Prints `torch_step_ms[PRESET] X` (wall) and `torch_step_cpu_ms[PRESET] X` (process CPU
 time, all threads) lines: best of --steps, after 3 warm-up steps.
 """
@@ -40,22 +41,28 @@ class Block(torch.nn.Module):
         self.Bk = torch.nn.Parameter(torch.empty(C, R).uniform_(-0.01, 0.01))
         self.Bv = torch.nn.Parameter(torch.empty(C, R).uniform_(-0.01, 0.01))
 
-    def forward(self, x, dk_p, hc_p):
+    def forward(self, x, dk_p, hc_p, pooled=False):
+        """pooled: only the first token's output (the last block of a no-grad
+        pass, as the fast path's hk_fast_enc_infer_pooled: K, V for every token,
+        the rest for token 0)"""
         s = ALPHA / R
-        q = self.q(x)
         k = self.k(x) + s * (x @ self.Ak.t()) @ self.Bk.t()
         v = self.v(x) + s * (x @ self.Av.t()) @ self.Bv.t()
-        q, k, v = (t.view(B, T, NH, D).transpose(1, 2) for t in (q, k, v))
+        if pooled:
+            x = x[:, :1, :]
+        TQ = x.shape[1]
+        q = self.q(x).view(B, TQ, NH, D).transpose(1, 2)
+        k, v = (t.view(B, T, NH, D).transpose(1, 2) for t in (k, v))
         g = (q @ k.transpose(-1, -2)) / math.sqrt(D)
         if dk_p > 0:  # column DropKey: one mask per (b, h, key), -inf; rows never all dropped at p = 0.1 w.h.p.
             m = torch.rand(B, NH, 1, T) < dk_p
             g = g.masked_fill(m, float("-inf"))
         w = torch.softmax(g, dim=-1)
-        a = self.o((w @ v).transpose(1, 2).reshape(B, T, C))
+        a = self.o((w @ v).transpose(1, 2).reshape(B, TQ, C))
         x1 = self.ln1(x + a)
         h = self.w2(Fn.gelu(self.w1(x1)))
         if hc_p > 0:  # element HiddenCut, inverted
-            h = h * (torch.rand(B, T, C) >= hc_p) / (1 - hc_p)
+            h = h * (torch.rand(B, TQ, C) >= hc_p) / (1 - hc_p)
         return self.ln2(x1 + h)
 
 
@@ -65,9 +72,9 @@ class Model(torch.nn.Module):
         self.blocks = torch.nn.ModuleList(Block() for _ in range(L))
         self.head = torch.nn.Linear(C, K)
 
-    def forward(self, x, dk_p, hc_p):
-        for b in self.blocks:
-            x = b(x, dk_p, hc_p)
+    def forward(self, x, dk_p, hc_p, pooled=False):
+        for i, b in enumerate(self.blocks):
+            x = b(x, dk_p, hc_p, pooled and i == L - 1)
         return self.head(x[:, 0, :])
 
 
@@ -77,7 +84,7 @@ def step(model, x, y, preset):
     loss = Fn.cross_entropy(z1, y)
     if preset == "hiddenkey":
         with torch.no_grad():
-            z2 = model(x, 0.1, 0.1)
+            z2 = model(x, 0.1, 0.1, pooled=True)
         l1, l2 = Fn.log_softmax(z1, -1), Fn.log_softmax(z2, -1)
         kl = 0.5 * (Fn.kl_div(l2, l1, log_target=True, reduction="batchmean")
                     + Fn.kl_div(l1, l2, log_target=True, reduction="batchmean"))
