@@ -529,7 +529,7 @@ static const uint8_t *gold_mask(const hk_st_file *g, const char *name)
 
 /* Runs one golden/encoder case on the fast block and checks it with the
  * golden checker at F32.  Returns 0 when the case needs what the fast path
- * does not have (LoRA on q or o, all-masked policy zero): skipped, counted. */
+ * does not have (LoRA without k and v, all-masked policy zero): skipped, counted. */
 static int golden_encoder_case(const char *path)
 {
     hk_st_file *g;
@@ -539,7 +539,8 @@ static int golden_encoder_case(const char *path)
     ck_assert_ptr_nonnull(cfg);
     const char *lora = json_string_value(json_object_get(cfg, "lora")), *method = json_string_value(json_object_get(cfg, "method"));
     json_t *pol = json_object_get(cfg, "allmasked_policy");
-    if (strcmp(lora, "kv") != 0 || (pol && strcmp(json_string_value(pol), "keep") != 0)) {
+    const int qo = !strcmp(lora, "qkvo"); /* LoRA on q and o as well */
+    if ((strcmp(lora, "kv") != 0 && !qo) || (pol && strcmp(json_string_value(pol), "keep") != 0)) {
         json_decref(cfg);
         hk_st_free(g);
         return 0;
@@ -551,28 +552,31 @@ static int golden_encoder_case(const char *path)
                          .ln_eps = (float)CR("ln_eps")};
     hk_fast_cache cache;
     hk_assert_ok(hk_fast_cache_alloc(&cache, &fc));
-    static const char *const pn[20] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
+    static const char *const pn[24] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
                                        "lora_A_v", "lora_B_v", "ln1_weight", "ln1_bias", "W1", "b1", "W2", "b2",
-                                       "ln2_weight", "ln2_bias"};
-    const long len[20] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r, C, C, F * C, F, C * F, C, C, C};
-    float *P[20], *G[20];
-    for (int j = 0; j < 20; j++) {
+                                       "ln2_weight", "ln2_bias", "lora_A_q", "lora_B_q", "lora_A_o", "lora_B_o"};
+    const long len[24] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r,
+                          C, C, F * C, F, C * F, C, C, C, r * C, C * r, r * C, C * r};
+    const int np = qo ? 24 : 20;
+    float *P[24] = {0}, *G[24] = {0};
+    for (int j = 0; j < np; j++) {
         char n[48];
         snprintf(n, sizeof n, "param.%s", pn[j]);
         P[j] = gold_f32(g, n, len[j]);
         ck_assert_msg(P[j] != NULL, "%s: no %s", path, n);
         G[j] = calloc((size_t)len[j], sizeof(float));
     }
-    hk_fast_params fp = {P[0], P[1], P[2], P[3], P[4], P[5], P[6], P[7], P[8], P[9],
-                         P[10], P[11], P[12], P[13], P[14], P[15], P[16], P[17], P[18], P[19]};
-    hk_fast_params fg = {G[0], G[1], G[2], G[3], G[4], G[5], G[6], G[7], G[8], G[9],
-                         G[10], G[11], G[12], G[13], G[14], G[15], G[16], G[17], G[18], G[19]};
+    hk_fast_params fp = {P[0],  P[1],  P[2],  P[3],  P[4],  P[5],  P[6],  P[7],  P[8],  P[9],  P[10], P[11],
+                         P[12], P[13], P[14], P[15], P[16], P[17], P[18], P[19], P[20], P[21], P[22], P[23]};
+    hk_fast_params fg = {G[0],  G[1],  G[2],  G[3],  G[4],  G[5],  G[6],  G[7],  G[8],  G[9],  G[10], G[11],
+                         G[12], G[13], G[14], G[15], G[16], G[17], G[18], G[19], G[20], G[21], G[22], G[23]};
     const long NC = B * T * C;
     float *x = gold_f32(g, "in.x", NC), *dy = gold_f32(g, "in.d_y", NC), *y = malloc(4 * (size_t)NC),
           *dx = malloc(4 * (size_t)NC);
     const char *variant = json_string_value(json_object_get(cfg, "variant"));
     hk_fast_masks m = {.pad = gold_mask(g, "mask.pad"), .lora_k = gold_mask(g, "mask.lora_k"),
-                       .lora_v = gold_mask(g, "mask.lora_v"), .lora_p = (float)CR("lora_p"),
+                       .lora_v = gold_mask(g, "mask.lora_v"), .lora_q = gold_mask(g, "mask.lora_q"),
+                       .lora_o = gold_mask(g, "mask.lora_o"), .lora_p = (float)CR("lora_p"),
                        .hidden = gold_mask(g, "mask.hidden"), .hidden_scale = (float)CR("hidden_scale")};
     if (!strcmp(method, "dropkey")) m.dropkey = gold_mask(g, "mask.att");
     if (!strcmp(method, "dropattention")) {
@@ -588,7 +592,7 @@ static int golden_encoder_case(const char *path)
     long s3[3] = {B, T, C};
     hk_assert_ok(hk_st_add(got, "out.y", HK_ST_F32, 3, s3, y));
     hk_assert_ok(hk_st_add(got, "grad.x", HK_ST_F32, 3, s3, dx));
-    for (int j = 0; j < 20; j++) {
+    for (int j = 0; j < np; j++) {
         char n[48];
         snprintf(n, sizeof n, "grad.%s", pn[j]);
         const hk_st_tensor *t = hk_st_find(g, n);
@@ -602,7 +606,7 @@ static int golden_encoder_case(const char *path)
     for (int i = 0; i < res.ntensors; i++) worst = res.t[i].pct > worst ? res.t[i].pct : worst;
     if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden %s: %d tensors pass at F32, worst %.1f%% of threshold\n", path, res.ntensors, worst);
     hk_st_free(got);
-    for (int j = 0; j < 20; j++) free(P[j]), free(G[j]);
+    for (int j = 0; j < np; j++) free(P[j]), free(G[j]);
     free(x), free(dy), free(y), free(dx);
     hk_fast_cache_free(&cache);
     json_decref(cfg);
@@ -626,8 +630,8 @@ START_TEST(golden_encoder_cases_pass_at_f32)
         else skipped++;
     }
     hk_golden_list_free(paths, n);
-    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden encoder: %d cases on the fast path, %d skipped (LoRA on q/o)\n", ran, skipped);
-    ck_assert_int_ge(ran, 4);
+    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden encoder: %d cases on the fast path, %d skipped\n", ran, skipped);
+    ck_assert_int_ge(ran, 5); /* every committed encoder case, LoRA on q, k, v, o included */
 }
 END_TEST
 

@@ -36,8 +36,9 @@ int hk_fast_config_check(const hk_fast_config *c)
 void hk_fast_cache_free(hk_fast_cache *c)
 {
     if (!c) return;
-    free(c->hid0), c->hid0 = NULL;
-    float **b[] = {&c->x,  &c->xd_k, &c->xd_v, &c->xa_k, &c->xa_v, &c->q,  &c->k,  &c->v,  &c->ctx,
+    free(c->mrow), c->mrow = NULL;
+    float **b[] = {&c->x,  &c->xd[0], &c->xd[1], &c->xd[2], &c->xd[3], &c->xa[0], &c->xa[1], &c->xa[2], &c->xa[3],
+                   &c->q,  &c->k,  &c->v,  &c->ctx,
                    &c->w_pre, &c->w, &c->xhat1, &c->rstd1, &c->x1, &c->u,  &c->gu, &c->gp, &c->h,  &c->xhat2,
                    &c->rstd2, &c->t0, &c->t1, &c->dq,   &c->dk,   &c->dv,  &c->dF, &c->dT, &c->dr};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) free(*b[i]), *b[i] = NULL;
@@ -52,14 +53,15 @@ int hk_fast_cache_alloc(hk_fast_cache *c, const hk_fast_config *cfg)
     const long N = cfg->B * cfg->T, NC = N * cfg->C, NF = N * cfg->F, L = cfg->B * cfg->NH * cfg->T * cfg->T;
     const long Nr = N * cfg->r;
     struct { float **p; long n; } b[] = {
-        {&c->x, NC},     {&c->xd_k, NC},  {&c->xd_v, NC}, {&c->xa_k, Nr},  {&c->xa_v, Nr}, {&c->q, NC},
+        {&c->x, NC},     {&c->xd[0], NC}, {&c->xd[1], NC}, {&c->xd[2], NC}, {&c->xd[3], NC},
+        {&c->xa[0], Nr}, {&c->xa[1], Nr}, {&c->xa[2], Nr}, {&c->xa[3], Nr}, {&c->q, NC},
         {&c->k, NC},     {&c->v, NC},     {&c->ctx, NC},  {&c->w_pre, L},  {&c->w, L},     {&c->xhat1, NC},
         {&c->rstd1, N},  {&c->x1, NC},    {&c->u, NF},    {&c->gu, NF},   {&c->gp, NF},    {&c->h, NC},    {&c->xhat2, NC},
         {&c->rstd2, N},  {&c->t0, NC},    {&c->t1, NC},   {&c->dq, NC},    {&c->dk, NC},   {&c->dv, NC},
-        {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, 2 * Nr}};
-    c->hid0 = calloc((size_t)(cfg->B * cfg->C), 1);
+        {&c->dF, NF},    {&c->dT, cfg->T * cfg->T},       {&c->dr, 4 * Nr}};
+    c->mrow = calloc((size_t)(cfg->B * cfg->C), 1);
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
-        if (!c->hid0 || !(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
+        if (!c->mrow || !(*b[i].p = calloc((size_t)b[i].n, sizeof(float)))) {
             hk_fast_cache_free(c);
             HK_ERROR(HK_ENOMEM, "fast cache allocation failed (N=%ld, F=%ld)", N, cfg->F);
         }
@@ -365,15 +367,27 @@ HK_FAST_CLONES static void attn_rows_backward(float *d, const float *wp, const f
 
 static const hk_fast_masks no_masks = {0};
 
-/* LoRA's dropped input for the k / v branch: x itself without a mask; v
- * shares k's when both use the same mask (the stack passes one mask). */
-static const float *lora_input_k(const hk_fast_cache *c, const float *x, const hk_fast_masks *m)
+/* The LoRA branches on x: projections q (if adapted), k, v with their A, B
+ * and input-dropout masks; o's input is ctx, handled on its own. */
+enum { LQ, LK, LV, LO };
+typedef struct {
+    const float *A[3], *Bm[3];
+    const uint8_t *m[3];
+} lora_x;
+static lora_x lora_x_of(const hk_fast_params *p, const hk_fast_masks *m)
 {
-    return m->lora_k ? c->xd_k : x;
+    return (lora_x){{p->Aq, p->Ak, p->Av}, {p->Bq, p->Bk, p->Bv}, {m->lora_q, m->lora_k, m->lora_v}};
 }
-static const float *lora_input_v(const hk_fast_cache *c, const float *x, const hk_fast_masks *m)
+/* Each branch's dropped input: x without a mask; a branch whose mask equals
+ * an earlier one's shares its buffer (the stack passes one mask for k, v). */
+static void lora_x_inputs(const float *xd[3], int own[3], const hk_fast_cache *c, const float *x, const lora_x *lx)
 {
-    return !m->lora_v ? x : m->lora_v == m->lora_k ? c->xd_k : c->xd_v;
+    for (int j = 0; j < 3; j++) {
+        xd[j] = lx->m[j] ? c->xd[j] : x;
+        own[j] = lx->A[j] && lx->m[j];
+        for (int i = 0; i < j && own[j]; i++)
+            if (lx->A[i] && lx->m[i] == lx->m[j]) xd[j] = xd[i], own[j] = 0;
+    }
 }
 
 enum { FWD_GRAD, FWD_INFER, FWD_POOLED };
@@ -390,30 +404,35 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
-    const int grad = mode == FWD_GRAD, pooled = mode == FWD_POOLED;
+    const int grad = mode == FWD_GRAD, pooled = mode == FWD_POOLED && !p->Aq && !p->Ao; /* else all rows */
     const long TQ = pooled ? 1 : T, NQ = B * TQ; /* query rows per sequence, in all */
     c->grad = grad;
     if (grad) { /* the backward needs x; y may alias it (otherwise x is last read before y is written) */
         memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
         x = c->x;
     }
+    const lora_x lx = lora_x_of(p, m);
+    const float *xd[3];
+    int own[3];
+    lora_x_inputs(xd, own, c, x, &lx);
+    for (int j = 0; j < 3; j++)
+        if (own[j]) lora_drop(c->xd[j], x, lx.m[j], m->lora_p, N * C);
     linear(c->k, x, p->Wk, p->bk, N, C, C);
     linear(c->v, x, p->Wv, p->bv, N, C, C);
-    if (m->lora_k) lora_drop(c->xd_k, x, m->lora_k, m->lora_p, N * C);
-    if (m->lora_v && m->lora_v != m->lora_k) lora_drop(c->xd_v, x, m->lora_v, m->lora_p, N * C);
-    lora_forward(c->k, c->xa_k, lora_input_k(c, x, m), p->Ak, p->Bk, N, C, r, ldB, s);
-    lora_forward(c->v, c->xa_v, lora_input_v(c, x, m), p->Av, p->Bv, N, C, r, ldB, s);
+    lora_forward(c->k, c->xa[LK], xd[LK], p->Ak, p->Bk, N, C, r, ldB, s);
+    lora_forward(c->v, c->xa[LV], xd[LV], p->Av, p->Bv, N, C, r, ldB, s);
     const float *xq = x;             /* the query rows of x (NQ,C) */
     const uint8_t *hid = m->hidden; /* and of HiddenCut's mask */
     if (pooled) {
         for (long b = 0; b < B; b++) memcpy(c->t1 + b * C, x + b * T * C, sizeof(float) * (size_t)C);
         xq = c->t1;
         if (hid) {
-            for (long b = 0; b < B; b++) memcpy(c->hid0 + b * C, m->hidden + b * T * C, (size_t)C);
-            hid = c->hid0;
+            for (long b = 0; b < B; b++) memcpy(c->mrow + b * C, m->hidden + b * T * C, (size_t)C);
+            hid = c->mrow;
         }
     }
     linear(c->q, xq, p->Wq, p->bq, NQ, C, C);
+    if (p->Aq) lora_forward(c->q, c->xa[LQ], xd[LQ], p->Aq, p->Bq, N, C, r, ldB, s); /* not pooled: xq = x */
     for (long b = 0; b < B; b++) {
         const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
         for (long h = 0; h < NH; h++) {
@@ -429,6 +448,11 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
         }
     }
     linear(c->t0, c->ctx, p->Wo, p->bo, NQ, C, C);
+    if (p->Ao) { /* LoRA on o, on the attention context (not pooled: NQ = N) */
+        const float *xo = c->ctx;
+        if (m->lora_o) lora_drop(c->xd[LO], c->ctx, m->lora_o, m->lora_p, N * C), xo = c->xd[LO];
+        lora_forward(c->t0, c->xa[LO], xo, p->Ao, p->Bo, N, C, r, ldB, s);
+    }
     ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, xq, NULL, 1.0f, p->ln1_w, p->ln1_b, cf->ln_eps, NQ, C);
     linear(c->u, c->x1, p->W1, p->b1, NQ, C, F);
     gelu_forward(c->gu, grad ? c->gp : NULL, c->u, NQ * F);
@@ -465,7 +489,9 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
-    const int want_dq = dx || g->Wq || g->bq; /* dQ feeds only dx and Wq's, bq's gradients */
+    /* dQ feeds only dx and the gradients of Wq, bq and q's LoRA */
+    const int want_dq = dx || g->Wq || g->bq || (p->Aq && (g->Aq || g->Bq));
+    float *gr[4] = {c->dr, c->dr + N * r, c->dr + 2 * N * r, c->dr + 3 * N * r}; /* (N,r) each, LoRA's s dy B */
     float *t0 = c->t0, *t1 = c->t1;
     /* LN2, HiddenCut, FFN: t0 = dr2 -> dx1; t1 = dh */
     ln_backward(t0, g->ln2_w, g->ln2_b, dy, c->xhat2, c->rstd2, p->ln2_w, N, C);
@@ -484,6 +510,15 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
     /* Output projection: t0 = dctx */
     linear_wgrad(g->Wo, g->bo, t1, c->ctx, N, C, C);
     linear_dgrad(t0, t1, p->Wo, N, C, C, 0.0f);
+    if (p->Ao) { /* o's LoRA: its A, B gradients, and dctx += its input gradient (dq as scratch) */
+        const float *xo = m->lora_o ? c->xd[LO] : c->ctx;
+        lora_backward(g->Ao, g->Bo, gr[LO], t1, xo, c->xa[LO], p->Bo, N, C, r, ldB, s);
+        if (m->lora_o) {
+            lora_dgrad(c->dq, gr[LO], p->Ao, N, C, r, 0.0f);
+            lora_drop_backward(t0, c->dq, m->lora_o, m->lora_p, N * C);
+        } else
+            lora_dgrad(t0, gr[LO], p->Ao, N, C, r, 1.0f);
+    }
     for (long b = 0; b < B; b++) {
         const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
         for (long h = 0; h < NH; h++) {
@@ -505,36 +540,35 @@ void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast
                         (int)C, 0.0f, c->dk + off, (int)C);
         }
     }
-    const float *x = c->x, *xdk = lora_input_k(c, x, m), *xdv = lora_input_v(c, x, m);
+    const float *x = c->x;
+    const lora_x lx = lora_x_of(p, m);
+    const float *xd[3];
+    int own[3];
+    lora_x_inputs(xd, own, c, x, &lx);
     linear_wgrad(g->Wq, g->bq, c->dq, x, N, C, C);
     linear_wgrad(g->Wk, g->bk, c->dk, x, N, C, C);
     linear_wgrad(g->Wv, g->bv, c->dv, x, N, C, C);
-    float *gk = c->dr, *gv = c->dr + N * r; /* (N,r) each: dr holds 2 N r_max */
-    lora_backward(g->Ak, g->Bk, gk, c->dk, xdk, c->xa_k, p->Bk, N, C, r, ldB, s);
-    lora_backward(g->Av, g->Bv, gv, c->dv, xdv, c->xa_v, p->Bv, N, C, r, ldB, s);
+    const float *dproj[3] = {c->dq, c->dk, c->dv};
+    float *dA[3] = {g->Aq, g->Ak, g->Av}, *dB[3] = {g->Bq, g->Bk, g->Bv};
+    for (int j = 0; j < 3; j++)
+        if (lx.A[j]) lora_backward(dA[j], dB[j], gr[j], dproj[j], xd[j], c->xa[j], lx.Bm[j], N, C, r, ldB, s);
     if (!dx) return;
-    /* dx = dr1 (residual) + the three projections' input gradients + LoRA branches */
+    /* dx = dr1 (residual) + the three projections' input gradients + the LoRA branches */
     memmove(dx, t1, sizeof(float) * (size_t)(N * C));
     linear_dgrad(dx, c->dq, p->Wq, N, C, C, 1.0f);
     linear_dgrad(dx, c->dk, p->Wk, N, C, C, 1.0f);
     linear_dgrad(dx, c->dv, p->Wv, N, C, C, 1.0f);
-    if (!m->lora_k && !m->lora_v) { /* no input dropout: straight into dx */
-        lora_dgrad(dx, gk, p->Ak, N, C, r, 1.0f);
-        lora_dgrad(dx, gv, p->Av, N, C, r, 1.0f);
-    } else if (m->lora_k == m->lora_v) { /* one mask: sum the branches, then drop once */
-        lora_dgrad(t0, gk, p->Ak, N, C, r, 0.0f);
-        lora_dgrad(t0, gv, p->Av, N, C, r, 1.0f);
-        lora_drop_backward(dx, t0, m->lora_k, m->lora_p, N * C);
-    } else {
-        const uint8_t *mk[2] = {m->lora_k, m->lora_v};
-        const float *gg[2] = {gk, gv}, *AA[2] = {p->Ak, p->Av};
-        for (int j = 0; j < 2; j++) {
-            if (mk[j]) {
-                lora_dgrad(t0, gg[j], AA[j], N, C, r, 0.0f);
-                lora_drop_backward(dx, t0, mk[j], m->lora_p, N * C);
-            } else
-                lora_dgrad(dx, gg[j], AA[j], N, C, r, 1.0f);
-        }
+    /* LoRA branches: straight into dx without input dropout; branches with one
+     * mask summed first (t0 is free now), then through the dropout once */
+    int done[3] = {0, 0, 0};
+    for (int j = 0; j < 3; j++)
+        if (lx.A[j] && !lx.m[j]) lora_dgrad(dx, gr[j], lx.A[j], N, C, r, 1.0f);
+    for (int j = 0; j < 3; j++) {
+        if (!lx.A[j] || !lx.m[j] || done[j]) continue;
+        lora_dgrad(t0, gr[j], lx.A[j], N, C, r, 0.0f);
+        for (int i = j + 1; i < 3; i++)
+            if (lx.A[i] && lx.m[i] == lx.m[j]) lora_dgrad(t0, gr[i], lx.A[i], N, C, r, 1.0f), done[i] = 1;
+        lora_drop_backward(dx, t0, lx.m[j], m->lora_p, N * C);
     }
 }
 

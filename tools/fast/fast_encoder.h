@@ -3,7 +3,7 @@
  * A second backend, checked against the f64 reference (tests/test_fast.c);
  * the math and its policies live in ref/, this file re-expresses them for speed:
  *
- *   Q = x Wq^T + bq
+ *   Q = x Wq^T + bq [+ s·drop(x) Aq^T Bq^T when Aq is given]
  *   K = x Wk^T + bk + s·drop(x) Ak^T Bk^T,  V likewise (LoRA on k and v,
  *       s = alpha/r, drop(x) = 0 where the mask is 1, else x/(1-p); ref/lora.h;
  *       B has row stride ldB >= r, so DyLoRA's rank-b truncation is r = b,
@@ -14,7 +14,8 @@
  *   w = DropAttention(softmax(g)) (CLASSIC w/(1-p); NORM_NOGRAD / NORM w/Z,
  *       Z = kept sum, HK Eq. 1-2; all-masked rows copied: KEEP; NORM* rows
  *       without a dropped key copied; ref/dropattention.h)
- *   a = (w V_h) Wo^T + bo;  x1 = LN1(x + a);  u = x1 W1^T + b1
+ *   ctx = (w V_h)_h;  a = ctx Wo^T + bo [+ s·drop(ctx) Ao^T Bo^T when Ao is given]
+ *   x1 = LN1(x + a);  u = x1 W1^T + b1
  *   h = GELU_erf(u) W2^T + b2;  h' = HiddenCut(h) = 0 / h·scale;  y = LN2(x1 + h')
  *
  * Masks are inputs, uint8_t, 1 = dropped; nothing here draws random numbers.
@@ -40,6 +41,7 @@ typedef struct {
     float *Wq, *bq, *Wk, *bk, *Wv, *bv, *Wo, *bo;             /* (C,C), (C) */
     float *Ak, *Bk, *Av, *Bv;                                 /* (r,C), (C,ldB) */
     float *ln1_w, *ln1_b, *W1, *b1, *W2, *b2, *ln2_w, *ln2_b; /* (C); (F,C), (F); (C,F), (C); (C) */
+    float *Aq, *Bq, *Ao, *Bo; /* (r,C), (C,ldB): LoRA on q and o; NULL (as parameters) = not adapted */
 } hk_fast_params;
 
 /* Same numbering as ref/dropattention.h's hk_dropattn_variant. */
@@ -48,6 +50,7 @@ enum { HK_FAST_DA_CLASSIC = 0, HK_FAST_DA_NORM_NOGRAD = 1, HK_FAST_DA_NORM = 2 }
 typedef struct {
     const uint8_t *pad;             /* (B,T) 1 = padded key, or NULL */
     const uint8_t *lora_k, *lora_v; /* (B*T,C) LoRA input dropout, or NULL (no dropout) */
+    const uint8_t *lora_q, *lora_o; /* the same for q and o when adapted (o's input is the attention context) */
     float lora_p;                   /* their rate, [0,1) */
     const uint8_t *dropkey;         /* (B,NH,T,T) 1 = dropped key, or NULL */
     const uint8_t *dropattn;        /* (B,NH,T,T) 1 = dropped weight, or NULL */
@@ -63,7 +66,7 @@ typedef struct {
 typedef struct {
     hk_fast_config cfg;
     float *x;                           /* (N,C) the forward's input (copied) */
-    float *xd_k, *xd_v, *xa_k, *xa_v;   /* (N,C) dropped LoRA inputs, (N,r) */
+    float *xd[4], *xa[4];               /* q, k, v, o: (N,C) dropped LoRA inputs, (N,r) x A^T */
     float *q, *k, *v, *ctx;             /* (N,C) */
     float *w_pre, *w;                   /* (B,NH,T,T) softmax output, post-DropAttention */
     float *xhat1, *rstd1, *x1;          /* (N,C), (N), (N,C) */
@@ -73,8 +76,8 @@ typedef struct {
     float *t0, *t1, *dq, *dk, *dv;      /* scratch (N,C) */
     float *dF;                          /* scratch (N,F) */
     float *dT;                          /* scratch (T,T) */
-    float *dr;                          /* scratch (N,r) */
-    uint8_t *hid0;                      /* scratch (B,C): HiddenCut's mask rows t = 0 (pooled infer) */
+    float *dr;                          /* scratch (4,N,r) */
+    uint8_t *mrow;                      /* scratch (B,C): HiddenCut's mask rows t = 0 (pooled infer) */
     int grad;                           /* 1 after hk_fast_enc_forward, 0 after an infer forward */
 } hk_fast_cache;
 
@@ -90,6 +93,7 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
 void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m);
 // Only y's rows t = 0 (the other rows of y are left unchanged): a last block
 // under first-token pooling.  K and V for all T tokens, the rest for B rows.
+// With LoRA on q or o it is hk_fast_enc_infer (every row computed).
 void hk_fast_enc_infer_pooled(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
                               const hk_fast_masks *m);
 // dy (B,T,C) -> dx (B,T,C) = (overwritten; may alias dy; NULL = not wanted, which also skips
