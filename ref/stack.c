@@ -3,10 +3,10 @@
  * of the documented size. */
 #include "stack.h"
 
-#include "attnmask.h"
 #include "error.h"
 #include "linear.h"
 #include "rng.h"
+#include "stackmask.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -233,23 +233,13 @@ static int stack_backward(void *ctx, int pass, const double *dout, const double 
     return HK_OK; /* the input position has no parameters before it */
 }
 
-static int sample(hk_stack *s, hk_position pos, uint8_t *mask, long B, long T, long C, gsl_rng *r)
-{
-    const hk_fw_site *st = &s->fw.site[pos];
-    return hk_hiddencut_mask_sample(mask, (hk_hc_pattern)st->pattern, st->p, B, T, C, r);
-}
-
 int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
 {
     HK_REQUIRE_PTR(s);
     HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
     const long B = s->enc.attn.B, T = s->enc.attn.T, C = s->enc.attn.C, NH = s->enc.attn.NH;
-    const long BTC = B * T * C, LOG = B * NH * T * T;
-    const hk_framework *fw = &s->fw;
-    if (fw->site[HK_POS_INPUT].p > 0) HK_TRY(sample(s, HK_POS_INPUT, s->m_input[pass], B, T, C, r));
-    if (fw->site[HK_POS_OUTPUT].p > 0) HK_TRY(sample(s, HK_POS_OUTPUT, s->m_output[pass], B, 1, C, r));
     double *imp = NULL;
-    if (fw->site[HK_POS_HIDDEN].p > 0 && fw->site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE) {
+    if (hk_stackmask_needs_importance(&s->fw)) {
         /* importance from a clean forward of pass slot `pass` (overwritten later) */
         double *out = calloc((size_t)(B * s->K), sizeof(double)), *rep = calloc((size_t)(B * C), sizeof(double));
         imp = calloc((size_t)(s->L * B * T), sizeof(double));
@@ -263,23 +253,10 @@ int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
             return st;
         }
     }
-    int st = HK_OK;
-    for (long l = 0; l < s->L && !st; l++) {
-        if (fw->site[HK_POS_LORA].p > 0)
-            st = hk_mask_bernoulli(s->m_lora[pass] + l * BTC, BTC, fw->site[HK_POS_LORA].p, r);
-        if (!st && fw->site[HK_POS_LOGITS].p > 0)
-            st = hk_attnmask_sample(s->m_logits[pass] + l * LOG,
-                                    fw->site[HK_POS_LOGITS].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
-                                    fw->site[HK_POS_LOGITS].p, NULL, B, NH, T, T, r);
-        if (!st && fw->site[HK_POS_WEIGHTS].p > 0)
-            st = hk_attnmask_sample(s->m_weights[pass] + l * LOG,
-                                    fw->site[HK_POS_WEIGHTS].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
-                                    fw->site[HK_POS_WEIGHTS].p, NULL, B, NH, T, T, r);
-        if (!st && fw->site[HK_POS_HIDDEN].p > 0)
-            st = imp ? hk_hiddencut_mask_sample_importance(s->m_hidden[pass] + l * BTC, imp + l * B * T,
-                                                           fw->site[HK_POS_HIDDEN].p, 0.4, B, T, C, r)
-                     : sample(s, HK_POS_HIDDEN, s->m_hidden[pass] + l * BTC, B, T, C, r);
-    }
+    const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
+                            s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
+    const hk_stackmask_shape sh = {s->L, B, T, C, NH};
+    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, r);
     free(imp);
     return st;
 }

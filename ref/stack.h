@@ -12,7 +12,8 @@
  *
  * Trainable: the LoRA factors A, B of every block (cfg.attn.lora projections);
  * everything else frozen.  Masks, 1 = dropped, are sampled per pass by
- * hk_stack_sample_masks from the caller's generator and held by the stack;
+ * hk_stack_sample_masks from the caller's generator (the draws themselves:
+ * ref/stackmask.h, shared with the fast path) and held by the stack;
  * the forward never draws.  Attention masks use ref/attnmask.h's samplers;
  * DropKey uses the -inf form and DropAttention CLASSIC (rescale inverted) or
  * NORM_NOGRAD (rescale normalized, Eq. 1-2); all-masked rows: policy KEEP.

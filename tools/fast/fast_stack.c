@@ -3,10 +3,10 @@
  * consecutive blocks of the documented size. */
 #include "fast_stack.h"
 
-#include "../../ref/attnmask.h"
 #include "../../ref/error.h"
 #include "../../ref/hiddencut.h"
 #include "../../ref/rng.h"
+#include "../../ref/stackmask.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -245,12 +245,6 @@ static int fs_backward(void *ctx, int pass, const double *dout, const double *dr
     return HK_OK;
 }
 
-static int sample(const hk_fast_stack *s, hk_position pos, uint8_t *mask, long B, long T, long C, gsl_rng *r)
-{
-    const hk_fw_site *st = &s->fw.site[pos];
-    return hk_hiddencut_mask_sample(mask, (hk_hc_pattern)st->pattern, st->p, B, T, C, r);
-}
-
 /* Importance (L x (B,T)) of the official HiddenCut span sampler: attention
  * received in a clean forward of pass slot `pass` (overwritten later), as
  * ref/stack.c computes it, from the f32 weights converted to f64. */
@@ -268,19 +262,16 @@ static int importance(hk_fast_stack *s, int pass, double *imp)
     return st;
 }
 
-/* Same draws in the same order as hk_stack_sample_masks (so one seed gives
- * the reference's masks when pad is NULL; for span_importance, as long as
- * the f32 attention ranks the tokens as the f64 one does). */
+/* The reference's sampler (ref/stackmask.h): one seed gives the reference's
+ * masks when pad is NULL (for span_importance, as long as the f32 attention
+ * ranks the tokens as the f64 one does). */
 int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
 {
     HK_REQUIRE_PTR(s);
     HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
-    const long B = s->cfg.B, T = s->cfg.T, C = s->cfg.C, NH = s->cfg.NH, BTC = B * T * C, LOG = B * NH * T * T;
-    const hk_framework *fw = &s->fw;
-    if (fw->site[HK_POS_INPUT].p > 0) HK_TRY(sample(s, HK_POS_INPUT, s->m_input[pass], B, T, C, r));
-    if (fw->site[HK_POS_OUTPUT].p > 0) HK_TRY(sample(s, HK_POS_OUTPUT, s->m_output[pass], B, 1, C, r));
+    const long B = s->cfg.B, T = s->cfg.T;
     double *imp = NULL;
-    if (fw->site[HK_POS_HIDDEN].p > 0 && fw->site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE) {
+    if (hk_stackmask_needs_importance(&s->fw)) {
         imp = calloc((size_t)(s->L * B * T), 8);
         HK_REQUIRE(imp, HK_ENOMEM, "importance allocation failed");
         int st = importance(s, pass, imp);
@@ -289,21 +280,10 @@ int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
             return st;
         }
     }
-    int st = HK_OK;
-    for (long l = 0; l < s->L && !st; l++) {
-        if (fw->site[HK_POS_LORA].p > 0) st = hk_mask_bernoulli(s->m_lora[pass] + l * BTC, BTC, fw->site[HK_POS_LORA].p, r);
-        for (int k = 0; k < 2 && !st; k++) {
-            const hk_position pos = k ? HK_POS_WEIGHTS : HK_POS_LOGITS;
-            if (fw->site[pos].p > 0)
-                st = hk_attnmask_sample((k ? s->m_weights[pass] : s->m_logits[pass]) + l * LOG,
-                                        fw->site[pos].pattern == HK_PAT_COLUMN ? HK_PATTERN_COLUMN : HK_PATTERN_ELEMENT,
-                                        fw->site[pos].p, s->pad, B, NH, T, T, r);
-        }
-        if (!st && fw->site[HK_POS_HIDDEN].p > 0)
-            st = imp ? hk_hiddencut_mask_sample_importance(s->m_hidden[pass] + l * BTC, imp + l * B * T,
-                                                           fw->site[HK_POS_HIDDEN].p, 0.4, B, T, C, r)
-                     : sample(s, HK_POS_HIDDEN, s->m_hidden[pass] + l * BTC, B, T, C, r);
-    }
+    const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
+                            s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
+    const hk_stackmask_shape sh = {s->L, B, T, s->cfg.C, s->cfg.NH};
+    int st = hk_stackmask_sample(&m, &s->fw, &sh, s->pad, imp, r);
     free(imp);
     return st;
 }
