@@ -7,6 +7,7 @@
 #include "../ref/layernorm.h"
 #include "../ref/rng.h"
 #include "../ref/stack.h"
+#include "../ref/stackmask.h"
 
 static hk_enc_config cfg(void)
 {
@@ -114,6 +115,38 @@ START_TEST(errors_name_the_argument)
 }
 END_TEST
 
+/* The shared sampler (ref/stackmask.h): span_importance without the
+ * importance is refused, a position with rate 0 leaves its mask untouched,
+ * and padded keys are never dropped by the attention masks. */
+START_TEST(stackmask_refuses_missing_importance_and_respects_pad)
+{
+    enum { L = 1, B = 2, T = 4, C = 3, NH = 1 };
+    uint8_t in[B * T * C], out[B * C], lora[B * T * C], lg[B * NH * T * T], wt[B * NH * T * T], hid[B * T * C];
+    memset(in, 7, sizeof in), memset(lg, 0, sizeof lg);
+    const hk_stackmask m = {in, out, lora, lg, wt, hid};
+    const hk_stackmask_shape sh = {L, B, T, C, NH};
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddencut"));
+    fw.site[HK_POS_HIDDEN].pattern = HK_PAT_SPAN_IMPORTANCE;
+    gsl_rng *r = hk_rng_new(3);
+    ck_assert(hk_stackmask_needs_importance(&fw));
+    hk_assert_fails(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r), HK_EINVAL, "importance");
+    hk_assert_ok(hk_preset_get(&fw, "dropkey"));
+    fw.site[HK_POS_LOGITS].p = 0.9;
+    const uint8_t pad[B * T] = {0, 0, 1, 1, 0, 0, 0, 1};
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, pad, NULL, r));
+    long dropped = 0;
+    for (long i = 0; i < B * NH * T * T; i++) {
+        const long b = i / (NH * T * T), key = i % T;
+        if (pad[b * T + key]) ck_assert(lg[i] == 0);
+        dropped += lg[i];
+    }
+    ck_assert(dropped > 0);
+    for (long i = 0; i < B * T * C; i++) ck_assert(in[i] == 7); /* input rate 0: not drawn */
+    hk_rng_free(r);
+}
+END_TEST
+
 Suite *suite_stack(void)
 {
     Suite *s = suite_create("stack");
@@ -123,6 +156,7 @@ Suite *suite_stack(void)
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, errors_name_the_argument);
+    tcase_add_test(lim, stackmask_refuses_missing_importance_and_respects_pad);
     suite_add_tcase(s, lim);
     return s;
 }
