@@ -166,6 +166,32 @@ START_TEST(mask_bernoulli_drops_when_uniform_below_p)
 }
 END_TEST
 
+/* hk_mask_bernoulli steps GSL's mt19937 state itself: across several state
+ * refills (624 words each), from an offset GSL's own calls left, it must
+ * match gsl_rng_uniform draw by draw and leave r where GSL would. */
+START_TEST(mask_bernoulli_long_runs_replay_gsl_and_continue_its_stream)
+{
+    enum { NM = 3 * 624 + 101 };
+    static uint8_t m[NM];
+    const double p = 0.37;
+    gsl_rng *r = hk_rng_new(2024), *t = gsl_twin(2024);
+    for (int i = 0; i < 5; i++) ck_assert(gsl_rng_uniform(r) == gsl_rng_uniform(t)); /* mid-block start */
+    for (int rep = 0; rep < 3; rep++) {
+        hk_assert_ok(hk_mask_bernoulli(m, NM - rep * 250, p, r));
+        long ones = 0;
+        for (long i = 0; i < NM - rep * 250; i++) {
+            const int want = gsl_rng_uniform(t) < p;
+            ck_assert_msg(m[i] == want, "rep %d mask[%ld] = %d, want %d", rep, i, m[i], want);
+            ones += m[i];
+        }
+        ck_assert(ones > 0);
+        ck_assert(gsl_rng_uniform(r) == gsl_rng_uniform(t)); /* r continues GSL's stream */
+    }
+    hk_rng_free(r);
+    gsl_rng_free(t);
+}
+END_TEST
+
 START_TEST(mask_bernoulli_p0_is_all_kept_and_draws_nothing)
 {
     uint8_t m[5];
@@ -194,6 +220,7 @@ Suite *suite_rng(void)
     Suite *s = suite_create("rng");
     TCase *core = tcase_create("Core");
     tcase_add_test(core, rng_new_is_mt19937_with_the_given_seed);
+    tcase_add_test(core, mask_bernoulli_long_runs_replay_gsl_and_continue_its_stream);
     tcase_add_test(core, fill_uniform_replays_gsl_and_fills_exactly_n);
     tcase_add_test(core, fill_normal_replays_gsl_ziggurat);
     tcase_add_test(core, uniform_int_is_inclusive_and_replays_gsl);
