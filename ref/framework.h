@@ -72,6 +72,17 @@ double hk_framework_scale(const hk_framework *cfg, hk_position pos);
 /* One-line-per-field description into buf (always NUL-terminated). */
 int hk_framework_describe(const hk_framework *cfg, char *buf, size_t size);
 
+/* One field by name: "SITE.p" (a rate in [0,1)), "SITE.pattern" (element,
+ * column, span, span_importance), "SITE.rescale" (none, inverted,
+ * normalized) with SITE one of the position names; "loss" (none or a
+ * consistency name), "weight" (>= 0), "passes" (1|2), "second_clean",
+ * "task_both", "detach_second" (0|1), "task" (classification|regression).
+ * Sets only the field (no validation of the whole configuration: call
+ * hk_framework_validate after the last set).  HK_ENOTFOUND for an unknown
+ * key, HK_EDOM/HK_EINVAL for a value that does not parse or is out of the
+ * field's range; *cfg is unchanged on error. */
+int hk_framework_set(hk_framework *cfg, const char *key, const char *value);
+
 /* Presets: lora, dropkey, dropattention, hiddencut, rdrop, hiddenkey-, hiddenkey. */
 size_t hk_preset_count(void);
 /* i-th preset's name and source (NULL if out of range). */

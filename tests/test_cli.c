@@ -81,6 +81,9 @@ static const cli_row rows[] = {
     {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/file/x", NULL}, 2, "hkref pretrain", NULL},
     {"pretrain", {"pretrain", "--data", "@T@/empty", "--out", "@T@/pt", NULL}, 2, "make data", "@T@/pt/model.safetensors"},
     {"gradcheck", {"gradcheck", "--op", "softmax", "--op", "lora", NULL}, 2, "--op given twice", NULL},
+    {"train", {"train", "--set", "logits.pattern=colum", "--out", "@T@/ts", NULL}, 2, "one of: element, column", "@T@/ts"},
+    {"train", {"train", "--set", "logits.pattern", "--out", "@T@/ts", NULL}, 2, "expected KEY=VALUE", "@T@/ts"},
+    {"train", {"train", "--preset", "hiddenkey-", "--set", "loss=js_eq12", "--out", "@T@/ts", NULL}, 2, "needs passes 2", "@T@/ts"},
 };
 
 static char tmpdir[64];

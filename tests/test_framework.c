@@ -154,6 +154,64 @@ START_TEST(scale_and_describe)
 }
 END_TEST
 
+/* hk_framework_set: every field by name.  The expected structs are written
+ * from the field list in framework.h, not from the setter's output. */
+START_TEST(set_by_name)
+{
+    hk_framework c, want;
+    hk_framework_init(&c);
+    const char *kv[][2] = {{"logits.p", "0.3"},      {"logits.pattern", "column"}, {"hidden.p", "0.25"},
+                           {"hidden.rescale", "inverted"}, {"loss", "js_eq12"},    {"weight", "0.5"},
+                           {"passes", "2"},          {"second_clean", "1"},        {"task_both", "1"},
+                           {"detach_second", "1"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) hk_assert_ok(hk_framework_set(&c, kv[i][0], kv[i][1]));
+    hk_framework_init(&want);
+    want.site[HK_POS_LOGITS] = (hk_fw_site){0.3, HK_PAT_COLUMN, HK_RESCALE_NONE};
+    want.site[HK_POS_HIDDEN] = (hk_fw_site){0.25, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    want.loss = HK_CONS_JS_EQ12, want.weight = 0.5, want.passes = 2;
+    want.second_clean = want.task_both = want.detach_second = 1;
+    ck_assert(memcmp(&c, &want, sizeof c) == 0);
+    hk_assert_ok(hk_framework_validate(&c));
+    /* hiddenkey-'s sites + the four loss fields = the hiddenkey preset (HK §3.3) */
+    hk_assert_ok(hk_preset_get(&c, "hiddenkey-"));
+    hk_assert_ok(hk_framework_set(&c, "loss", "kl_bidir"));
+    hk_assert_ok(hk_framework_set(&c, "weight", "1"));
+    hk_assert_ok(hk_framework_set(&c, "passes", "2"));
+    hk_assert_ok(hk_framework_set(&c, "detach_second", "1"));
+    hk_assert_ok(hk_preset_get(&want, "hiddenkey"));
+    ck_assert(memcmp(&c, &want, sizeof c) == 0);
+    hk_assert_ok(hk_framework_set(&c, "loss", "none"));
+    ck_assert_int_eq(c.loss, HK_LOSS_NONE);
+    hk_assert_ok(hk_framework_set(&c, "task", "regression"));
+    ck_assert_int_eq(c.task, HK_TASK_REGRESSION);
+}
+END_TEST
+
+START_TEST(set_rejects_bad_keys_and_values_unchanged)
+{
+    hk_framework c, before;
+    hk_assert_ok(hk_preset_get(&c, "hiddenkey"));
+    before = c;
+    hk_assert_fails(hk_framework_set(&c, "logit.p", "0.1"), HK_ENOTFOUND, "unknown position");
+    hk_assert_fails(hk_framework_set(&c, "logits.rate", "0.1"), HK_ENOTFOUND, "unknown field 'rate'");
+    hk_assert_fails(hk_framework_set(&c, "lossx", "kl_bidir"), HK_ENOTFOUND, "unknown key 'lossx'");
+    hk_assert_fails(hk_framework_set(&c, "logits.p", "1"), HK_EDOM, "logits.p");
+    hk_assert_fails(hk_framework_set(&c, "logits.p", "-0.1"), HK_EDOM, "outside");
+    hk_assert_fails(hk_framework_set(&c, "logits.p", "0.1x"), HK_EDOM, "not a finite number");
+    hk_assert_fails(hk_framework_set(&c, "logits.p", "nan"), HK_EDOM, "not a finite number");
+    hk_assert_fails(hk_framework_set(&c, "logits.p", ""), HK_EDOM, "not a finite number");
+    hk_assert_fails(hk_framework_set(&c, "hidden.pattern", "row"), HK_EDOM, "one of: element, column, span");
+    hk_assert_fails(hk_framework_set(&c, "weights.rescale", "half"), HK_EDOM, "none, inverted, normalized");
+    hk_assert_fails(hk_framework_set(&c, "loss", "kl"), HK_ENOTFOUND, "'kl'");
+    hk_assert_fails(hk_framework_set(&c, "passes", "3"), HK_EDOM, "not 1 or 2");
+    hk_assert_fails(hk_framework_set(&c, "task_both", "yes"), HK_EDOM, "not 0 or 1");
+    hk_assert_fails(hk_framework_set(&c, "weight", "inf"), HK_EDOM, "not a finite number");
+    hk_assert_fails(hk_framework_set(&c, "task", "ranking"), HK_EDOM, "classification, regression");
+    hk_assert_fails(hk_framework_set(NULL, "loss", "none"), HK_EINVAL, "");
+    ck_assert(memcmp(&c, &before, sizeof c) == 0);
+}
+END_TEST
+
 Suite *suite_framework(void)
 {
     Suite *s = suite_create("framework");
@@ -162,9 +220,11 @@ Suite *suite_framework(void)
     tcase_add_test(core, count_of_valid_single_position_combinations);
     tcase_add_test(core, count_of_valid_two_position_combinations);
     tcase_add_test(core, scale_and_describe);
+    tcase_add_test(core, set_by_name);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, invalid_combinations_say_why);
+    tcase_add_test(lim, set_rejects_bad_keys_and_values_unchanged);
     suite_add_tcase(s, lim);
     return s;
 }

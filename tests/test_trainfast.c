@@ -143,7 +143,10 @@ START_TEST(pretrain_train_resume_dylora)
         snprintf(b, sizeof b, "%s/B/%s", dir, files[i]);
         ck_assert_msg(same_file(a, b), "%s differs between the uninterrupted and the resumed run", files[i]);
     }
-    /* resuming with other options is refused, naming both */
+    /* resuming with other options is refused, naming both -- a --set counts */
+    o.set[0] = "logits.pattern=element", o.nset = 1;
+    hk_assert_fails(hk_fast_train_run(&o), HK_EINVAL, "other options");
+    o.nset = 0;
     o.seed = 2;
     hk_assert_fails(hk_fast_train_run(&o), HK_EINVAL, "other options");
     /* DyLoRA: result lists every rank 1..r */
@@ -159,12 +162,39 @@ START_TEST(pretrain_train_resume_dylora)
 }
 END_TEST
 
+/* --set: the preset, then --rate, then each KEY=VALUE in order (fast_train.h);
+ * the expected configuration is spelled out field by field. */
+START_TEST(framework_from_options)
+{
+    hk_train_opts o;
+    hk_train_opts_default(&o, 0);
+    o.preset = "dropkey", o.rate = 0.3;
+    o.set[0] = "logits.pattern=column", o.set[1] = "hidden.p=0.2", o.set[2] = "hidden.rescale=inverted", o.nset = 3;
+    hk_framework fw, want;
+    hk_assert_ok(hk_train_framework(&o, &fw));
+    hk_framework_init(&want);
+    want.site[HK_POS_LOGITS] = (hk_fw_site){0.3, HK_PAT_COLUMN, HK_RESCALE_NONE};
+    want.site[HK_POS_HIDDEN] = (hk_fw_site){0.2, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    ck_assert(memcmp(&fw, &want, sizeof fw) == 0);
+    o.set[3] = "logits.p=0.4", o.nset = 4; /* later wins, and --rate does not override a --set */
+    hk_assert_ok(hk_train_framework(&o, &fw));
+    ck_assert(fw.site[HK_POS_LOGITS].p == 0.4 && fw.site[HK_POS_HIDDEN].p == 0.2);
+    o.set[3] = "logits.p", o.nset = 4;
+    hk_assert_fails(hk_train_framework(&o, &fw), HK_EINVAL, "KEY=VALUE");
+    o.set[3] = "logits.rescale=inverted";
+    hk_assert_fails(hk_train_framework(&o, &fw), HK_EDOM, "softmax renormalizes");
+    o.nset = HK_TRAIN_MAX_SET + 1;
+    hk_assert_fails(hk_train_framework(&o, &fw), HK_EINVAL, "at most");
+}
+END_TEST
+
 Suite *suite_trainfast(void)
 {
     Suite *s = suite_create("trainfast");
     TCase *c = tcase_create("core");
     tcase_set_timeout(c, 120);
     tcase_add_test(c, pretrain_train_resume_dylora);
+    tcase_add_test(c, framework_from_options);
     suite_add_tcase(s, c);
     return s;
 }

@@ -37,6 +37,8 @@ static void usage(FILE *f, int pre)
     if (!pre)
         fprintf(f, "  --preset NAME   framework preset [%s]\n"
                    "  --rate P        replace every active site's rate (presets hold 0.1 placeholders)\n"
+                   "  --set KEY=VALUE set one framework field after the preset and --rate, repeatable\n"
+                   "                  (e.g. logits.pattern=column, hidden.p=0.3, loss=js_eq12; see README)\n"
                    "  --dylora        DyLoRA: train rank b ~ U{1..r} per step; result.txt lists every rank\n"
                    "  --r N           LoRA rank [%ld]      --alpha X   LoRA alpha [%g]\n"
                    "  --init FILE     pre-trained model [%s]\n",
@@ -96,6 +98,10 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
         else if (!strcmp(a, "--quiet")) o.quiet = 1, used = 0;
         else if (!v) return hk_cli_usage_error(cmd, "unknown option or missing value: '%s' (see --help)", a);
         else if (!strcmp(a, "--preset") && !pre) o.preset = v;
+        else if (!strcmp(a, "--set") && !pre) {
+            if (o.nset == HK_TRAIN_MAX_SET) return hk_cli_usage_error(cmd, "at most %d --set options", HK_TRAIN_MAX_SET);
+            o.set[o.nset++] = v;
+        }
         else if (!strcmp(a, "--init") && !pre) o.init = v;
         else if (!strcmp(a, "--data")) o.data = v;
         else if (!strcmp(a, "--out")) o.out = v;
@@ -121,7 +127,7 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
     }
     if (!pre) {
         hk_framework fw;
-        if (hk_preset_get(&fw, o.preset) != HK_OK) return hk_cli_fail(cmd);
+        if (hk_train_framework(&o, &fw) != HK_OK) return hk_cli_fail(cmd);
     }
     if (pre && o.C % o.NH != 0) return hk_cli_usage_error(cmd, "--dim %ld is not divisible by --heads %ld", o.C, o.NH);
     if (hk_fast_train_run(&o) != HK_OK) {

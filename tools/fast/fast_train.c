@@ -47,6 +47,25 @@ void hk_train_opts_default(hk_train_opts *o, int pretrain)
     o->warmup = 0.06;
 }
 
+int hk_train_framework(const hk_train_opts *o, hk_framework *fw)
+{
+    HK_TRY(hk_preset_get(fw, o->preset));
+    if (o->rate > 0)
+        for (int p = 0; p < HK_POS_COUNT; p++)
+            if (fw->site[p].p > 0) fw->site[p].p = o->rate;
+    HK_REQUIRE(o->nset >= 0 && o->nset <= HK_TRAIN_MAX_SET, HK_EINVAL, "at most %d --set options", HK_TRAIN_MAX_SET);
+    for (int i = 0; i < o->nset; i++) {
+        const char *eq = strchr(o->set[i], '=');
+        char key[64];
+        HK_REQUIRE(eq && eq > o->set[i] && (size_t)(eq - o->set[i]) < sizeof key, HK_EINVAL,
+                   "--set '%s': expected KEY=VALUE (e.g. logits.pattern=column)", o->set[i]);
+        memcpy(key, o->set[i], (size_t)(eq - o->set[i]));
+        key[eq - o->set[i]] = '\0';
+        HK_TRY(hk_framework_set(fw, key, eq + 1));
+    }
+    return hk_framework_validate(fw);
+}
+
 /* ---- data ---------------------------------------------------------------- */
 
 typedef struct {
@@ -302,10 +321,11 @@ static int evaluate(trainer *tr, const split *sp, double *acc)
 /* A description of everything a resumed run must share with the original. */
 static void signature(char *buf, size_t n, const hk_train_opts *o)
 {
-    snprintf(buf, n, "mode=%s preset=%s rate=%g dylora=%d seed=%lu epochs=%ld batch=%ld max_steps=%ld L=%ld C=%ld "
-                     "NH=%ld F=%ld r=%ld alpha=%g lr=%g wd=%g warmup=%g",
-             o->pretrain ? "pretrain" : "train", o->pretrain ? "-" : o->preset, o->rate, o->dylora, o->seed, o->epochs,
-             o->batch, o->max_steps, o->L, o->C, o->NH, o->F, o->r, o->alpha, o->lr, o->wd, o->warmup);
+    int w = snprintf(buf, n, "mode=%s preset=%s rate=%g dylora=%d seed=%lu epochs=%ld batch=%ld max_steps=%ld L=%ld "
+                             "C=%ld NH=%ld F=%ld r=%ld alpha=%g lr=%g wd=%g warmup=%g",
+                     o->pretrain ? "pretrain" : "train", o->pretrain ? "-" : o->preset, o->rate, o->dylora, o->seed,
+                     o->epochs, o->batch, o->max_steps, o->L, o->C, o->NH, o->F, o->r, o->alpha, o->lr, o->wd, o->warmup);
+    for (int i = 0; i < o->nset && w > 0 && (size_t)w < n; i++) w += snprintf(buf + w, n - (size_t)w, " set=%s", o->set[i]);
 }
 
 typedef struct {
@@ -335,7 +355,7 @@ static int save_ckpt(const trainer *tr, const progress *pg, const char *path)
     }
     long cs[2] = {pg->ncurve, 4};
     if (!st && pg->ncurve) st = hk_st_add(f, "curve", HK_ST_F64, 2, cs, pg->curve);
-    char sig[512], b[64];
+    char sig[2048], b[64];
     signature(sig, sizeof sig, &tr->o);
     if (!st) st = hk_st_set_meta(f, "signature", sig);
     if (!st) st = put_meta_l(f, "step", pg->step);
@@ -356,7 +376,7 @@ static int load_ckpt(trainer *tr, progress *pg, const char *path)
         snprintf(msg, sizeof msg, "%s", hk_error_message());
         HK_ERROR(st, "--resume: %s", msg);
     }
-    char sig[512];
+    char sig[2048];
     signature(sig, sizeof sig, &tr->o);
     const char *fs = hk_st_get_meta(f, "signature");
     if (!fs || strcmp(fs, sig) != 0) { /* message first: fs lives in f */
@@ -459,12 +479,7 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
     long L = o->L, C = o->C, NH = o->NH, F = o->F;
     hk_st_file *init = NULL;
     if (!o->pretrain) {
-        int st = hk_preset_get(&fw, o->preset);
-        if (st) return st;
-        if (o->rate > 0)
-            for (int p = 0; p < HK_POS_COUNT; p++)
-                if (fw.site[p].p > 0) fw.site[p].p = o->rate;
-        HK_TRY(hk_framework_validate(&fw));
+        HK_TRY(hk_train_framework(o, &fw));
         if (access(o->init, R_OK) != 0)
             HK_ERROR(HK_EIO, "cannot read the pre-trained model %s (%s): run `hkref pretrain` first (or --init FILE)",
                      o->init, strerror(errno));
@@ -649,6 +664,7 @@ int hk_fast_train_run(const hk_train_opts *o)
                                   "best_epoch %ld\ndev_acc %.4f\n", o->pretrain ? "pretrain" : "train",
                                   o->pretrain ? "-" : o->preset, o->dylora, o->seed, pg->step, pg->best_epoch + 1, dacc);
             if (!o->pretrain) n += (size_t)snprintf(res + n, sizeof res - n, "test_acc %.4f\n", tacc);
+            for (int i = 0; i < o->nset; i++) n += (size_t)snprintf(res + n, sizeof res - n, "set %s\n", o->set[i]);
         }
         for (long b = 1; !st && o->dylora && b <= o->r; b++) { /* DyLoRA: every rank of one adapter */
             double d, t2;

@@ -19,6 +19,10 @@
 #ifndef HK_FAST_TRAIN_H
 #define HK_FAST_TRAIN_H
 
+#include "../../ref/framework.h"
+
+enum { HK_TRAIN_MAX_SET = 16 };
+
 typedef struct {
     int pretrain;            /* 1: hkref pretrain, 0: hkref train */
     const char *data;        /* directory of `make data`'s files */
@@ -26,6 +30,8 @@ typedef struct {
     const char *init;        /* train: the pre-trained model file */
     const char *preset;      /* train: framework preset name */
     double rate;             /* train: > 0 replaces every active site's rate (presets' 0.1 placeholder) */
+    const char *set[HK_TRAIN_MAX_SET]; /* train: "KEY=VALUE" framework fields (hk_framework_set), */
+    int nset;                /*   applied in order after the preset and --rate */
     int dylora;              /* train: DyLoRA */
     unsigned long seed;
     long epochs, batch, max_steps; /* max_steps > 0 stops early (smoke runs) */
@@ -39,6 +45,9 @@ typedef struct {
 
 /* Fills the defaults of a mode (pretrain or train). */
 void hk_train_opts_default(hk_train_opts *o, int pretrain);
+/* train: the framework configuration of o (preset, --rate, then each --set),
+ * validated; HK_OK or an error naming the option / field. */
+int hk_train_framework(const hk_train_opts *o, hk_framework *fw);
 /* Runs it; HK_OK or an error with a message (ref/error.h). */
 int hk_fast_train_run(const hk_train_opts *o);
 

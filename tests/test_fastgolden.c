@@ -1,0 +1,224 @@
+/* hkref — the f32 fast path as a golden-set backend: every golden
+ * `train_step` case (golden/train_step/, golden/README.md "train_step") run
+ * by ref/train.h's hk_train_step on the fast stack (tools/fast/fast_stack.h)
+ * and judged by the golden checker at F32 tolerance, exactly as an outside
+ * F32 backend would be (`hkref golden check --dtype f32`).
+ *
+ * The case's configuration is rebuilt from its config JSON alone through
+ * hk_framework_set (so the checker sees what a backend reading the README
+ * would compute), the parameters and masks come from the file; nothing is
+ * sampled.  Cases with LoRA on q or o are skipped (the fast block adapts k
+ * and v only) and counted; the test requires every other case to run. */
+#include "hk_test.h"
+
+#include "../ref/framework.h"
+#include "../ref/tensorfile.h"
+#include "../ref/train.h"
+#include "../tools/fast/fast_stack.h"
+#include "../tools/golden.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* Golden tensor `name` (n elements) into f32 dst; the generator made every input exact in binary32. */
+static void load_f32(const hk_st_file *g, const char *name, float *dst, long n)
+{
+    const hk_st_tensor *t = hk_st_find(g, name);
+    ck_assert_msg(t != NULL, "golden case has no %s", name);
+    ck_assert_msg((long)t->numel == n, "golden %s has %zu elements, expected %ld", name, t->numel, n);
+    double *d = malloc(sizeof(double) * (size_t)n);
+    hk_assert_ok(hk_st_to_f64(t, d));
+    for (long i = 0; i < n; i++) dst[i] = (float)d[i];
+    free(d);
+}
+
+/* Mask `name` (n bytes) into dst, or zeros when the position is inactive in this pass. */
+static void load_mask(const hk_st_file *g, const char *name, uint8_t *dst, long n, int required)
+{
+    const hk_st_tensor *t = hk_st_find(g, name);
+    if (!t) {
+        ck_assert_msg(!required, "golden case has no %s", name);
+        memset(dst, 0, (size_t)n);
+        return;
+    }
+    ck_assert_msg((long)t->numel == n && t->dtype == HK_ST_U8, "golden mask %s: %zu elements, expected %ld U8", name,
+                  t->numel, n);
+    memcpy(dst, t->data, (size_t)n);
+}
+
+/* The framework configuration from the config keys golden/README.md lists. */
+static void framework_from_config(hk_framework *fw, json_t *cfg)
+{
+    static const char *const pos[] = {"lora", "input", "logits", "weights", "hidden", "output"};
+    char key[64], val[64];
+    hk_framework_init(fw);
+    for (int p = 0; p < 6; p++) {
+        snprintf(key, sizeof key, "%s_p", pos[p]);
+        json_t *v = json_object_get(cfg, key);
+        ck_assert_msg(json_is_number(v), "config has no %s", key);
+        snprintf(val, sizeof val, "%.17g", json_number_value(v));
+        snprintf(key, sizeof key, "%s.p", pos[p]);
+        hk_assert_ok(hk_framework_set(fw, key, val));
+        const char *f[2] = {"pattern", "rescale"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(key, sizeof key, "%s_%s", pos[p], f[k]);
+            const char *s = json_string_value(json_object_get(cfg, key));
+            if (!s) continue; /* inactive position: not stored */
+            snprintf(key, sizeof key, "%s.%s", pos[p], f[k]);
+            hk_assert_ok(hk_framework_set(fw, key, s));
+        }
+    }
+    hk_assert_ok(hk_framework_set(fw, "loss", json_string_value(json_object_get(cfg, "loss"))));
+    hk_assert_ok(hk_framework_set(fw, "task", json_string_value(json_object_get(cfg, "task"))));
+    snprintf(val, sizeof val, "%.17g", json_number_value(json_object_get(cfg, "weight")));
+    hk_assert_ok(hk_framework_set(fw, "weight", val));
+    const char *ints[] = {"passes", "second_clean", "task_both", "detach_second"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(val, sizeof val, "%lld", (long long)json_integer_value(json_object_get(cfg, ints[k])));
+        hk_assert_ok(hk_framework_set(fw, ints[k], val));
+    }
+    hk_assert_ok(hk_framework_validate(fw));
+}
+
+/* Runs one case; 0 = skipped (LoRA on q or o), 1 = ran and passed.  *worst: % of threshold. */
+static int train_step_case(const char *path, double *worst)
+{
+    hk_st_file *g;
+    hk_assert_ok(hk_st_read(path, &g));
+    json_error_t je;
+    json_t *cfg = json_loads(hk_st_get_meta(g, "config"), 0, &je);
+    ck_assert_msg(cfg != NULL, "%s: config: %s", path, je.text);
+    if (strcmp(json_string_value(json_object_get(cfg, "lora")), "kv") != 0) {
+        json_decref(cfg);
+        hk_st_free(g);
+        return 0;
+    }
+#define CI(k) json_integer_value(json_object_get(cfg, k))
+    const long L = CI("L"), B = CI("B"), T = CI("T"), C = CI("C"), NH = CI("NH"), F = CI("F"), K = CI("K"), r = CI("r");
+#undef CI
+    hk_framework fw;
+    framework_from_config(&fw, cfg);
+    hk_fast_config fc = {.B = B, .T = T, .C = C, .NH = NH, .F = F, .r = r,
+                         .alpha = (float)json_number_value(json_object_get(cfg, "alpha")),
+                         .ln_eps = (float)json_number_value(json_object_get(cfg, "ln_eps"))};
+    hk_fast_stack s;
+    hk_assert_ok(hk_fast_stack_alloc(&s, &fc, L, K, &fw, 0, 0));
+    char nm[64];
+    static const char *const pn[20] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
+                                       "lora_A_v", "lora_B_v", "ln1_weight", "ln1_bias", "W1", "b1", "W2", "b2",
+                                       "ln2_weight", "ln2_bias"};
+    const long len[20] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r,
+                          C, C, F * C, F, C * F, C, C, C};
+    for (long l = 0; l < L; l++) {
+        hk_fast_params *p = &s.P[l];
+        float *dst[20] = {p->Wq, p->bq, p->Wk, p->bk, p->Wv, p->bv, p->Wo, p->bo, p->Ak, p->Bk,
+                          p->Av, p->Bv, p->ln1_w, p->ln1_b, p->W1, p->b1, p->W2, p->b2, p->ln2_w, p->ln2_b};
+        for (int j = 0; j < 20; j++) {
+            snprintf(nm, sizeof nm, "param.l%ld.%s", l, pn[j]);
+            load_f32(g, nm, dst[j], len[j]);
+        }
+    }
+    load_f32(g, "param.Wc", s.Wc, K * C);
+    load_f32(g, "param.bc", s.bc, K);
+    load_f32(g, "in.x", s.x, B * T * C);
+    const long BTC = B * T * C, LOG = B * NH * T * T;
+    for (int pass = 0; pass < fw.passes; pass++) {
+        const int on = !(pass == 1 && fw.second_clean); /* the inference pass has no masks */
+        snprintf(nm, sizeof nm, "mask.pass%d.input", pass + 1);
+        load_mask(g, nm, s.m_input[pass], BTC, on && fw.site[HK_POS_INPUT].p > 0);
+        snprintf(nm, sizeof nm, "mask.pass%d.output", pass + 1);
+        load_mask(g, nm, s.m_output[pass], B * C, on && fw.site[HK_POS_OUTPUT].p > 0);
+        for (long l = 0; l < L; l++) {
+            snprintf(nm, sizeof nm, "mask.pass%d.l%ld.lora", pass + 1, l);
+            load_mask(g, nm, s.m_lora[pass] + l * BTC, BTC, on && fw.site[HK_POS_LORA].p > 0);
+            snprintf(nm, sizeof nm, "mask.pass%d.l%ld.logits", pass + 1, l);
+            load_mask(g, nm, s.m_logits[pass] + l * LOG, LOG, on && fw.site[HK_POS_LOGITS].p > 0);
+            snprintf(nm, sizeof nm, "mask.pass%d.l%ld.weights", pass + 1, l);
+            load_mask(g, nm, s.m_weights[pass] + l * LOG, LOG, on && fw.site[HK_POS_WEIGHTS].p > 0);
+            snprintf(nm, sizeof nm, "mask.pass%d.l%ld.hidden", pass + 1, l);
+            load_mask(g, nm, s.m_hidden[pass] + l * BTC, BTC, on && fw.site[HK_POS_HIDDEN].p > 0);
+        }
+    }
+    long *labels = calloc((size_t)B, sizeof(long));
+    double *targets = calloc((size_t)B, sizeof(double)), dtot;
+    if (fw.task == HK_TASK_REGRESSION) {
+        hk_assert_ok(hk_st_to_f64(hk_st_find(g, "in.targets"), targets));
+    } else {
+        const hk_st_tensor *t = hk_st_find(g, "in.labels");
+        ck_assert(t && t->dtype == HK_ST_I64 && (long)t->numel == B);
+        for (long b = 0; b < B; b++) labels[b] = (long)((const int64_t *)t->data)[b];
+    }
+    hk_assert_ok(hk_st_to_f64(hk_st_find(g, "in.d_total"), &dtot));
+    hk_model m;
+    hk_assert_ok(hk_fast_stack_model(&s, &m));
+    double *work = calloc((size_t)hk_train_step_work_size(&m), sizeof(double));
+    hk_fast_stack_zero_grads(&s);
+    hk_step_result res;
+    hk_assert_ok(hk_train_step(&res, &fw, &m, labels, targets, work));
+    /* the backend's answer, named as golden/README.md says, in F32 */
+    hk_st_file *got;
+    hk_assert_ok(hk_st_new(&got));
+    float tot = (float)res.total, task = (float)res.task, cons = (float)res.consistency;
+    hk_assert_ok(hk_st_add(got, "out.total", HK_ST_F32, 0, NULL, &tot));
+    hk_assert_ok(hk_st_add(got, "out.task", HK_ST_F32, 0, NULL, &task));
+    if (fw.passes == 2) hk_assert_ok(hk_st_add(got, "out.consistency", HK_ST_F32, 0, NULL, &cons));
+    static const char *const gn[4] = {"lora_A_k", "lora_B_k", "lora_A_v", "lora_B_v"};
+    for (long l = 0; l < L; l++)
+        for (int k = 0; k < 4; k++) {
+            long n;
+            const float *gsrc = hk_fast_stack_lora(&s, l, k, 1, &n);
+            float *gd = malloc(sizeof(float) * (size_t)n);
+            for (long i = 0; i < n; i++) gd[i] = (float)(dtot * gsrc[i]); /* golden: d(d_total * total) */
+            long shp[2] = {k % 2 ? C : r, k % 2 ? r : C};
+            snprintf(nm, sizeof nm, "grad.l%ld.%s", l, gn[k]);
+            hk_assert_ok(hk_st_add(got, nm, HK_ST_F32, 2, shp, gd));
+            free(gd);
+        }
+    hk_gcase_result cr;
+    hk_assert_ok(hk_golden_check_case(g, got, HK_GOLDEN_F32, stderr, &cr));
+    ck_assert_msg(cr.failed_tensors == 0 && cr.problem[0] == 0,
+                  "%s: the fast path fails the golden check at F32 (%ld tensors failing%s%s)", path, cr.failed_tensors,
+                  cr.problem[0] ? ": " : "", cr.problem);
+    for (int i = 0; i < cr.ntensors; i++) *worst = cr.t[i].pct > *worst ? cr.t[i].pct : *worst;
+    hk_st_free(got);
+    free(work), free(labels), free(targets);
+    hk_fast_stack_free(&s);
+    json_decref(cfg);
+    hk_st_free(g);
+    return 1;
+}
+
+START_TEST(golden_train_step_cases_pass_at_f32)
+{
+    char **paths;
+    size_t n;
+    hk_assert_ok(hk_golden_list_dir("golden", &paths, &n));
+    int ran = 0, skipped = 0, total = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(paths[i], "train_step/", 11) != 0) continue;
+        char p[512];
+        snprintf(p, sizeof p, "golden/%s", paths[i]);
+        total++;
+        if (train_step_case(p, &worst)) ran++;
+        else skipped++;
+    }
+    hk_golden_list_free(paths, n);
+    if (getenv("HK_FAST_VERBOSE"))
+        fprintf(stderr, "golden train_step: %d of %d cases on the fast path pass at F32 (worst %.1f%% of threshold), "
+                        "%d skipped (LoRA on q/o)\n", ran, total, worst, skipped);
+    /* 10 cases, one with LoRA on q, k, v, o (golden/README.md "train_step") */
+    ck_assert_int_eq(total, 10);
+    ck_assert_int_ge(ran, 9);
+}
+END_TEST
+
+Suite *suite_fastgolden(void)
+{
+    Suite *s = suite_create("fastgolden");
+    TCase *c = tcase_create("core");
+    tcase_set_timeout(c, 60);
+    tcase_add_test(c, golden_train_step_cases_pass_at_f32);
+    suite_add_tcase(s, c);
+    return s;
+}
