@@ -39,7 +39,7 @@ static inline float hk_fast_exp(float x)
     /* kf = x/ln2 rounded to nearest (the 1.5·2^23 trick; exact in f32 under
      * round-to-nearest, no -ffast-math), k = its integer in the low bits */
     const float kf = x * 1.44269504088896341f + 12582912.0f;
-    int32_t kb;
+    uint32_t kb;
     memcpy(&kb, &kf, sizeof kb);
     const float k = kf - 12582912.0f;
     float r = x - k * 0.693359375f;
@@ -51,7 +51,8 @@ static inline float hk_fast_exp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     const float y = p * (r * r) + r + 1.0f;
-    const int32_t bits = (kb - 0x4B400000 + 127) * (1 << 23); /* 2^k, k in [-126, 127] */
+    /* 2^k, k in [-126, 127]; unsigned, so a NaN's garbage wraps (the result is NaN anyway) */
+    const uint32_t bits = (kb - 0x4B400000u + 127u) << 23;
     float sc;
     memcpy(&sc, &bits, sizeof sc);
     return y * sc;
