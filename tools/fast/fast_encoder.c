@@ -391,6 +391,7 @@ static void lora_x_inputs(const float *xd[3], int own[3], const hk_fast_cache *c
 }
 
 enum { FWD_GRAD, FWD_INFER, FWD_POOLED };
+enum { FFN_ROWS = 512 };
 
 /* FWD_GRAD keeps what the backward needs (x's copy, GELU'); FWD_INFER does
  * not; FWD_POOLED computes only the rows t = 0 of y (K and V still for every
@@ -454,9 +455,14 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
         lora_forward(c->t0, c->xa[LO], xo, p->Ao, p->Bo, N, C, r, ldB, s);
     }
     ln_forward(c->x1, c->xhat1, c->rstd1, c->t0, xq, NULL, 1.0f, p->ln1_w, p->ln1_b, cf->ln_eps, NQ, C);
-    linear(c->u, c->x1, p->W1, p->b1, NQ, C, F);
-    gelu_forward(c->gu, grad ? c->gp : NULL, c->u, NQ * F);
-    linear(c->h, c->gu, p->W2, p->b2, NQ, F, C);
+    /* FFN in blocks of FFN_ROWS rows, so u and GELU(u) are read back from
+     * cache right after they are written (same products, row by row) */
+    for (long r0 = 0; r0 < NQ; r0 += FFN_ROWS) {
+        const long nr = NQ - r0 < FFN_ROWS ? NQ - r0 : FFN_ROWS;
+        linear(c->u + r0 * F, c->x1 + r0 * C, p->W1, p->b1, nr, C, F);
+        gelu_forward(c->gu + r0 * F, grad ? c->gp + r0 * F : NULL, c->u + r0 * F, nr * F);
+        linear(c->h + r0 * C, c->gu + r0 * F, p->W2, p->b2, nr, F, C);
+    }
     float *yq = pooled ? c->dq : y;
     ln_forward(yq, c->xhat2, c->rstd2, c->h, c->x1, hid, m->hidden_scale, p->ln2_w, p->ln2_b, cf->ln_eps, NQ, C);
     if (pooled)
