@@ -406,6 +406,8 @@ static void steps_case(const char *preset)
                 for (long i = 0; i < n1; i++) fp[i] = (float)mm[i];
             }
     }
+    /* HiddenKey's pass 2 (detached, no LoRA dropout) reused pass 1's block-0 Q, K, V every step */
+    ck_assert_int_eq(f.qkv_reuses, strcmp(preset, "hiddenkey") ? 0 : NSTEPS);
     free(ws), free(wf), free(ms_m), free(ms_v), free(mf_m), free(mf_v), free(master), free(gbuf);
     hk_rng_free(r);
     hk_stack_free(&s);
@@ -489,6 +491,42 @@ START_TEST(backward_after_infer_is_refused)
     f.infer = 1;
     hk_assert_ok(m.forward(m.ctx, 0, 1, out, rep));
     ck_assert_int_eq(m.backward(m.ctx, 0, dout, drep), HK_EINVAL);
+    hk_stack_free(&s);
+    hk_fast_stack_free(&f);
+}
+END_TEST
+
+/* Pass 2 reuses pass 1's block-0 Q, K, V only when input and parameters are
+ * unchanged; after a change it recomputes, and gives what a fresh pair of
+ * forwards gives (the same sgemm calls on the same inputs: the same bits). */
+START_TEST(qkv_reuse_only_when_unchanged)
+{
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
+    hk_stack s;
+    hk_fast_stack f;
+    pair_alloc(&s, &f, &fw);
+    gsl_rng *r = hk_rng_new(5);
+    hk_assert_ok(hk_stack_init(&s, r));
+    copy_stack(&f, &s);
+    for (int p = 0; p < 2; p++) hk_assert_ok(hk_fast_stack_sample_masks(&f, p, r));
+    hk_model m;
+    hk_assert_ok(hk_fast_stack_model(&f, &m));
+    double out[FB * FK], rep[FB * FC], out_a[FB * FK], out_b[FB * FK];
+    hk_assert_ok(m.forward(m.ctx, 0, 0, out, rep));
+    hk_assert_ok(m.forward(m.ctx, 1, 0, out, rep));
+    ck_assert_int_eq(f.qkv_reuses, 1);
+    f.P[0].Wk[3] += 0.25f; /* a parameter changed after pass 1's forward */
+    hk_assert_ok(m.forward(m.ctx, 1, 0, out_a, rep));
+    ck_assert_int_eq(f.qkv_reuses, 1);
+    hk_assert_ok(m.forward(m.ctx, 0, 0, out, rep));
+    hk_assert_ok(m.forward(m.ctx, 1, 0, out_b, rep));
+    ck_assert_int_eq(f.qkv_reuses, 2);
+    ck_assert(memcmp(out_a, out_b, sizeof out_a) == 0);
+    f.x[7] += 0.5f; /* the input changed */
+    hk_assert_ok(m.forward(m.ctx, 1, 0, out_a, rep));
+    ck_assert_int_eq(f.qkv_reuses, 2);
+    hk_rng_free(r);
     hk_stack_free(&s);
     hk_fast_stack_free(&f);
 }
@@ -690,6 +728,7 @@ Suite *suite_fast(void)
     tcase_add_test(c, sgemm_is_openblas);
     tcase_add_test(c, fast_gelu_error_bounds);
     tcase_add_test(c, backward_after_infer_is_refused);
+    tcase_add_test(c, qkv_reuse_only_when_unchanged);
     tcase_add_test(c, golden_encoder_cases_pass_at_f32);
     suite_add_tcase(s, c);
     return s;

@@ -398,30 +398,34 @@ enum { FFN_ROWS = 512 };
  * token: the first token attends to all of them; its query, attention row,
  * output projection, LayerNorms and FFN for B rows instead of B·T). */
 static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m,
-                        int mode)
+                        int mode, const hk_fast_cache *qkv)
 {
     const hk_fast_config *cf = &c->cfg;
     if (!m) m = &no_masks;
     const long B = cf->B, T = cf->T, C = cf->C, NH = cf->NH, F = cf->F, D = C / NH, N = B * T;
     const long r = m->lora_b > 0 && m->lora_b < cf->r ? m->lora_b : cf->r, ldB = ldb_of(cf);
     const float s = cf->alpha / (float)r, isD = 1.0f / sqrtf((float)D);
-    const int grad = mode == FWD_GRAD, pooled = mode == FWD_POOLED && !p->Aq && !p->Ao; /* else all rows */
+    /* pooled only without q/o LoRA and without reused projections (else all rows) */
+    const int grad = mode == FWD_GRAD, pooled = mode == FWD_POOLED && !p->Aq && !p->Ao && !qkv;
     const long TQ = pooled ? 1 : T, NQ = B * TQ; /* query rows per sequence, in all */
     c->grad = grad;
     if (grad) { /* the backward needs x; y may alias it (otherwise x is last read before y is written) */
         memcpy(c->x, x, sizeof(float) * (size_t)(N * C));
         x = c->x;
     }
+    const float *qp = qkv ? qkv->q : c->q, *kp = qkv ? qkv->k : c->k, *vp = qkv ? qkv->v : c->v;
     const lora_x lx = lora_x_of(p, m);
     const float *xd[3];
     int own[3];
     lora_x_inputs(xd, own, c, x, &lx);
-    for (int j = 0; j < 3; j++)
-        if (own[j]) lora_drop(c->xd[j], x, lx.m[j], m->lora_p, N * C);
-    linear(c->k, x, p->Wk, p->bk, N, C, C);
-    linear(c->v, x, p->Wv, p->bv, N, C, C);
-    lora_forward(c->k, c->xa[LK], xd[LK], p->Ak, p->Bk, N, C, r, ldB, s);
-    lora_forward(c->v, c->xa[LV], xd[LV], p->Av, p->Bv, N, C, r, ldB, s);
+    if (!qkv) {
+        for (int j = 0; j < 3; j++)
+            if (own[j]) lora_drop(c->xd[j], x, lx.m[j], m->lora_p, N * C);
+        linear(c->k, x, p->Wk, p->bk, N, C, C);
+        linear(c->v, x, p->Wv, p->bv, N, C, C);
+        lora_forward(c->k, c->xa[LK], xd[LK], p->Ak, p->Bk, N, C, r, ldB, s);
+        lora_forward(c->v, c->xa[LV], xd[LV], p->Av, p->Bv, N, C, r, ldB, s);
+    }
     const float *xq = x;             /* the query rows of x (NQ,C) */
     const uint8_t *hid = m->hidden; /* and of HiddenCut's mask */
     if (pooled) {
@@ -432,20 +436,22 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
             hid = c->mrow;
         }
     }
-    linear(c->q, xq, p->Wq, p->bq, NQ, C, C);
-    if (p->Aq) lora_forward(c->q, c->xa[LQ], xd[LQ], p->Aq, p->Bq, N, C, r, ldB, s); /* not pooled: xq = x */
+    if (!qkv) {
+        linear(c->q, xq, p->Wq, p->bq, NQ, C, C);
+        if (p->Aq) lora_forward(c->q, c->xa[LQ], xd[LQ], p->Aq, p->Bq, N, C, r, ldB, s); /* not pooled: xq = x */
+    }
     for (long b = 0; b < B; b++) {
         const uint8_t *pad = m->pad ? m->pad + b * T : NULL;
         for (long h = 0; h < NH; h++) {
             const long bh = (b * NH + h) * T * T, qoff = b * TQ * C + h * D, koff = b * T * C + h * D;
             float *g = c->w_pre + bh; /* its first TQ rows */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TQ, (int)T, (int)D, isD, c->q + qoff, (int)C,
-                        c->k + koff, (int)C, 0.0f, g, (int)T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TQ, (int)T, (int)D, isD, qp + qoff, (int)C,
+                        kp + koff, (int)C, 0.0f, g, (int)T);
             attn_rows_forward(g, c->w + bh, m->dropkey ? m->dropkey + bh : NULL,
                               m->dropattn ? m->dropattn + bh : NULL, pad, m->dropattn_variant, m->dropattn_p, TQ, T);
             const float *w = m->dropattn ? c->w + bh : g;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TQ, (int)D, (int)T, 1.0f, w, (int)T,
-                        c->v + koff, (int)C, 0.0f, c->ctx + qoff, (int)C);
+                        vp + koff, (int)C, 0.0f, c->ctx + qoff, (int)C);
         }
     }
     linear(c->t0, c->ctx, p->Wo, p->bo, NQ, C, C);
@@ -471,18 +477,24 @@ static void enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fas
 
 void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
 {
-    enc_forward(y, c, x, p, m, FWD_GRAD);
+    enc_forward(y, c, x, p, m, FWD_GRAD, NULL);
 }
 
 void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m)
 {
-    enc_forward(y, c, x, p, m, FWD_INFER);
+    enc_forward(y, c, x, p, m, FWD_INFER, NULL);
+}
+
+void hk_fast_enc_infer_reuse(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
+                             const hk_fast_masks *m, const hk_fast_cache *qkv)
+{
+    enc_forward(y, c, x, p, m, FWD_INFER, qkv);
 }
 
 void hk_fast_enc_infer_pooled(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
                               const hk_fast_masks *m)
 {
-    enc_forward(y, c, x, p, m, FWD_POOLED);
+    enc_forward(y, c, x, p, m, FWD_POOLED, NULL);
 }
 
 void hk_fast_enc_backward(float *dx, hk_fast_params *g, const float *dy, hk_fast_cache *c, const hk_fast_params *p,

@@ -91,6 +91,12 @@ void hk_fast_enc_forward(float *y, hk_fast_cache *c, const float *x, const hk_fa
 // The same y without what only the backward needs (x's copy, LayerNorm's xhat, GELU'):
 // for passes that are not backpropagated.  The attention weights (w_pre, w) are still kept.
 void hk_fast_enc_infer(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p, const hk_fast_masks *m);
+// hk_fast_enc_infer with Q, K, V (LoRA included) taken from qkv, a cache that a forward
+// filled from the same x, the same Wq..bv and LoRA factors, rank b and LoRA-input masks
+// (the caller guarantees it; the stack checks it, fast_stack.c): nothing of x is read
+// except through the residual.
+void hk_fast_enc_infer_reuse(float *y, hk_fast_cache *c, const float *x, const hk_fast_params *p,
+                             const hk_fast_masks *m, const hk_fast_cache *qkv);
 // Only y's rows t = 0 (the other rows of y are left unchanged): a last block
 // under first-token pooling.  K and V for all T tokens, the rest for B rows.
 // With LoRA on q or o it is hk_fast_enc_infer (every row computed).

@@ -59,7 +59,7 @@ void hk_fast_stack_free(hk_fast_stack *s)
         free(s->m_input[p]), free(s->m_lora[p]), free(s->m_logits[p]), free(s->m_weights[p]);
         free(s->m_hidden[p]), free(s->m_output[p]), free(s->act[p]), free(s->pooled[p]), free(s->rep[p]);
     }
-    free(s->dy), free(s->drp), free(s->dout);
+    free(s->dy), free(s->drp), free(s->dout), free(s->snap0);
     memset(s, 0, sizeof *s);
 }
 
@@ -79,7 +79,8 @@ int hk_fast_stack_alloc(hk_fast_stack *s, const hk_fast_config *cfg, long L, lon
     int ok = (s->P = zalloc(L, sizeof *s->P)) && (s->G = zalloc(L, sizeof *s->G)) && (s->Wc = zalloc(K * C, 4)) &&
              (s->bc = zalloc(K, 4)) && (s->x = zalloc(BTC, 4)) && (s->dy = zalloc(BTC, 4)) &&
              (s->drp = zalloc(B * C, 4)) && (s->dout = zalloc(B * K, 4)) && (!with_pad || (s->pad = zalloc(B * T, 1))) &&
-             (s->gWc = zalloc(K * C, 4)) && (s->gbc = zalloc(K, 4)) && (!full || (s->dx = zalloc(BTC, 4)));
+             (s->gWc = zalloc(K * C, 4)) && (s->gbc = zalloc(K, 4)) && (!full || (s->dx = zalloc(BTC, 4))) &&
+             (s->snap0 = zalloc(3 * C * C + 3 * C + 2 * cfg->r * C + 2 * C * (cfg->ldB ? cfg->ldB : cfg->r), 4));
     for (int p = 0; p < 2 && ok; p++)
         ok = (s->cache[p] = zalloc(L, sizeof(hk_fast_cache))) && (s->m_input[p] = zalloc(BTC, 1)) &&
              (s->m_lora[p] = zalloc(L * BTC, 1)) && (s->m_logits[p] = zalloc(L * LOG, 1)) &&
@@ -173,6 +174,44 @@ static int backpropagated(const hk_fast_stack *s, int pass)
 
 enum { SF_GRAD, SF_INFER, SF_POOLED };
 
+/* The arrays block 0's Q, K, V depend on: Wq, bq, Wk, bk, Wv, bv, Ak, Bk, Av, Bv (plist slots). */
+static int qkv_slot(int j) { return j < 6 || (j >= 8 && j < 12); }
+
+/* Snapshot of block 0's projection parameters at a backpropagated pass-0
+ * forward, whose cache then holds Q, K, V and (its x) the input. */
+static void qkv_snapshot(hk_fast_stack *s, int ok)
+{
+    float **slot[FP_N];
+    long len[FP_N], off = 0;
+    int tr[FP_N];
+    plist(slot, len, tr, &s->P[0], &s->cfg);
+    for (int j = 0; j < FP_N; j++)
+        if (qkv_slot(j)) memcpy(s->snap0 + off, *slot[j], sizeof(float) * (size_t)len[j]), off += len[j];
+    s->snap_ok = ok, s->snap_lora_b = s->lora_b;
+}
+
+/* Pass 1's block 0 may reuse pass 0's Q, K, V when they are equal by
+ * construction: the same input a (compared), the same parameters (compared
+ * with the snapshot), the same rank b, and no LoRA-input dropout in either
+ * pass (their masks are drawn independently).  Then nothing but the
+ * attention masks and what follows differs (HiddenKey: DropKey, HiddenCut). */
+static int qkv_reusable(const hk_fast_stack *s, const float *a)
+{
+    if (!s->snap_ok || s->snap_lora_b != s->lora_b || s->fw.site[HK_POS_LORA].p > 0) return 0;
+    const long BTC = s->cfg.B * s->cfg.T * s->cfg.C;
+    if (memcmp(a, s->cache[0][0].x, sizeof(float) * (size_t)BTC) != 0) return 0;
+    float **slot[FP_N];
+    long len[FP_N], off = 0;
+    int tr[FP_N];
+    plist(slot, len, tr, &s->P[0], &s->cfg);
+    for (int j = 0; j < FP_N; j++) {
+        if (!qkv_slot(j)) continue;
+        if (memcmp(s->snap0 + off, *slot[j], sizeof(float) * (size_t)len[j]) != 0) return 0;
+        off += len[j];
+    }
+    return 1;
+}
+
 /* SF_GRAD: the blocks keep their backward caches; SF_INFER: they do not;
  * SF_POOLED: neither, and the last block computes only the pooled rows t = 0
  * (all the head reads; the other rows of its output are never used). */
@@ -182,12 +221,17 @@ static int stack_forward(hk_fast_stack *s, int pass, int clean, int mode, double
     s->clean[pass] = clean;
     float *a = s->act[pass];
     site(s, HK_POS_INPUT, pass, s->m_input[pass], a, s->x, BTC);
+    if (pass == 0) qkv_snapshot(s, 0); /* invalid until block 0's forward below has run */
     for (long l = 0; l < s->L; l++) {
         hk_fast_masks m = block_masks(s, pass, l);
-        if (mode == SF_GRAD) hk_fast_enc_forward(a, &s->cache[pass][l], a, &s->P[l], &m);
+        if (l == 0 && pass == 1 && mode != SF_GRAD && qkv_reusable(s, a)) {
+            hk_fast_enc_infer_reuse(a, &s->cache[1][0], a, &s->P[0], &m, &s->cache[0][0]);
+            s->qkv_reuses++;
+        } else if (mode == SF_GRAD) hk_fast_enc_forward(a, &s->cache[pass][l], a, &s->P[l], &m);
         else if (mode == SF_POOLED && l == s->L - 1) hk_fast_enc_infer_pooled(a, &s->cache[pass][l], a, &s->P[l], &m);
         else hk_fast_enc_infer(a, &s->cache[pass][l], a, &s->P[l], &m);
     }
+    if (pass == 0 && mode == SF_GRAD) s->snap_ok = 1; /* cache[0][0] holds Q, K, V and its input x */
     for (long b = 0; b < B; b++) memcpy(s->pooled[pass] + b * C, a + b * T * C, sizeof(float) * (size_t)C);
     site(s, HK_POS_OUTPUT, pass, s->m_output[pass], s->rep[pass], s->pooled[pass], B * C);
     float *o = s->dout; /* (B,K) scratch for the logits */

@@ -45,6 +45,10 @@ typedef struct {
     int clean[2];
     float *dy;               /* (B,T,C) scratch */
     float *drp, *dout;       /* (B,C), (B,K) scratch */
+    float *snap0;            /* block 0's Wq..bv, Ak..Bv at the last pass-0 forward (see qkv_reusable) */
+    int snap_ok;             /* cache[0][0] holds Q, K, V of snap0 and its input */
+    long snap_lora_b;
+    long qkv_reuses;         /* how often pass 1's block 0 reused pass 0's Q, K, V */
 } hk_fast_stack;
 
 /* Zeroed arrays for L blocks and a K-output head; fw validated (every valid
