@@ -11,7 +11,8 @@ optimizer.  Presets (ref/framework.c):
   hiddenkey   the same, two passes, CE on pass 1 + bidirectional KL between
               the passes' logits with pass 2 detached (HK Fig. 3: pass 2 is
               run under torch.no_grad, so it builds no graph; its last block
-              computes only the pooled first token, as the fast path's does)
+              computes only the pooled first token, and block 0 reuses pass
+              1's Q, K, V, as the fast path's pass 2 does)
 Prints `torch_step_ms[PRESET] X` (wall) and `torch_step_cpu_ms[PRESET] X` (process CPU
 time, all threads) lines: best of --steps, after 3 warm-up steps.
 """
@@ -41,17 +42,24 @@ class Block(torch.nn.Module):
         self.Bk = torch.nn.Parameter(torch.empty(C, R).uniform_(-0.01, 0.01))
         self.Bv = torch.nn.Parameter(torch.empty(C, R).uniform_(-0.01, 0.01))
 
-    def forward(self, x, dk_p, hc_p, pooled=False):
+    def forward(self, x, dk_p, hc_p, pooled=False, qkv=None):
         """pooled: only the first token's output (the last block of a no-grad
         pass, as the fast path's hk_fast_enc_infer_pooled: K, V for every token,
-        the rest for token 0)"""
+        the rest for token 0).  qkv: this block's projections from an earlier
+        pass on the same input (the fast path's pass-2 reuse in block 0);
+        the ones computed are kept in self.qkv."""
         s = ALPHA / R
-        k = self.k(x) + s * (x @ self.Ak.t()) @ self.Bk.t()
-        v = self.v(x) + s * (x @ self.Av.t()) @ self.Bv.t()
+        if qkv is None:
+            k = self.k(x) + s * (x @ self.Ak.t()) @ self.Bk.t()
+            v = self.v(x) + s * (x @ self.Av.t()) @ self.Bv.t()
+        else:
+            k, v = qkv[1], qkv[2]
         if pooled:
             x = x[:, :1, :]
         TQ = x.shape[1]
-        q = self.q(x).view(B, TQ, NH, D).transpose(1, 2)
+        q = self.q(x) if qkv is None else qkv[0]
+        self.qkv = (q, k, v)
+        q = q.view(B, TQ, NH, D).transpose(1, 2)
         k, v = (t.view(B, T, NH, D).transpose(1, 2) for t in (k, v))
         g = (q @ k.transpose(-1, -2)) / math.sqrt(D)
         if dk_p > 0:  # column DropKey: one mask per (b, h, key), -inf; rows never all dropped at p = 0.1 w.h.p.
@@ -72,9 +80,9 @@ class Model(torch.nn.Module):
         self.blocks = torch.nn.ModuleList(Block() for _ in range(L))
         self.head = torch.nn.Linear(C, K)
 
-    def forward(self, x, dk_p, hc_p, pooled=False):
+    def forward(self, x, dk_p, hc_p, pooled=False, qkv0=None):
         for i, b in enumerate(self.blocks):
-            x = b(x, dk_p, hc_p, pooled and i == L - 1)
+            x = b(x, dk_p, hc_p, pooled and i == L - 1, qkv0 if i == 0 else None)
         return self.head(x[:, 0, :])
 
 
@@ -83,8 +91,8 @@ def step(model, x, y, preset):
     z1 = model(x, 0.1, 0.1)
     loss = Fn.cross_entropy(z1, y)
     if preset == "hiddenkey":
-        with torch.no_grad():
-            z2 = model(x, 0.1, 0.1, pooled=True)
+        with torch.no_grad():  # block 0's Q, K, V are pass 1's (same input, same weights, no LoRA dropout)
+            z2 = model(x, 0.1, 0.1, pooled=True, qkv0=tuple(t.detach() for t in model.blocks[0].qkv))
         l1, l2 = Fn.log_softmax(z1, -1), Fn.log_softmax(z2, -1)
         kl = 0.5 * (Fn.kl_div(l2, l1, log_target=True, reduction="batchmean")
                     + Fn.kl_div(l1, l2, log_target=True, reduction="batchmean"))
