@@ -471,18 +471,24 @@ START_TEST(fast_sampler_draws_the_reference_masks)
 }
 END_TEST
 
+/* A reference / fast stack pair for `preset` and the fast one as an hk_model. */
+static void pair_model(hk_stack *s, hk_fast_stack *f, hk_model *m, const char *preset)
+{
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, preset));
+    pair_alloc(s, f, &fw);
+    hk_assert_ok(hk_fast_stack_model(f, m));
+}
+
 /* A pass the framework does not backpropagate (HiddenKey's detached pass 2)
  * and evaluation forwards keep no backward caches; a backward of such a
  * pass is refused with a message, not run on stale caches. */
 START_TEST(backward_after_infer_is_refused)
 {
-    hk_framework fw;
-    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
     hk_stack s;
     hk_fast_stack f;
-    pair_alloc(&s, &f, &fw);
     hk_model m;
-    hk_assert_ok(hk_fast_stack_model(&f, &m));
+    pair_model(&s, &f, &m, "hiddenkey");
     double out[FB * FK], rep[FB * FC], dout[FB * FK] = {0}, drep[FB * FC] = {0};
     hk_assert_ok(m.forward(m.ctx, 0, 1, out, rep));
     hk_assert_ok(m.backward(m.ctx, 0, dout, drep));
@@ -501,17 +507,14 @@ END_TEST
  * forwards gives (the same sgemm calls on the same inputs: the same bits). */
 START_TEST(qkv_reuse_only_when_unchanged)
 {
-    hk_framework fw;
-    hk_assert_ok(hk_preset_get(&fw, "hiddenkey"));
     hk_stack s;
     hk_fast_stack f;
-    pair_alloc(&s, &f, &fw);
+    hk_model m;
+    pair_model(&s, &f, &m, "hiddenkey");
     gsl_rng *r = hk_rng_new(5);
     hk_assert_ok(hk_stack_init(&s, r));
     copy_stack(&f, &s);
     for (int p = 0; p < 2; p++) hk_assert_ok(hk_fast_stack_sample_masks(&f, p, r));
-    hk_model m;
-    hk_assert_ok(hk_fast_stack_model(&f, &m));
     double out[FB * FK], rep[FB * FC], out_a[FB * FK], out_b[FB * FK];
     hk_assert_ok(m.forward(m.ctx, 0, 0, out, rep));
     hk_assert_ok(m.forward(m.ctx, 1, 0, out, rep));
