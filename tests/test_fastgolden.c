@@ -7,8 +7,9 @@
  * The case's configuration is rebuilt from its config JSON alone through
  * hk_framework_set (so the checker sees what a backend reading the README
  * would compute), the parameters and masks come from the file; nothing is
- * sampled.  Cases with LoRA on q or o are skipped (the fast block adapts k
- * and v only) and counted; the test requires every other case to run. */
+ * sampled.  LoRA on k, v ("kv") or on q, k, v, o ("qkvo": the stack's
+ * cfg.lora_qo); any other projection set would be skipped and counted (the
+ * committed set has none); the test requires every case to run. */
 #include "hk_test.h"
 
 #include "../ref/framework.h"
@@ -80,7 +81,7 @@ static void framework_from_config(hk_framework *fw, json_t *cfg)
     hk_assert_ok(hk_framework_validate(fw));
 }
 
-/* Runs one case; 0 = skipped (LoRA on q or o), 1 = ran and passed.  *worst: % of threshold. */
+/* Runs one case; 0 = skipped (LoRA neither kv nor qkvo), 1 = ran and passed.  *worst: % of threshold. */
 static int train_step_case(const char *path, double *worst)
 {
     hk_st_file *g;
@@ -88,7 +89,9 @@ static int train_step_case(const char *path, double *worst)
     json_error_t je;
     json_t *cfg = json_loads(hk_st_get_meta(g, "config"), 0, &je);
     ck_assert_msg(cfg != NULL, "%s: config: %s", path, je.text);
-    if (strcmp(json_string_value(json_object_get(cfg, "lora")), "kv") != 0) {
+    const char *lora = json_string_value(json_object_get(cfg, "lora"));
+    const int qo = !strcmp(lora, "qkvo");
+    if (strcmp(lora, "kv") != 0 && !qo) {
         json_decref(cfg);
         hk_st_free(g);
         return 0;
@@ -100,20 +103,20 @@ static int train_step_case(const char *path, double *worst)
     framework_from_config(&fw, cfg);
     hk_fast_config fc = {.B = B, .T = T, .C = C, .NH = NH, .F = F, .r = r,
                          .alpha = (float)json_number_value(json_object_get(cfg, "alpha")),
-                         .ln_eps = (float)json_number_value(json_object_get(cfg, "ln_eps"))};
+                         .ln_eps = (float)json_number_value(json_object_get(cfg, "ln_eps")), .lora_qo = qo};
     hk_fast_stack s;
     hk_assert_ok(hk_fast_stack_alloc(&s, &fc, L, K, &fw, 0, 0));
     char nm[64];
-    static const char *const pn[20] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
+    static const char *const pn[24] = {"W_q", "b_q", "W_k", "b_k", "W_v", "b_v", "W_o", "b_o", "lora_A_k", "lora_B_k",
                                        "lora_A_v", "lora_B_v", "ln1_weight", "ln1_bias", "W1", "b1", "W2", "b2",
-                                       "ln2_weight", "ln2_bias"};
-    const long len[20] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r,
-                          C, C, F * C, F, C * F, C, C, C};
+                                       "ln2_weight", "ln2_bias", "lora_A_q", "lora_B_q", "lora_A_o", "lora_B_o"};
+    const long len[24] = {C * C, C, C * C, C, C * C, C, C * C, C, r * C, C * r, r * C, C * r,
+                          C, C, F * C, F, C * F, C, C, C, r * C, C * r, r * C, C * r};
     for (long l = 0; l < L; l++) {
         hk_fast_params *p = &s.P[l];
-        float *dst[20] = {p->Wq, p->bq, p->Wk, p->bk, p->Wv, p->bv, p->Wo, p->bo, p->Ak, p->Bk,
-                          p->Av, p->Bv, p->ln1_w, p->ln1_b, p->W1, p->b1, p->W2, p->b2, p->ln2_w, p->ln2_b};
-        for (int j = 0; j < 20; j++) {
+        float *dst[24] = {p->Wq, p->bq, p->Wk, p->bk, p->Wv, p->bv, p->Wo, p->bo, p->Ak, p->Bk, p->Av, p->Bv,
+                          p->ln1_w, p->ln1_b, p->W1, p->b1, p->W2, p->b2, p->ln2_w, p->ln2_b, p->Aq, p->Bq, p->Ao, p->Bo};
+        for (int j = 0; j < (qo ? 24 : 20); j++) {
             snprintf(nm, sizeof nm, "param.l%ld.%s", l, pn[j]);
             load_f32(g, nm, dst[j], len[j]);
         }
@@ -162,9 +165,10 @@ static int train_step_case(const char *path, double *worst)
     hk_assert_ok(hk_st_add(got, "out.total", HK_ST_F32, 0, NULL, &tot));
     hk_assert_ok(hk_st_add(got, "out.task", HK_ST_F32, 0, NULL, &task));
     if (fw.passes == 2) hk_assert_ok(hk_st_add(got, "out.consistency", HK_ST_F32, 0, NULL, &cons));
-    static const char *const gn[4] = {"lora_A_k", "lora_B_k", "lora_A_v", "lora_B_v"};
+    static const char *const gn[8] = {"lora_A_k", "lora_B_k", "lora_A_v", "lora_B_v",
+                                      "lora_A_q", "lora_B_q", "lora_A_o", "lora_B_o"};
     for (long l = 0; l < L; l++)
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < (qo ? 8 : 4); k++) {
             long n;
             const float *gsrc = hk_fast_stack_lora(&s, l, k, 1, &n);
             float *gd = malloc(sizeof(float) * (size_t)n);
@@ -206,10 +210,10 @@ START_TEST(golden_train_step_cases_pass_at_f32)
     hk_golden_list_free(paths, n);
     if (getenv("HK_FAST_VERBOSE"))
         fprintf(stderr, "golden train_step: %d of %d cases on the fast path pass at F32 (worst %.1f%% of threshold), "
-                        "%d skipped (LoRA on q/o)\n", ran, total, worst, skipped);
+                        "%d skipped\n", ran, total, worst, skipped);
     /* 10 cases, one with LoRA on q, k, v, o (golden/README.md "train_step") */
     ck_assert_int_eq(total, 10);
-    ck_assert_int_ge(ran, 9);
+    ck_assert_int_eq(ran, 10);
 }
 END_TEST
 

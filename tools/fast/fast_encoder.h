@@ -33,6 +33,8 @@ typedef struct {
     long r, ldB;         /* LoRA rank on k and v (>= 1); row stride of Bk, Bv (0 = r) */
     float alpha;         /* LoRA scale = alpha / r */
     float ln_eps;        /* LayerNorm eps (RoBERTa 1e-5) */
+    int lora_qo;         /* the stack (fast_stack.h) adapts q and o too; the block itself adapts
+                            q / o whenever Aq / Ao are given */
 } hk_fast_config;
 
 /* Parameters, or gradients with the same layout (as gradients every pointer

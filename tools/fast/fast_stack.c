@@ -14,15 +14,20 @@
 
 static void *zalloc(long n, size_t size) { return n > 0 ? calloc((size_t)n, size) : NULL; }
 
-/* The arrays of a params struct with their lengths; trainable = the LoRA four. */
-enum { FP_N = 20 };
+/* The arrays of a params struct with their lengths (0: absent); trainable = the LoRA factors. */
+enum { FP_N = 24 };
 static void plist(float **slot[FP_N], long len[FP_N], int trainable[FP_N], hk_fast_params *p, const hk_fast_config *c)
 {
     const long C = c->C, F = c->F, rC = c->r * C, CB = C * (c->ldB ? c->ldB : c->r);
     float **s[FP_N] = {&p->Wq, &p->bq, &p->Wk, &p->bk, &p->Wv, &p->bv, &p->Wo, &p->bo, &p->Ak, &p->Bk,
-                       &p->Av, &p->Bv, &p->ln1_w, &p->ln1_b, &p->W1, &p->b1, &p->W2, &p->b2, &p->ln2_w, &p->ln2_b};
-    const long l[FP_N] = {C * C, C, C * C, C, C * C, C, C * C, C, rC, CB, rC, CB, C, C, F * C, F, C * F, C, C, C};
-    for (int j = 0; j < FP_N; j++) slot[j] = s[j], len[j] = l[j], trainable[j] = j >= 8 && j < 12;
+                       &p->Av, &p->Bv, &p->ln1_w, &p->ln1_b, &p->W1, &p->b1, &p->W2, &p->b2, &p->ln2_w, &p->ln2_b,
+                       &p->Aq, &p->Bq, &p->Ao, &p->Bo};
+    const long l[FP_N] = {C * C, C, C * C, C, C * C, C, C * C, C, rC, CB, rC, CB, C, C, F * C, F, C * F, C, C, C,
+                          rC, CB, rC, CB};
+    /* the LoRA factors of k, v, and with lora_qo of q, o; q's and o's exist only then */
+    for (int j = 0; j < FP_N; j++)
+        slot[j] = s[j], len[j] = j < 20 || c->lora_qo ? l[j] : 0,
+        trainable[j] = (j >= 8 && j < 12) || (j >= 20 && c->lora_qo);
 }
 
 static void params_free(hk_fast_params *p, const hk_fast_config *c)
@@ -42,7 +47,7 @@ static int params_alloc(hk_fast_params *p, const hk_fast_config *c, int all)
     memset(p, 0, sizeof *p);
     plist(slot, len, tr, p, c);
     for (int j = 0; j < FP_N; j++)
-        if ((all || tr[j]) && !(*slot[j] = zalloc(len[j], sizeof(float)))) return HK_ENOMEM;
+        if ((all || tr[j]) && len[j] > 0 && !(*slot[j] = zalloc(len[j], sizeof(float)))) return HK_ENOMEM;
     return HK_OK;
 }
 
@@ -118,7 +123,7 @@ void hk_fast_stack_zero_grads(hk_fast_stack *s)
 float *hk_fast_stack_lora(const hk_fast_stack *s, long l, int k, int grad, long *n)
 {
     hk_fast_params *p = grad ? &s->G[l] : &s->P[l];
-    float *a[4] = {p->Ak, p->Bk, p->Av, p->Bv};
+    float *a[8] = {p->Ak, p->Bk, p->Av, p->Bv, p->Aq, p->Bq, p->Ao, p->Bo};
     if (n) *n = (k % 2 ? s->cfg.C * (s->cfg.ldB ? s->cfg.ldB : s->cfg.r) : s->cfg.r * s->cfg.C);
     return a[k];
 }
@@ -136,7 +141,8 @@ static hk_fast_masks block_masks(const hk_fast_stack *s, int pass, long l)
     m.pad = s->pad;
     m.lora_b = s->lora_b;
     if (active(s, HK_POS_LORA, pass)) {
-        m.lora_k = m.lora_v = s->m_lora[pass] + l * BTC;
+        m.lora_k = m.lora_v = s->m_lora[pass] + l * BTC; /* one mask per block, as ref/stack.h */
+        if (s->cfg.lora_qo) m.lora_q = m.lora_o = m.lora_k;
         m.lora_p = (float)s->fw.site[HK_POS_LORA].p;
     }
     if (active(s, HK_POS_LOGITS, pass)) m.dropkey = s->m_logits[pass] + l * LOG;
@@ -197,7 +203,7 @@ static void qkv_snapshot(hk_fast_stack *s, int ok)
  * attention masks and what follows differs (HiddenKey: DropKey, HiddenCut). */
 static int qkv_reusable(const hk_fast_stack *s, const float *a)
 {
-    if (!s->snap_ok || s->snap_lora_b != s->lora_b || s->fw.site[HK_POS_LORA].p > 0) return 0;
+    if (!s->snap_ok || s->snap_lora_b != s->lora_b || s->fw.site[HK_POS_LORA].p > 0 || s->cfg.lora_qo) return 0;
     const long BTC = s->cfg.B * s->cfg.T * s->cfg.C;
     if (memcmp(a, s->cache[0][0].x, sizeof(float) * (size_t)BTC) != 0) return 0;
     float **slot[FP_N];

@@ -11,7 +11,10 @@
  * and filled by the caller: hk_fast_stack_sample_masks, or copied from an
  * hk_stack (tests/test_fast.c).  pad (B,T) 1 = padded key applies to every
  * pass (the reference stack has no padding; the cross-check runs without).
- * Gradients: f32 accumulators G (LoRA A, B of k and v; with full = 1 also
+ * LoRA on k and v, and with cfg.lora_qo on q and o too (one LoRA-input mask
+ * per block shared by the adapted projections, as ref/stack.h; o's input is
+ * the attention context).
+ * Gradients: f32 accumulators G (LoRA A, B of k and v [q, o]; with full = 1 also
  * every other block weight, and dx, the input embeddings' gradient, for
  * pre-training) and gWc, gbc (the head). */
 #ifndef HK_FAST_STACK_H
@@ -65,7 +68,8 @@ int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r);
 /* The stack as a model for hk_train_step (N = B, D = C); labels are the caller's. */
 int hk_fast_stack_model(hk_fast_stack *s, hk_model *m);
 /* Number of float elements and pointers of the trainable LoRA arrays of
- * block l: k = 0..3 -> Ak, Bk, Av, Bv (n = r*C or C*ldB). */
+ * block l: k = 0..3 -> Ak, Bk, Av, Bv, with cfg.lora_qo also k = 4..7 -> Aq, Bq,
+ * Ao, Bo (NULL without it) (n = r*C or C*ldB). */
 float *hk_fast_stack_lora(const hk_fast_stack *s, long l, int k, int grad, long *n);
 
 #endif
