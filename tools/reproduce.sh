@@ -58,9 +58,9 @@ while [ $# -gt 0 ]; do
     shift 2
 done
 
-# name | what it is (table label) | hkref train options.  Single methods at the low and the
-# high rate (the paper's orderings are claimed "as the rate grows", HK §4.2); combinations at
-# the low rate.  `lora` with p = 0 switches a preset's site off (--set X.p=0).
+# name | what it is (table label) | hkref train options.  The single methods and the HiddenKey
+# family at the low and the high rate (the paper's orderings are claimed "as the rate grows",
+# HK §4.2); the official HiddenCut, R-Drop and DyLoRA at the low rate only.  `lora` with p = 0 switches a preset's site off (--set X.p=0).
 HC="--preset lora --set lora.p=0 --set hidden.rescale=inverted"
 methods() {
     local r
@@ -74,9 +74,11 @@ methods() {
     done
     echo "hiddencut-official@$LOW|HiddenCut official (importance span + mixture JS)|--preset hiddencut --rate $LOW"
     echo "rdrop@$LOW|R-Drop (element, KL, CE on both passes)|--preset rdrop --rate $LOW"
-    echo "hiddenkey-@$LOW|HiddenKey- (column DropKey + element HiddenCut)|--preset hiddenkey- --rate $LOW"
-    echo "hiddenkey-js@$LOW|HiddenKey- + JS (Eq. 12)|--preset hiddenkey --rate $LOW --set loss=js_eq12 --set second_clean=1"
-    echo "hiddenkey@$LOW|HiddenKey (HiddenKey- + KL)|--preset hiddenkey --rate $LOW"
+    for r in "$LOW" "$HIGH"; do
+        echo "hiddenkey-@$r|HiddenKey- (column DropKey + element HiddenCut)|--preset hiddenkey- --rate $r"
+        echo "hiddenkey-js@$r|HiddenKey- + JS (Eq. 12)|--preset hiddenkey --rate $r --set loss=js_eq12 --set second_clean=1"
+        echo "hiddenkey@$r|HiddenKey (HiddenKey- + KL)|--preset hiddenkey --rate $r"
+    done
     echo "dylora|DyLoRA (b ~ U{1..8}, LoRA-input dropout $LOW)|--preset lora --rate $LOW --dylora"
 }
 list=$(methods | { if [ -n "$ONLY" ]; then grep -E "^[^|]*($ONLY)[^|]*\|"; else cat; fi; })

@@ -120,13 +120,17 @@ def main():
     for r in (L, H):
         claim("DropKey: column > element" + r, "dropkey-column" + r, "dropkey-element" + r)
         claim("HiddenCut: element > column" + r, "hiddencut-element" + r, "hiddencut-column" + r)
-    claim("HiddenKey- > DropKey column (low rate)", "hiddenkey-" + L, "dropkey-column" + L)
-    claim("HiddenKey- > HiddenCut element (low rate)", "hiddenkey-" + L, "hiddencut-element" + L)
-    claim("KL >= JS: HiddenKey > HiddenKey- + JS", "hiddenkey" + L, "hiddenkey-js" + L)
-    claim("KL helps: HiddenKey > HiddenKey-", "hiddenkey" + L, "hiddenkey-" + L)
-    for name, _, _ in methods:
-        if name not in ("hiddenkey" + L,):
-            claim("HiddenKey > %s" % name, "hiddenkey" + L, name)
+    for r in (L, H):
+        claim("HiddenKey- > DropKey column" + r, "hiddenkey-" + r, "dropkey-column" + r)
+        claim("HiddenKey- > HiddenCut element" + r, "hiddenkey-" + r, "hiddencut-element" + r)
+        claim("KL >= JS: HiddenKey > HiddenKey- + JS" + r, "hiddenkey" + r, "hiddenkey-js" + r)
+        claim("KL helps: HiddenKey > HiddenKey-" + r, "hiddenkey" + r, "hiddenkey-" + r)
+    # HiddenKey best: against every method at the same rate and the rate-free ones
+    for r in (L, H):
+        for name, _, _ in methods:
+            if name != "hiddenkey" + r and (name.endswith(r) or "@" not in name or name.endswith("@" + low)
+                                              and r == L):
+                claim("HiddenKey%s > %s" % (r, name), "hiddenkey" + r, name)
     for name, _, _ in methods:
         if name != "lora":
             claim("%s > LoRA baseline" % name, name, "lora")
