@@ -95,6 +95,11 @@ static unsigned long mt_temper(unsigned long k)
     return k;
 }
 
+int hk_rng_mt_inplace(const gsl_rng *r)
+{
+    return r && r->type == gsl_rng_mt19937 && gsl_rng_size(r) == sizeof(mt_state);
+}
+
 int hk_mask_bernoulli(uint8_t *mask, long n, double p, gsl_rng *r)
 {
     HK_REQUIRE_PTR(mask);
@@ -104,7 +109,7 @@ int hk_mask_bernoulli(uint8_t *mask, long n, double p, gsl_rng *r)
     if (p == 0.0) return HK_OK;
     HK_REQUIRE_PTR(r);
     /* 1 = dropped: a uniform draw below p drops the element. */
-    if (r->type != gsl_rng_mt19937 || gsl_rng_size(r) != sizeof(mt_state)) {
+    if (!hk_rng_mt_inplace(r)) {
         for (long i = 0; i < n; i++) mask[i] = gsl_rng_uniform(r) < p ? 1 : 0;
         return HK_OK;
     }

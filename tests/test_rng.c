@@ -8,6 +8,7 @@
 
 #include <gsl/gsl_randist.h>
 #include <limits.h>
+#include <math.h>
 
 #define GUARD 1234.5 /* sentinel after the n filled elements */
 
@@ -192,6 +193,65 @@ START_TEST(mask_bernoulli_long_runs_replay_gsl_and_continue_its_stream)
 }
 END_TEST
 
+/* Bit for bit: with n = 1 and p = the twin's next uniform u, the drop test
+ * u < p must say "kept", and with p = the next double above u "dropped" --
+ * so the in-place stepping (refill, tempering, u = word / 2^32, the strict
+ * <) reproduces gsl_rng_uniform exactly, not just up to a threshold.  The
+ * same for another generator (taus2), which takes the gsl_rng_uniform path. */
+static void bit_exact_draws(const gsl_rng_type *type, int inplace)
+{
+    gsl_rng *r = gsl_rng_alloc(type), *t = gsl_rng_alloc(type);
+    gsl_rng_set(r, 77), gsl_rng_set(t, 77);
+    ck_assert_int_eq(hk_rng_mt_inplace(r), inplace);
+    for (int i = 0; i < 2 * 624 + 50; i++) {
+        const double u = gsl_rng_uniform(t);
+        uint8_t kept = 9, dropped = 9;
+        if (u == 0.0) { /* p = 0 draws nothing: step r by hand */
+            (void)gsl_rng_uniform(r);
+            continue;
+        }
+        gsl_rng *c = gsl_rng_clone(r);
+        hk_assert_ok(hk_mask_bernoulli(&kept, 1, u, r));
+        hk_assert_ok(hk_mask_bernoulli(&dropped, 1, nextafter(u, 1.0), c));
+        gsl_rng_free(c);
+        ck_assert_msg(kept == 0 && dropped == 1, "%s draw %d: u = %.17g, mask(p=u) = %d, mask(p=u+) = %d", type->name,
+                      i, u, kept, dropped);
+    }
+    gsl_rng_free(r), gsl_rng_free(t);
+}
+
+START_TEST(mask_bernoulli_reproduces_each_uniform_bit_for_bit)
+{
+    bit_exact_draws(gsl_rng_mt19937, 1);
+    bit_exact_draws(gsl_rng_taus2, 0);
+    gsl_rng *r = hk_rng_new(1);
+    ck_assert(hk_rng_mt_inplace(r)); /* the project's generators take the fast path */
+    hk_rng_free(r);
+    ck_assert(!hk_rng_mt_inplace(NULL));
+}
+END_TEST
+
+/* A corrupted mt19937 state index is refused, not read out of bounds. */
+START_TEST(mask_bernoulli_refuses_a_corrupt_state_index)
+{
+    gsl_rng *r = hk_rng_new(5);
+    ck_assert(hk_rng_mt_inplace(r));
+    int *mti = (int *)((unsigned long *)gsl_rng_state(r) + 624); /* GSL 2.x rng/mt.c layout */
+    const int saved = *mti;
+    uint8_t m[4];
+    *mti = 625;
+    hk_assert_fails(hk_mask_bernoulli(m, 4, 0.5, r), HK_EINVAL, "state index");
+    *mti = -1;
+    hk_assert_fails(hk_mask_bernoulli(m, 4, 0.5, r), HK_EINVAL, "state index");
+    *mti = 624; /* the boundary is valid: a refill comes first */
+    hk_assert_ok(hk_mask_bernoulli(m, 4, 0.5, r));
+    *mti = 0;
+    hk_assert_ok(hk_mask_bernoulli(m, 4, 0.5, r));
+    (void)saved;
+    hk_rng_free(r);
+}
+END_TEST
+
 START_TEST(mask_bernoulli_p0_is_all_kept_and_draws_nothing)
 {
     uint8_t m[5];
@@ -225,11 +285,13 @@ Suite *suite_rng(void)
     tcase_add_test(core, fill_normal_replays_gsl_ziggurat);
     tcase_add_test(core, uniform_int_is_inclusive_and_replays_gsl);
     tcase_add_test(core, mask_bernoulli_drops_when_uniform_below_p);
+    tcase_add_test(core, mask_bernoulli_reproduces_each_uniform_bit_for_bit);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, fill_uniform_rejects_bad_arguments);
     tcase_add_test(lim, check_rate_accepts_exactly_zero_to_below_one);
     tcase_add_test(lim, mask_bernoulli_p0_is_all_kept_and_draws_nothing);
+    tcase_add_test(lim, mask_bernoulli_refuses_a_corrupt_state_index);
     suite_add_tcase(s, lim);
     return s;
 }

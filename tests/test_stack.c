@@ -147,6 +147,53 @@ START_TEST(stackmask_refuses_missing_importance_and_respects_pad)
 }
 END_TEST
 
+/* Every block gets its own draws in its own slice (L = 2, every position at
+ * p = 0.5: each slice drops something and the two blocks' slices differ),
+ * and a rate-0 position writes nothing at all: poisoned bytes stay, even
+ * where its pattern is span_importance (which then needs no importance). */
+START_TEST(stackmask_fills_each_block_slice_and_leaves_rate0_untouched)
+{
+    enum { L = 2, B = 2, T = 5, C = 3, NH = 2, BTC = B * T * C, LOG = B * NH * T * T };
+    static uint8_t in[BTC], out[B * C], lora[L * BTC], lg[L * LOG], wt[L * LOG], hid[L * BTC];
+    const hk_stackmask m = {in, out, lora, lg, wt, hid};
+    const hk_stackmask_shape sh = {L, B, T, C, NH};
+    hk_framework fw;
+    hk_framework_init(&fw);
+    for (int p = 0; p < HK_POS_COUNT; p++) fw.site[p] = (hk_fw_site){0.5, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    fw.site[HK_POS_LOGITS].rescale = HK_RESCALE_NONE;
+    gsl_rng *r = hk_rng_new(11);
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r));
+    struct {
+        const char *name;
+        const uint8_t *a;
+        long n;
+    } per_block[] = {{"lora", lora, BTC}, {"logits", lg, LOG}, {"weights", wt, LOG}, {"hidden", hid, BTC}};
+    for (int k = 0; k < 4; k++) {
+        for (long l = 0; l < L; l++) {
+            long d = 0;
+            for (long i = 0; i < per_block[k].n; i++) d += per_block[k].a[l * per_block[k].n + i];
+            ck_assert_msg(d > 0 && d < per_block[k].n, "%s block %ld: %ld of %ld dropped at p = 0.5", per_block[k].name,
+                          l, d, per_block[k].n);
+        }
+        ck_assert_msg(memcmp(per_block[k].a, per_block[k].a + per_block[k].n, (size_t)per_block[k].n) != 0,
+                      "%s: both blocks got the same mask", per_block[k].name);
+    }
+    /* rate 0 everywhere but lora: nothing else is written */
+    memset(in, 7, sizeof in), memset(out, 7, sizeof out), memset(lg, 7, sizeof lg), memset(wt, 7, sizeof wt),
+        memset(hid, 7, sizeof hid);
+    for (int p = 0; p < HK_POS_COUNT; p++)
+        if (p != HK_POS_LORA) fw.site[p].p = 0.0;
+    fw.site[HK_POS_HIDDEN].pattern = HK_PAT_SPAN_IMPORTANCE;
+    ck_assert(!hk_stackmask_needs_importance(&fw));
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r));
+    const uint8_t *poisoned[5] = {in, out, lg, wt, hid};
+    const long pn[5] = {BTC, B * C, L * LOG, L * LOG, L * BTC};
+    for (int k = 0; k < 5; k++)
+        for (long i = 0; i < pn[k]; i++) ck_assert_msg(poisoned[k][i] == 7, "rate-0 mask %d written at %ld", k, i);
+    hk_rng_free(r);
+}
+END_TEST
+
 Suite *suite_stack(void)
 {
     Suite *s = suite_create("stack");
@@ -157,6 +204,7 @@ Suite *suite_stack(void)
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, errors_name_the_argument);
     tcase_add_test(lim, stackmask_refuses_missing_importance_and_respects_pad);
+    tcase_add_test(lim, stackmask_fills_each_block_slice_and_leaves_rate0_untouched);
     suite_add_tcase(s, lim);
     return s;
 }
