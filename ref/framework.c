@@ -14,6 +14,7 @@
 static const char *const pos_names[HK_POS_COUNT] = {"lora", "input", "logits", "weights", "hidden", "output"};
 static const char *const pat_names[HK_PAT_COUNT] = {"element", "column", "span", "span_importance"};
 static const char *const rs_names[HK_RESCALE_COUNT] = {"none", "inverted", "normalized"};
+static const char *const task_names[2] = {"classification", "regression"}; /* hk_task */
 
 const char *hk_position_name(hk_position pos) { return pos >= 0 && pos < HK_POS_COUNT ? pos_names[pos] : NULL; }
 const char *hk_pattern_kind_name(hk_pattern_kind k) { return k >= 0 && k < HK_PAT_COUNT ? pat_names[k] : NULL; }
@@ -145,7 +146,7 @@ int hk_framework_describe(const hk_framework *cfg, char *buf, size_t size)
     PUT("  loss     %s weight=%.2f passes=%d second_clean=%d task_both=%d detach_second=%d task=%s\n",
         cfg->loss == HK_LOSS_NONE ? "none" : hk_consistency_name((hk_consistency)cfg->loss), cfg->weight, cfg->passes,
         cfg->second_clean, cfg->task_both, cfg->detach_second,
-        cfg->task == HK_TASK_REGRESSION ? "regression" : "classification");
+        task_names[cfg->task == HK_TASK_REGRESSION]);
 #undef PUT
     return HK_OK;
 }
@@ -231,8 +232,7 @@ int hk_framework_set(hk_framework *cfg, const char *key, const char *value)
     else if (!strcmp(key, "detach_second"))
         HK_TRY(parse_flag(key, value, &cfg->detach_second));
     else if (!strcmp(key, "task")) {
-        static const char *const tasks[] = {"classification", "regression"};
-        HK_TRY(lookup(tasks, 2, value, key, &v));
+        HK_TRY(lookup(task_names, 2, value, key, &v));
         cfg->task = (hk_task)v;
     } else
         HK_ERROR(HK_ENOTFOUND, "unknown key '%s' (SITE.p, SITE.pattern, SITE.rescale, loss, weight, passes, "

@@ -27,6 +27,7 @@
  * all-masked rows not kept: all caught, checked by hand-mutating tools/fast/). */
 #define _GNU_SOURCE /* dladdr */
 #include "hk_test.h"
+#include "golden_io.h"
 
 #include "../ref/adamw.h"
 #include "../ref/dropattention.h"
@@ -548,18 +549,13 @@ END_TEST
 
 /* ---- the golden encoder cases at F32 tolerance ----------------------------- */
 
-/* A golden tensor as f32 (NULL if absent). */
+/* A golden tensor as f32 in a new array (NULL if absent). */
 static float *gold_f32(const hk_st_file *g, const char *name, long n)
 {
-    const hk_st_tensor *t = hk_st_find(g, name);
-    if (!t) return NULL;
-    ck_assert_msg((long)t->numel == n, "golden %s has %zu elements, expected %ld", name, t->numel, n);
-    double *d = malloc(sizeof(double) * (size_t)n);
     float *f = malloc(sizeof(float) * (size_t)n);
-    hk_assert_ok(hk_st_to_f64(t, d));
-    for (long i = 0; i < n; i++) f[i] = (float)d[i]; /* the generator made every input exact in binary32 */
-    free(d);
-    return f;
+    if (hk_test_gold_f32(g, name, f, n)) return f;
+    free(f);
+    return NULL;
 }
 
 static const uint8_t *gold_mask(const hk_st_file *g, const char *name)

@@ -11,6 +11,7 @@
  * cfg.lora_qo); any other projection set would be skipped and counted (the
  * committed set has none); the test requires every case to run. */
 #include "hk_test.h"
+#include "golden_io.h"
 
 #include "../ref/framework.h"
 #include "../ref/tensorfile.h"
@@ -21,16 +22,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-/* Golden tensor `name` (n elements) into f32 dst; the generator made every input exact in binary32. */
+/* Golden tensor `name` (n elements) into f32 dst; it must exist. */
 static void load_f32(const hk_st_file *g, const char *name, float *dst, long n)
 {
-    const hk_st_tensor *t = hk_st_find(g, name);
-    ck_assert_msg(t != NULL, "golden case has no %s", name);
-    ck_assert_msg((long)t->numel == n, "golden %s has %zu elements, expected %ld", name, t->numel, n);
-    double *d = malloc(sizeof(double) * (size_t)n);
-    hk_assert_ok(hk_st_to_f64(t, d));
-    for (long i = 0; i < n; i++) dst[i] = (float)d[i];
-    free(d);
+    ck_assert_msg(hk_test_gold_f32(g, name, dst, n), "golden case has no %s", name);
 }
 
 /* Mask `name` (n bytes) into dst, or zeros when the position is inactive in this pass. */
@@ -50,22 +45,22 @@ static void load_mask(const hk_st_file *g, const char *name, uint8_t *dst, long 
 /* The framework configuration from the config keys golden/README.md lists. */
 static void framework_from_config(hk_framework *fw, json_t *cfg)
 {
-    static const char *const pos[] = {"lora", "input", "logits", "weights", "hidden", "output"};
     char key[64], val[64];
     hk_framework_init(fw);
-    for (int p = 0; p < 6; p++) {
-        snprintf(key, sizeof key, "%s_p", pos[p]);
+    for (int p = 0; p < HK_POS_COUNT; p++) {
+        const char *pos = hk_position_name((hk_position)p);
+        snprintf(key, sizeof key, "%s_p", pos);
         json_t *v = json_object_get(cfg, key);
         ck_assert_msg(json_is_number(v), "config has no %s", key);
         snprintf(val, sizeof val, "%.17g", json_number_value(v));
-        snprintf(key, sizeof key, "%s.p", pos[p]);
+        snprintf(key, sizeof key, "%s.p", pos);
         hk_assert_ok(hk_framework_set(fw, key, val));
         const char *f[2] = {"pattern", "rescale"};
         for (int k = 0; k < 2; k++) {
-            snprintf(key, sizeof key, "%s_%s", pos[p], f[k]);
+            snprintf(key, sizeof key, "%s_%s", pos, f[k]);
             const char *s = json_string_value(json_object_get(cfg, key));
             if (!s) continue; /* inactive position: not stored */
-            snprintf(key, sizeof key, "%s.%s", pos[p], f[k]);
+            snprintf(key, sizeof key, "%s.%s", pos, f[k]);
             hk_assert_ok(hk_framework_set(fw, key, s));
         }
     }

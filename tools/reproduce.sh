@@ -123,9 +123,9 @@ run_one() { # NAME SEED OPTIONS...
 total=$(($(echo "$list" | wc -l) * SEEDS)) k=0 failed=0 t_start=$(date +%s)
 echo "reproduce: $total runs ($(echo "$list" | wc -l) methods x $SEEDS seeds), $EPOCHS epochs each, $JOBS in parallel -> $OUT"
 report() { # NAME SEED STATUS
-    local dir="$OUT/runs/$1/s$2" el=$(($(date +%s) - t_start)) eta="?"
+    local dir="$OUT/runs/$1/s$2" el=$(($(date +%s) - t_start)) eta
     k=$((k + 1))
-    [ "$k" -gt 0 ] && eta=$(((total - k) * el / k))
+    eta=$(((total - k) * el / k))
     if [ "$3" = 0 ]; then
         printf 'reproduce: [%d/%d] %-24s seed %s  dev %s  test %s  (%ss; elapsed %dm%02ds, ETA %dm%02ds)\n' "$k" "$total" \
             "$1" "$2" "$(awk '/^dev_acc/ {print $2}' "$dir/result.txt")" "$(awk '/^test_acc/ {print $2}' "$dir/result.txt")" \
