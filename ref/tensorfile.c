@@ -395,7 +395,7 @@ static int parse_entry(const char *src, const char *name, json_t *obj, uint64_t 
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets"))
+        if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 && strcmp(key, "data_offsets") != 0)
             HK_ERROR(HK_EFORMAT, "%s: tensor '%s': unknown field '%s'", src, name, key);
     }
     json_t *dt = json_object_get(obj, "dtype"), *sh = json_object_get(obj, "shape"),

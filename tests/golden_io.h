@@ -1,9 +1,9 @@
-/* hkref — test helper: golden tensors (tools/golden.h cases) read as f32,
+/* hkref — test helper: golden tensors (tools/golden/case.h cases) read as f32,
  * for the tests that run the f32 fast path on golden cases. */
 #ifndef HK_TEST_GOLDEN_IO_H
 #define HK_TEST_GOLDEN_IO_H
 
-#include "../ref/tensorfile.h"
+#include "ref/tensorfile.h"
 
 /* Tensor `name` of g (n elements, asserted) into dst as f32 -- the golden
  * generator makes every input exact in binary32.  0 if g has no such tensor. */

@@ -1,7 +1,7 @@
 /* hkref — shared helpers for the Check test suites.
  *
  * Each tests/test_<module>.c defines `Suite *suite_<module>(void)`; the
- * Makefile collects them into build/gen/suites.inc and tests/run_tests.c runs
+ * Makefile lists every tests/test_*.c FILE in build/gen/suites.inc and tests/run_tests.c runs
  * them all in one SRunner, so the gate prints one Check summary line.
  * Run one suite: CK_RUN_SUITE=<module> build/run_tests
  * Run one test case: CK_RUN_CASE=<tcase> build/run_tests */
@@ -14,8 +14,15 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../ref/compare.h"
-#include "../ref/error.h"
+#include "ref/compare.h"
+#include "ref/error.h"
+
+/* One prototype per tests/test_<name>.c, from the generated list: a file
+ * that defines a misspelt suite function then fails -Werror=missing-prototypes,
+ * and one that defines none fails the runner's link. */
+#define HK_SUITE(name) Suite *suite_##name(void);
+#include "suites.inc"
+#undef HK_SUITE
 
 /* Asserts a ref/ call succeeded, showing the recorded message if not. */
 #define hk_assert_ok(expr)                                                                   \

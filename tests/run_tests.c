@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HK_SUITE(name) Suite *suite_##name(void);
-#include "suites.inc"
-#undef HK_SUITE
-
 static int parse_shard(const char *s, int *k, int *n)
 {
     char tail;

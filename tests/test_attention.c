@@ -1,12 +1,12 @@
 /* hkref — multi-head attention: an independent computation, hand-checkable
  * uniform weights, exact-zero padding, hook plumbing and errors.  (Its
- * finite-difference checks are registered in tools/chk_attention.c and run
+ * finite-difference checks are registered in tools/checks/chk_attention.c and run
  * by the "checks" suite.) */
 #include "hk_test.h"
 
-#include "../ref/attention.h"
-#include "../ref/rng.h"
-#include "../tools/fixtures.h"
+#include "ref/attention.h"
+#include "ref/rng.h"
+#include "checks/fixtures.h"
 
 #include <stdint.h>
 #include <stdlib.h>

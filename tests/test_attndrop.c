@@ -1,14 +1,14 @@
 /* hkref — attention dropout: masks, DropKey, DropAttention — policies, edge
  * cases, errors.  (The four theorems over 1,000 random cases and every
- * finite-difference check are registered in tools/chk_attndrop.c and run by
+ * finite-difference check are registered in tools/checks/chk_attndrop.c and run by
  * the "checks" suite.) */
 #include "hk_test.h"
 
-#include "../ref/attnmask.h"
-#include "../ref/dropattention.h"
-#include "../ref/dropkey.h"
-#include "../ref/rng.h"
-#include "../ref/softmax.h"
+#include "ref/attnmask.h"
+#include "ref/dropattention.h"
+#include "ref/dropkey.h"
+#include "ref/rng.h"
+#include "ref/softmax.h"
 
 #include <stdint.h>
 

@@ -6,12 +6,12 @@
  * The expected outputs here are the sentinel itself: nothing to derive. */
 #include "hk_test.h"
 
-#include "../ref/dropattention.h"
-#include "../ref/dropkey.h"
-#include "../ref/dylora.h"
-#include "../ref/hiddencut.h"
-#include "../ref/linear.h"
-#include "../ref/lora.h"
+#include "ref/dropattention.h"
+#include "ref/dropkey.h"
+#include "ref/dylora.h"
+#include "ref/hiddencut.h"
+#include "ref/linear.h"
+#include "ref/lora.h"
 
 #include <stdint.h>
 

@@ -5,11 +5,11 @@
  * message, the header's definition), never from running the code. */
 #include "hk_test.h"
 
-#include "../ref/attention.h"
-#include "../ref/attnmask.h"
-#include "../ref/dylora.h"
-#include "../ref/encoder.h"
-#include "../ref/rng.h"
+#include "ref/attention.h"
+#include "ref/attnmask.h"
+#include "ref/dylora.h"
+#include "ref/encoder.h"
+#include "ref/rng.h"
 
 #include <stdint.h>
 

@@ -1,9 +1,9 @@
-/* hkref — every registered check (tools/chk_*.c: gradchecks, theorems,
+/* hkref — every registered check (tools/checks/chk_*.c: gradchecks, theorems,
  * properties, golden) must pass in the gate; one loop iteration each, so a
  * failure names the check. */
 #include "hk_test.h"
 
-#include "../tools/checks.h"
+#include "checks/checks.h"
 
 START_TEST(registered_check_passes)
 {

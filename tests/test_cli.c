@@ -5,8 +5,9 @@
  *
  * One row per case (README "Reliability" lists them).  The binary under test
  * is the hkref next to this runner (build/hkref, or the ASan one in the
- * gate's second run).  Rows of a subcommand that is not built in yet are
- * skipped (counted and printed), so the table can name commands as they land.
+ * gate's second run).  A row whose subcommand `hkref --help` does not list
+ * fails (never skips): a renamed command or a changed --help format must not
+ * silently turn rows off.
  * "@T@" in an argument is replaced by a fresh temporary directory holding:
  *   bad.safetensors   12 bytes that are not a safetensors file
  *   file              a regular file (so "@T@/file/x" is an unwritable path)
@@ -141,21 +142,28 @@ static int run_hkref(const char *const *args, char *err, size_t errsz)
     return WEXITSTATUS(status);
 }
 
-static int have_subcommand(const char *sub)
+/* Asserts that `hkref --help` lists subcommand sub ("" = none needed): the
+ * help's command lines are "  <name> <summary>", and at least one must parse. */
+static void require_subcommand(int row, const char *sub)
 {
-    if (!sub[0]) return 1;
+    if (!sub[0]) return;
     char exe[4096], cmd[4200];
     hkref_path(exe, sizeof exe);
     snprintf(cmd, sizeof cmd, "'%s' --help", exe);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     char line[512];
-    int found = 0;
+    int found = 0, commands = 0;
     size_t k = strlen(sub);
-    while (fgets(line, sizeof line, p))
-        if (!strncmp(line, "  ", 2) && !strncmp(line + 2, sub, k) && line[2 + k] == ' ') found = 1;
+    while (fgets(line, sizeof line, p)) {
+        if (strncmp(line, "  ", 2) != 0 || line[2] == ' ') continue;
+        commands++;
+        if (!strncmp(line + 2, sub, k) && line[2 + k] == ' ') found = 1;
+    }
     pclose(p);
-    return found;
+    ck_assert_msg(commands > 0, "row %d: cannot parse any command line ('  <name> <summary>') in '%s'", row, cmd);
+    ck_assert_msg(found, "row %d: '%s' lists no subcommand '%s' (renamed, removed, or --help changed format)", row,
+                  cmd, sub);
 }
 
 static void setup_tmp(void)
@@ -212,10 +220,7 @@ static int count_entries(const char *dir)
 START_TEST(cli_bad_input_row)
 {
     const cli_row *r = &rows[_i];
-    if (!have_subcommand(r->sub)) {
-        fprintf(stderr, "cli row %d skipped: no subcommand '%s' yet\n", _i, r->sub);
-        return;
-    }
+    require_subcommand(_i, r->sub);
     setup_tmp();
     int before = count_entries(tmpdir);
     char err[4096];
@@ -288,7 +293,7 @@ START_TEST(presets_lists_every_preset_with_its_full_config)
     static const char *const names[] = {"lora", "dropkey", "dropattention", "hiddencut", "rdrop", "hiddenkey-",
                                         "hiddenkey"};
     enum { NP = sizeof names / sizeof names[0] };
-    if (!have_subcommand("presets")) return;
+    require_subcommand(-1, "presets");
     char exe[4096], cmd[4200], line[512];
     hkref_path(exe, sizeof exe);
     snprintf(cmd, sizeof cmd, "'%s' presets", exe);

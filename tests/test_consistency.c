@@ -1,10 +1,10 @@
 /* hkref — consistency losses: closed forms, agreement with the naive
  * textbook formulas where those are safe, stability where they are not,
  * reduction and stop-gradient policies, errors.  (Finite differences and the
- * symmetry / bound properties are registered in tools/chk_consistency.c.) */
+ * symmetry / bound properties are registered in tools/checks/chk_consistency.c.) */
 #include "hk_test.h"
 
-#include "../ref/consistency.h"
+#include "ref/consistency.h"
 
 /* The naive formulas, as a PyTorch user would write them: softmax, then log.
  * Independent of ref/consistency.c (no log-sum-exp, no log1p). */

@@ -1,11 +1,11 @@
 /* hkref — cross-entropy: hand-computed loss and gradient, mean reduction,
  * shift invariance and +-700 logits, gradient rows summing to 0, errors.
- * (Finite-difference checks: tools/chk_crossentropy.c, crossentropy and
+ * (Finite-difference checks: tools/checks/chk_crossentropy.c, crossentropy and
  * crossentropy.extreme.) */
 #include "hk_test.h"
 
-#include "../ref/crossentropy.h"
-#include "../ref/rng.h"
+#include "ref/crossentropy.h"
+#include "ref/rng.h"
 
 START_TEST(crossentropy_hand_computed)
 {

@@ -1,15 +1,15 @@
 /* hkref — DyLoRA (ref/dylora.c), AdamW (ref/adamw.c), the spectrum
  * (ref/spectrum.c) and `hkref dylora`: hand-computed values, exact policies,
  * the frozen-mode/AdamW comparison, argument errors.  Finite differences and
- * the numeric properties are registered checks (tools/chk_dylora.c), run by
+ * the numeric properties are registered checks (tools/checks/chk_dylora.c), run by
  * the "checks" suite. */
 #include "hk_test.h"
 
-#include "../ref/adamw.h"
-#include "../ref/dylora.h"
-#include "../ref/rng.h"
-#include "../ref/spectrum.h"
-#include "../ref/tensorfile.h"
+#include "ref/adamw.h"
+#include "ref/dylora.h"
+#include "ref/rng.h"
+#include "ref/spectrum.h"
+#include "ref/tensorfile.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

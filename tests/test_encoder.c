@@ -1,12 +1,12 @@
 /* hkref — post-LN encoder block: an independent composition, the hidden hook's
  * position (a full cut leaves exactly LN2(x1)), hook plumbing and errors.
- * (Finite-difference checks: tools/chk_encoder.c, run by the "checks" suite.) */
+ * (Finite-difference checks: tools/checks/chk_encoder.c, run by the "checks" suite.) */
 #include "hk_test.h"
 
-#include "../ref/encoder.h"
-#include "../ref/layernorm.h"
-#include "../ref/rng.h"
-#include "../tools/fixtures.h"
+#include "ref/encoder.h"
+#include "ref/layernorm.h"
+#include "ref/rng.h"
+#include "checks/fixtures.h"
 
 #include <stdint.h>
 #include <stdlib.h>

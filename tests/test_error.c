@@ -1,6 +1,6 @@
 /* hkref — the one error path (ref/error.c): message format, codes, clearing,
  * truncation, and hk_check_finite's scan.  Written to kill the mutants
- * `make mutate` found surviving in error.c (see tools/mutate.py). */
+ * `make mutate` found surviving in error.c (see tools/scripts/mutate.py). */
 #include "hk_test.h"
 
 #include <stdlib.h>

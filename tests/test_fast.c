@@ -29,18 +29,18 @@
 #include "hk_test.h"
 #include "golden_io.h"
 
-#include "../ref/adamw.h"
-#include "../ref/dropattention.h"
-#include "../ref/dropkey.h"
-#include "../ref/encoder.h"
-#include "../ref/hiddencut.h"
-#include "../ref/layernorm.h"
-#include "../ref/rng.h"
-#include "../ref/stack.h"
-#include "../ref/tensorfile.h"
-#include "../tools/fast/fast_gelu.h"
-#include "../tools/fast/fast_stack.h"
-#include "../tools/golden.h"
+#include "ref/adamw.h"
+#include "ref/dropattention.h"
+#include "ref/dropkey.h"
+#include "ref/encoder.h"
+#include "ref/hiddencut.h"
+#include "ref/layernorm.h"
+#include "ref/rng.h"
+#include "ref/stack.h"
+#include "ref/tensorfile.h"
+#include "fast/fast_gelu.h"
+#include "fast/fast_stack.h"
+#include "golden/check.h"
 
 #include <jansson.h>
 
@@ -564,13 +564,13 @@ static const uint8_t *gold_mask(const hk_st_file *g, const char *name)
     return t ? (const uint8_t *)t->data : NULL;
 }
 
-/* Runs one golden/encoder case on the fast block and checks it with the
- * golden checker at F32.  Returns 0 when the case needs what the fast path
- * does not have (LoRA without k and v, all-masked policy zero): skipped, counted. */
-static int golden_encoder_case(const char *path)
+/* The fast block as an in-process golden backend (hk_golden_check_dir) for
+ * golden/encoder cases: *out gets its F32 outputs, or NULL when the case needs
+ * what the fast path does not have (LoRA without k and v, all-masked policy
+ * zero): skipped, counted by the checker. */
+static int golden_encoder_case(void *ctx, const hk_st_file *g, const char *path, hk_st_file **out)
 {
-    hk_st_file *g;
-    hk_assert_ok(hk_st_read(path, &g));
+    *out = NULL;
     json_error_t je;
     json_t *cfg = json_loads(hk_st_get_meta(g, "config"), 0, &je);
     ck_assert_ptr_nonnull(cfg);
@@ -579,8 +579,7 @@ static int golden_encoder_case(const char *path)
     const int qo = !strcmp(lora, "qkvo"); /* LoRA on q and o as well */
     if ((strcmp(lora, "kv") != 0 && !qo) || (pol && strcmp(json_string_value(pol), "keep") != 0)) {
         json_decref(cfg);
-        hk_st_free(g);
-        return 0;
+        return HK_OK;
     }
 #define CI(k) json_integer_value(json_object_get(cfg, k))
 #define CR(k) json_number_value(json_object_get(cfg, k))
@@ -635,40 +634,37 @@ static int golden_encoder_case(const char *path)
         const hk_st_tensor *t = hk_st_find(g, n);
         if (t) hk_assert_ok(hk_st_add(got, n, HK_ST_F32, t->ndim, t->shape, G[j]));
     }
-    hk_gcase_result res;
-    hk_assert_ok(hk_golden_check_case(g, got, HK_GOLDEN_F32, stderr, &res));
-    ck_assert_msg(res.failed_tensors == 0 && res.problem[0] == 0, "%s: the fast path fails the golden check at F32 (%ld tensors)",
-                  path, res.failed_tensors);
-    double worst = 0;
-    for (int i = 0; i < res.ntensors; i++) worst = res.t[i].pct > worst ? res.t[i].pct : worst;
-    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden %s: %d tensors pass at F32, worst %.1f%% of threshold\n", path, res.ntensors, worst);
-    hk_st_free(got);
+    *out = got;
     for (int j = 0; j < np; j++) free(P[j]), free(G[j]);
     free(x), free(dy), free(y), free(dx);
     hk_fast_cache_free(&cache);
     json_decref(cfg);
-    hk_st_free(g);
-    return 1;
+    return HK_OK;
 #undef CI
 #undef CR
 }
 
+/* Per case: a failure is reported with the checker's own first failing elements. */
+static void report_fast_case(void *ctx, const hk_golden_case_report *r)
+{
+    double *worst = ctx;
+    for (int i = 0; i < r->result->ntensors; i++) *worst = fmax(*worst, r->result->t[i].pct);
+    ck_assert_msg(!r->failed, "%s: the fast path fails the golden check at F32 (%ld tensors)%s%s\n%s", r->rel,
+                  r->result->failed_tensors, r->result->problem[0] ? ": " : "", r->result->problem, r->elements);
+}
+
 START_TEST(golden_encoder_cases_pass_at_f32)
 {
-    char **paths;
-    size_t n;
-    hk_assert_ok(hk_golden_list_dir("golden", &paths, &n));
-    int ran = 0, skipped = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(paths[i], "encoder/", 8) != 0) continue;
-        char p[512];
-        snprintf(p, sizeof p, "golden/%s", paths[i]);
-        if (golden_encoder_case(p)) ran++;
-        else skipped++;
-    }
-    hk_golden_list_free(paths, n);
-    if (getenv("HK_FAST_VERBOSE")) fprintf(stderr, "golden encoder: %d cases on the fast path, %d skipped\n", ran, skipped);
-    ck_assert_int_ge(ran, 5); /* every committed encoder case, LoRA on q, k, v, o included */
+    double worst = 0;
+    hk_golden_dir_opts o = {.golden = "golden", .backend = golden_encoder_case, .dtype = HK_GOLDEN_F32,
+                            .op = "encoder", .report = report_fast_case, .report_ctx = &worst};
+    hk_golden_dir_summary sum;
+    hk_assert_ok(hk_golden_check_dir(&o, &sum));
+    if (getenv("HK_FAST_VERBOSE"))
+        fprintf(stderr, "golden encoder: %ld cases on the fast path (worst %.1f%% of threshold), %ld skipped\n",
+                sum.run, worst, sum.skipped);
+    ck_assert_int_eq(sum.failed, 0);
+    ck_assert_int_ge(sum.run, 5); /* every committed encoder case, LoRA on q, k, v, o included */
 }
 END_TEST
 

@@ -13,11 +13,11 @@
 #include "hk_test.h"
 #include "golden_io.h"
 
-#include "../ref/framework.h"
-#include "../ref/tensorfile.h"
-#include "../ref/train.h"
-#include "../tools/fast/fast_stack.h"
-#include "../tools/golden.h"
+#include "ref/framework.h"
+#include "ref/tensorfile.h"
+#include "ref/train.h"
+#include "fast/fast_stack.h"
+#include "golden/check.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -76,11 +76,11 @@ static void framework_from_config(hk_framework *fw, json_t *cfg)
     hk_assert_ok(hk_framework_validate(fw));
 }
 
-/* Runs one case; 0 = skipped (LoRA neither kv nor qkvo), 1 = ran and passed.  *worst: % of threshold. */
-static int train_step_case(const char *path, double *worst)
+/* The fast stack as an in-process golden backend (hk_golden_check_dir): *out gets the F32 outputs
+ * of one train_step case, or NULL when it is skipped (LoRA neither kv nor qkvo). */
+static int train_step_case(void *ctx, const hk_st_file *g, const char *path, hk_st_file **out)
 {
-    hk_st_file *g;
-    hk_assert_ok(hk_st_read(path, &g));
+    *out = NULL;
     json_error_t je;
     json_t *cfg = json_loads(hk_st_get_meta(g, "config"), 0, &je);
     ck_assert_msg(cfg != NULL, "%s: config: %s", path, je.text);
@@ -88,8 +88,7 @@ static int train_step_case(const char *path, double *worst)
     const int qo = !strcmp(lora, "qkvo");
     if (strcmp(lora, "kv") != 0 && !qo) {
         json_decref(cfg);
-        hk_st_free(g);
-        return 0;
+        return HK_OK;
     }
 #define CI(k) json_integer_value(json_object_get(cfg, k))
     const long L = CI("L"), B = CI("B"), T = CI("T"), C = CI("C"), NH = CI("NH"), F = CI("F"), K = CI("K"), r = CI("r");
@@ -173,42 +172,35 @@ static int train_step_case(const char *path, double *worst)
             hk_assert_ok(hk_st_add(got, nm, HK_ST_F32, 2, shp, gd));
             free(gd);
         }
-    hk_gcase_result cr;
-    hk_assert_ok(hk_golden_check_case(g, got, HK_GOLDEN_F32, stderr, &cr));
-    ck_assert_msg(cr.failed_tensors == 0 && cr.problem[0] == 0,
-                  "%s: the fast path fails the golden check at F32 (%ld tensors failing%s%s)", path, cr.failed_tensors,
-                  cr.problem[0] ? ": " : "", cr.problem);
-    for (int i = 0; i < cr.ntensors; i++) *worst = cr.t[i].pct > *worst ? cr.t[i].pct : *worst;
-    hk_st_free(got);
+    *out = got;
     free(work), free(labels), free(targets);
     hk_fast_stack_free(&s);
     json_decref(cfg);
-    hk_st_free(g);
-    return 1;
+    return HK_OK;
+}
+
+static void report_case(void *ctx, const hk_golden_case_report *r)
+{
+    double *worst = ctx;
+    for (int i = 0; i < r->result->ntensors; i++) *worst = fmax(*worst, r->result->t[i].pct);
+    ck_assert_msg(!r->failed, "%s: the fast path fails the golden check at F32 (%ld tensors failing%s%s)\n%s", r->rel,
+                  r->result->failed_tensors, r->result->problem[0] ? ": " : "", r->result->problem, r->elements);
 }
 
 START_TEST(golden_train_step_cases_pass_at_f32)
 {
-    char **paths;
-    size_t n;
-    hk_assert_ok(hk_golden_list_dir("golden", &paths, &n));
-    int ran = 0, skipped = 0, total = 0;
     double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(paths[i], "train_step/", 11) != 0) continue;
-        char p[512];
-        snprintf(p, sizeof p, "golden/%s", paths[i]);
-        total++;
-        if (train_step_case(p, &worst)) ran++;
-        else skipped++;
-    }
-    hk_golden_list_free(paths, n);
+    hk_golden_dir_opts o = {.golden = "golden", .backend = train_step_case, .dtype = HK_GOLDEN_F32,
+                            .op = "train_step", .report = report_case, .report_ctx = &worst};
+    hk_golden_dir_summary sum;
+    hk_assert_ok(hk_golden_check_dir(&o, &sum));
     if (getenv("HK_FAST_VERBOSE"))
-        fprintf(stderr, "golden train_step: %d of %d cases on the fast path pass at F32 (worst %.1f%% of threshold), "
-                        "%d skipped\n", ran, total, worst, skipped);
+        fprintf(stderr, "golden train_step: %ld of %ld cases on the fast path pass at F32 (worst %.1f%% of threshold), "
+                        "%ld skipped\n", sum.run - sum.failed, sum.run + sum.skipped, worst, sum.skipped);
     /* 10 cases, one with LoRA on q, k, v, o (golden/README.md "train_step") */
-    ck_assert_int_eq(total, 10);
-    ck_assert_int_eq(ran, 10);
+    ck_assert_int_eq(sum.run + sum.skipped, 10);
+    ck_assert_int_eq(sum.run, 10);
+    ck_assert_int_eq(sum.failed, 0);
 }
 END_TEST
 

@@ -4,7 +4,7 @@
  * enumerated so the count of valid ones is a checked number. */
 #include "hk_test.h"
 
-#include "../ref/framework.h"
+#include "ref/framework.h"
 
 START_TEST(every_preset_is_valid_and_has_its_source_fields)
 {
@@ -125,7 +125,7 @@ START_TEST(count_of_valid_two_position_combinations)
     /* Two active positions: Σ_{i<j} n_i n_j over n = (1,6,2,4,8,6), i.e.
      * ((Σn)² − Σn²)/2 = (27² − 157)/2 = 286, minus the logits × normalized
      * weights pairs (2 DropKey sites × 2 normalized DropAttention sites = 4):
-     * 282 (tools/chk_stack.c runs each of them for both tasks: 564). */
+     * 282 (tools/checks/chk_stack.c runs each of them for both tasks: 564). */
     long valid = 0;
     for (int p1 = 0; p1 < HK_POS_COUNT; p1++)
         for (int p2 = p1 + 1; p2 < HK_POS_COUNT; p2++)

@@ -6,13 +6,8 @@
  * The tests run from the repository root (as `make test` does). */
 #include "hk_test.h"
 
-#include "fuzz/st_oracle.h"
-#if defined(__has_include)
-#if __has_include("../tools/golden.h")
-#define HK_HAVE_GOLDEN 1
 #include "fuzz/golden_oracle.h"
-#endif
-#endif
+#include "fuzz/st_oracle.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -61,7 +56,6 @@ START_TEST(safetensors_corpus_and_regressions_pass_the_oracle)
 }
 END_TEST
 
-#ifdef HK_HAVE_GOLDEN
 /* Seeds and former crashes of the golden-checker fuzzer. */
 START_TEST(golden_checker_corpus_and_regressions_pass_the_oracle)
 {
@@ -91,7 +85,6 @@ START_TEST(golden_checker_corpus_and_regressions_pass_the_oracle)
     ck_assert_msg(n >= 5, "only %d golden-checker seeds", n);
 }
 END_TEST
-#endif
 
 Suite *suite_fuzzregress(void)
 {
@@ -99,9 +92,7 @@ Suite *suite_fuzzregress(void)
     TCase *tc = tcase_create("Limits");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, safetensors_corpus_and_regressions_pass_the_oracle);
-#ifdef HK_HAVE_GOLDEN
     tcase_add_test(tc, golden_checker_corpus_and_regressions_pass_the_oracle);
-#endif
     suite_add_tcase(s, tc);
     return s;
 }

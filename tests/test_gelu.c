@@ -1,10 +1,10 @@
 /* hkref — GELU: reference points computed by other routes (GSL's normal CDF,
  * mpmath at 40 digits, the logistic form of tanh), the odd-part identities,
  * the tail, saturation at huge |x|, errors.  (Finite-difference checks:
- * tools/chk_gelu.c, gelu and gelu.tanh.) */
+ * tools/checks/chk_gelu.c, gelu and gelu.tanh.) */
 #include "hk_test.h"
 
-#include "../ref/gelu.h"
+#include "ref/gelu.h"
 
 #include <gsl/gsl_cdf.h>
 

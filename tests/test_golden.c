@@ -3,9 +3,9 @@
  * regeneration.  (The checker's numerics are the registered golden checks.) */
 #include "hk_test.h"
 
-#include "../ref/fileio.h"
-#include "../ref/tensorfile.h"
-#include "../tools/golden.h"
+#include "ref/fileio.h"
+#include "ref/tensorfile.h"
+#include "golden/case.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * kill the mutants `make mutate` found surviving in gradcheck.c. */
 #include "hk_test.h"
 
-#include "../ref/gradcheck.h"
+#include "ref/gradcheck.h"
 
 #include <gsl/gsl_errno.h>
 

@@ -1,11 +1,11 @@
 /* hkref — HiddenCut / Cutoff / output dropout on (B,T,C): mask structure of
  * every pattern, the official span length and importance rule, p = 0 policy,
  * apply/backward by hand, the hook adapter, errors.  (FD checks in
- * tools/chk_hiddencut.c.) */
+ * tools/checks/chk_hiddencut.c.) */
 #include "hk_test.h"
 
-#include "../ref/hiddencut.h"
-#include "../ref/rng.h"
+#include "ref/hiddencut.h"
+#include "ref/rng.h"
 
 #include <stdint.h>
 

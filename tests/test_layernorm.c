@@ -1,11 +1,11 @@
 /* hkref — LayerNorm: hand value, normalized-row statistics (with the eps
  * effect), shift invariance, exact scale covariance, C = 1, errors.
- * (Finite-difference checks: tools/chk_layernorm.c, layernorm and
+ * (Finite-difference checks: tools/checks/chk_layernorm.c, layernorm and
  * layernorm.smallvar.) */
 #include "hk_test.h"
 
-#include "../ref/layernorm.h"
-#include "../ref/rng.h"
+#include "ref/layernorm.h"
+#include "ref/rng.h"
 
 #include <gsl/gsl_statistics_double.h>
 

@@ -1,11 +1,11 @@
 /* hkref — LoRA linear: dropout policy, frozen path, merge/unmerge, init
  * statistics, B row stride, errors.  (Finite-difference checks of the
- * backward are registered in tools/chk_lora.c: lora, lora.mask, lora.ldb.) */
+ * backward are registered in tools/checks/chk_lora.c: lora, lora.mask, lora.ldb.) */
 #include "hk_test.h"
 
-#include "../ref/linear.h"
-#include "../ref/lora.h"
-#include "../ref/rng.h"
+#include "ref/linear.h"
+#include "ref/lora.h"
+#include "ref/rng.h"
 
 #include <gsl/gsl_statistics_double.h>
 #include <stdint.h>

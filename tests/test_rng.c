@@ -4,7 +4,7 @@
  * `make mutate` found surviving in rng.c. */
 #include "hk_test.h"
 
-#include "../ref/rng.h"
+#include "ref/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <limits.h>

@@ -1,10 +1,10 @@
 /* hkref — softmax / log-softmax / linear: properties, edge policies, errors.
- * (Their finite-difference checks are registered in tools/chk_softmax.c and
+ * (Their finite-difference checks are registered in tools/checks/chk_softmax.c and
  * run by the "checks" suite.) */
 #include "hk_test.h"
 
-#include "../ref/linear.h"
-#include "../ref/softmax.h"
+#include "ref/linear.h"
+#include "ref/softmax.h"
 
 START_TEST(softmax_rows_sum_to_one_and_match_direct_formula)
 {

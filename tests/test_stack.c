@@ -1,13 +1,13 @@
 /* hkref — the encoder stack as a model: argument policies, the Fig. 3
  * backward count, a clean pass is the forward with no dropout at all, and
  * the two passes' masks are sampled independently.  (FD per preset /
- * combination: tools/chk_stack.c.) */
+ * combination: tools/checks/chk_stack.c.) */
 #include "hk_test.h"
 
-#include "../ref/layernorm.h"
-#include "../ref/rng.h"
-#include "../ref/stack.h"
-#include "../ref/stackmask.h"
+#include "ref/layernorm.h"
+#include "ref/rng.h"
+#include "ref/stack.h"
+#include "ref/stackmask.h"
 
 static hk_enc_config cfg(void)
 {

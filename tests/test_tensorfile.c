@@ -4,7 +4,7 @@
  * tensor files) and `hkref inspect`. */
 #include "hk_test.h"
 
-#include "../ref/tensorfile.h"
+#include "ref/tensorfile.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -692,7 +692,7 @@ START_TEST(numpy_reads_written_file)
                        "mask.m U8 [3] [0, 1, 1]\n"
                        "rank I64 [] 5\n"
                        "x F32 [2] [0.5, -2.75]\n";
-    ck_assert_msg(st == 0, "python3 + numpy failed (status %d; needs tools/deps.sh core):\n%s", st, out);
+    ck_assert_msg(st == 0, "python3 + numpy failed (status %d; needs tools/scripts/deps.sh core):\n%s", st, out);
     ck_assert_str_eq(out, want);
     ck_assert_int_eq(clean_tmpdir(), 2);
 }

@@ -1,9 +1,9 @@
 /* hkref — task losses, the framework loss head and the training step's
  * policies: closed forms, the gradient choices (task_both, detach_second),
- * errors.  (FD of the step per preset and per combination: tools/chk_train.c.) */
+ * errors.  (FD of the step per preset and per combination: tools/checks/chk_train.c.) */
 #include "hk_test.h"
 
-#include "../ref/train.h"
+#include "ref/train.h"
 
 START_TEST(cross_entropy_and_mse_closed_forms)
 {

@@ -6,9 +6,9 @@
  * task is learnable, and learnt (dev accuracy above chance). */
 #include "hk_test.h"
 
-#include "../ref/rng.h"
-#include "../ref/tensorfile.h"
-#include "../tools/fast/fast_train.h"
+#include "ref/rng.h"
+#include "ref/tensorfile.h"
+#include "fast/fast_train.h"
 
 #include <stdint.h>
 #include <stdlib.h>

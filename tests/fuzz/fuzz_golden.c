@@ -1,7 +1,7 @@
 /* hkref — libFuzzer harness for the golden-case checker (hk_golden_check_case
  * on a golden file and a backend's output file, both from the input bytes;
  * layout and oracle in tests/fuzz/golden_oracle.h).  Built by `make fuzz`
- * once tools/golden_check.c exists. */
+ * once tools/golden/check.c exists. */
 #include "golden_oracle.h"
 
 #include <stdio.h>

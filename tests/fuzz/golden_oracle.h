@@ -12,9 +12,9 @@
 #ifndef HK_GOLDEN_ORACLE_H
 #define HK_GOLDEN_ORACLE_H
 
-#include "../../ref/error.h"
-#include "../../ref/tensorfile.h"
-#include "../../tools/golden.h"
+#include "ref/error.h"
+#include "ref/tensorfile.h"
+#include "golden/check.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,7 +31,7 @@ static const char *hk_golden_oracle(const uint8_t *data, size_t size)
     hk_st_file *gold = NULL, *got = NULL;
     if (hk_st_parse(body, L, &gold) != HK_OK) return NULL; /* the reader's own fuzzer covers this */
     if (!(flags & 1)) hk_st_parse(body + L, n - L, &got); /* unparsable output = missing */
-    hk_gcase_result *res = calloc(1, sizeof *res);
+    hk_golden_result *res = calloc(1, sizeof *res);
     const char *why = NULL;
     if (!res) why = "out of memory";
     int s = why ? HK_OK : hk_golden_check_case(gold, got, (flags & 2) ? HK_GOLDEN_F32 : HK_GOLDEN_F64, NULL, res);
@@ -42,7 +42,7 @@ static const char *hk_golden_oracle(const uint8_t *data, size_t size)
         else if (!memchr(res->name, 0, sizeof res->name) || !memchr(res->problem, 0, sizeof res->problem))
             why = "case strings not terminated";
         for (int i = 0; !why && i < res->ntensors; i++) {
-            const hk_gtensor_result *t = &res->t[i];
+            const hk_golden_tensor_result *t = &res->t[i];
             if (t->nfail < 0 || t->nfail > t->n) why = "tensor nfail out of [0, n]";
             else if (!memchr(t->name, 0, sizeof t->name) || !memchr(t->problem, 0, sizeof t->problem) ||
                      !memchr(t->worst, 0, sizeof t->worst))

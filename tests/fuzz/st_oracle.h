@@ -12,8 +12,8 @@
 #ifndef HK_ST_ORACLE_H
 #define HK_ST_ORACLE_H
 
-#include "../../ref/error.h"
-#include "../../ref/tensorfile.h"
+#include "ref/error.h"
+#include "ref/tensorfile.h"
 
 #include <stdint.h>
 #include <stdlib.h>

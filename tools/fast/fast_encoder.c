@@ -7,7 +7,7 @@
 
 #include "fast_gelu.h"
 
-#include "../../ref/error.h"
+#include "ref/error.h"
 
 #include <cblas.h>
 #include <math.h>

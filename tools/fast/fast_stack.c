@@ -3,10 +3,10 @@
  * consecutive blocks of the documented size. */
 #include "fast_stack.h"
 
-#include "../../ref/error.h"
-#include "../../ref/hiddencut.h"
-#include "../../ref/rng.h"
-#include "../../ref/stackmask.h"
+#include "ref/error.h"
+#include "ref/hiddencut.h"
+#include "ref/rng.h"
+#include "ref/stackmask.h"
 
 #include <cblas.h>
 #include <stdlib.h>

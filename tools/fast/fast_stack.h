@@ -22,8 +22,8 @@
 
 #include "fast_encoder.h"
 
-#include "../../ref/framework.h"
-#include "../../ref/train.h"
+#include "ref/framework.h"
+#include "ref/train.h"
 
 #include <gsl/gsl_rng.h>
 #include <stdint.h>

@@ -7,13 +7,13 @@
 
 #include "fast_stack.h"
 
-#include "../../ref/adamw.h"
-#include "../../ref/dylora.h"
-#include "../../ref/error.h"
-#include "../../ref/fileio.h"
-#include "../../ref/lora.h"
-#include "../../ref/rng.h"
-#include "../../ref/tensorfile.h"
+#include "ref/adamw.h"
+#include "ref/dylora.h"
+#include "ref/error.h"
+#include "ref/fileio.h"
+#include "ref/lora.h"
+#include "ref/rng.h"
+#include "ref/tensorfile.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -471,7 +471,7 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
     tr->V = meta_long(*data, "vocab", path);
     HK_REQUIRE(tr->V > 4, HK_EFORMAT, "%s: metadata 'vocab' missing or invalid", path);
     HK_TRY(load_split(tr_s, *data, "train", tr->V));
-    HK_TRY(load_split(dev, *data, o->pretrain ? "dev" : "dev", tr->V));
+    HK_TRY(load_split(dev, *data, "dev", tr->V)); /* both data files name it "dev" */
     if (!o->pretrain) HK_TRY(load_split(test, *data, "test", tr->V));
     tr->T = tr_s->T;
     hk_framework fw;
@@ -667,11 +667,11 @@ int hk_fast_train_run(const hk_train_opts *o)
             for (int i = 0; i < o->nset; i++) n += (size_t)snprintf(res + n, sizeof res - n, "set %s\n", o->set[i]);
         }
         for (long b = 1; !st && o->dylora && b <= o->r; b++) { /* DyLoRA: every rank of one adapter */
-            double d, t2;
+            double d = 0.0, t2 = 0.0;
             tr.s.lora_b = b;
             st = evaluate(&tr, &dev, &d);
             if (!st) st = evaluate(&tr, &test, &t2);
-            n += (size_t)snprintf(res + n, sizeof res - n, "rank %ld dev_acc %.4f test_acc %.4f\n", b, d, t2);
+            if (!st) n += (size_t)snprintf(res + n, sizeof res - n, "rank %ld dev_acc %.4f test_acc %.4f\n", b, d, t2);
         }
         snprintf(path, sizeof path, "%s/result.txt", o->out);
         if (!st) st = hk_file_write_atomic(path, res, n);

@@ -19,7 +19,7 @@
 #ifndef HK_FAST_TRAIN_H
 #define HK_FAST_TRAIN_H
 
-#include "../../ref/framework.h"
+#include "ref/framework.h"
 
 enum { HK_TRAIN_MAX_SET = 16 };
 

@@ -1,0 +1,543 @@
+#!/usr/bin/python3
+"""hkref example backend: every golden op in idiomatic PyTorch autograd.
+
+Written from golden/README.md (not from the C reference).  For every golden
+case golden/<op>/<case>.safetensors it reads the inputs, parameters and masks
+(masks are read, never sampled), runs the op forward in the requested dtype,
+back-propagates L = sum over outputs of <out.y, in.d_y>, and writes
+OUT/<case>.safetensors holding out.* and grad.* (same names as the golden
+file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
+
+    /usr/bin/python3 examples/torch_backend.py --golden golden --out build/torch --dtype f64,f32
+        -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
+    ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
+                     written to OUT/bug-NAME/ in F64; --bug all runs every one.
+
+Only numpy and torch (Debian python3-numpy, python3-torch); safetensors I/O is
+done here with numpy.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------- safetensors
+
+_DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1", "BOOL": "?"}
+
+
+def st_read(path):
+    """Returns (tensors: dict name -> np.ndarray, metadata: dict)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    (n,) = struct.unpack("<Q", buf[:8])
+    if 8 + n > len(buf):
+        raise ValueError(f"{path}: header length {n} exceeds the file")
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    data = memoryview(buf)[8 + n:]
+    meta = header.pop("__metadata__", {}) or {}
+    out = {}
+    for name, e in header.items():
+        if e["dtype"] not in _DT:
+            raise ValueError(f"{path}: tensor {name}: unsupported dtype {e['dtype']}")
+        b, end = e["data_offsets"]
+        arr = np.frombuffer(data[b:end], dtype=_DT[e["dtype"]]).reshape(e["shape"])
+        out[name] = arr.copy()
+    return out, meta
+
+
+def st_write(path, tensors, meta=None):
+    """Writes tensors (name -> np.ndarray) atomically (temp file + rename)."""
+    rev = {v: k for k, v in _DT.items()}
+    items = sorted(tensors.items(), key=lambda kv: (-kv[1].dtype.itemsize, kv[0]))
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = dict(meta)
+    for name, a in items:
+        a = np.array(a, order="C")  # (ascontiguousarray would turn a 0-d scalar into shape (1,))
+        key = a.dtype.str if a.dtype.str in rev else a.dtype.newbyteorder("<").str
+        raw = a.astype(key).tobytes()
+        header[name] = {"dtype": rev[key], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
+    d = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- ops
+# Each op: f(t, cfg, bug) -> dict of outputs "out.<name>" -> tensor.
+# t maps every tensor of the case (without the role prefix for in./param.,
+# with it for mask.*) to a torch tensor; float inputs require grad.
+
+OPS = {}
+
+
+def op(name):
+    def reg(f):
+        OPS[name] = f
+        return f
+    return reg
+
+
+@op("softmax")
+def op_softmax(t, cfg, bug):
+    x = t["x"]
+    if bug == "softmax_no_max_shift":  # naive exp overflows for large logits
+        e = torch.exp(x)
+        return {"y": e / e.sum(-1, keepdim=True)}
+    return {"y": torch.softmax(x, dim=-1)}
+
+
+@op("logsoftmax")
+def op_logsoftmax(t, cfg, bug):
+    return {"y": torch.log_softmax(t["x"], dim=-1)}
+
+
+@op("linear")
+def op_linear(t, cfg, bug):
+    return {"y": F.linear(t["x"], t["weight"], t.get("bias"))}
+
+
+def dropout_with(x, mask, p):
+    """Inverted dropout with a given mask (1 = dropped): x * (1 - mask) / (1 - p)."""
+    if p == 0:
+        return x
+    return x.masked_fill(mask, 0.0) * (1.0 / (1.0 - p))
+
+
+@op("lora")
+def op_lora(t, cfg, bug):
+    x, p = t["x"], cfg["p"]
+    scale = cfg["alpha"] / cfg["r"]
+    if bug == "lora_scale_alpha":
+        scale = cfg["alpha"]
+    xd = dropout_with(x, t["mask.x"], p)
+    base = F.linear(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
+    return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
+
+
+def consistency_rows(z1, z2, kind, bug):
+    """Per-row consistency loss between two passes (golden/README.md, consistency)."""
+    if kind == "mse":
+        return ((z1 - z2) ** 2).sum(-1)
+    a, b = torch.log_softmax(z1, -1), torch.log_softmax(z2, -1)
+
+    def kl(la, lb):  # KL(P_a || P_b) per row, from log-probabilities
+        return (la.exp() * (la - lb)).sum(-1)
+
+    lm = torch.logaddexp(a, b) - math.log(2.0)  # log of the mixture M = (P1 + P2) / 2
+    if kind == "kl_bidir":
+        return 0.5 * (kl(a, b) + kl(b, a))
+    if kind == "js_eq12":
+        return kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
+    if kind == "js_mixture":
+        return 0.5 * (kl(lm, a) + kl(lm, b))
+    if kind == "js_textbook":
+        return 0.5 * (kl(a, lm) + kl(b, lm))
+    raise KeyError(f"consistency kind '{kind}' unknown")
+
+
+@op("consistency")
+def op_consistency(t, cfg, bug):
+    rows = consistency_rows(t["z1"], t["z2"], cfg["kind"], bug)
+    return {"loss": rows.mean() if cfg["reduction"] == "mean" else rows.sum()}
+
+
+@op("framework_loss")
+def op_framework_loss(t, cfg, bug):
+    reg = cfg["task"] == "regression"
+
+    def task(o):
+        return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
+
+    res = {"task": task(t["out1"])}
+    total = res["task"]
+    if cfg["passes"] == 2:
+        if cfg["task_both"]:
+            res["task"] = total = 0.5 * (total + task(t["out2"]))
+        a, b = (t["rep1"], t["rep2"]) if reg else (t["out1"], t["out2"])
+        if cfg["detach_second"] and bug != "framework_detach_missing":
+            b = b.detach()  # pass 2 is a constant in the consistency loss
+        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
+        total = total + cfg["weight"] * res["consistency"]
+    res["total"] = total
+    return res
+
+
+@op("hiddencut")
+def op_hiddencut(t, cfg, bug):
+    keep = ~t["mask.h"]
+    if bug == "mask_sign_flipped":  # keeps the dropped elements instead
+        keep = t["mask.h"]
+    return {"y": t["h"] * keep * cfg["scale"]}
+
+
+@op("layernorm")
+def op_layernorm(t, cfg, bug):
+    x = t["x"]
+    if bug == "layernorm_unbiased_var":  # torch.var's default (N - 1) denominator
+        y = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + cfg["eps"])
+        return {"y": y * t["weight"] + t["bias"]}
+    return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
+
+
+@op("gelu")
+def op_gelu(t, cfg, bug):
+    kind = cfg["kind"]
+    if bug == "gelu_tanh_for_erf":
+        kind = "tanh"
+    return {"y": F.gelu(t["x"], approximate="tanh" if kind == "tanh" else "none")}
+
+
+@op("crossentropy")
+def op_crossentropy(t, cfg, bug):
+    red = "sum" if bug == "crossentropy_sum_not_mean" else cfg["reduction"]
+    return {"loss": F.cross_entropy(t["logits"], t["labels"], reduction=red)}
+
+
+def attn_masks(t, bug):
+    """(dropped, padded, all-masked rows) for (B,NH,T,T) attention masks."""
+    drop = t["mask.att"]
+    if bug == "dropkey_mask_sign_flipped":
+        drop = ~drop
+    pad = t["mask.pad"][:, None, None, :].expand_as(drop)
+    kept = ~drop & ~pad
+    allm = ~kept.any(-1, keepdim=True)  # rows where every real key is dropped
+    return drop & ~pad, pad, allm
+
+
+@op("dropkey")
+def op_dropkey(t, cfg, bug):
+    g = t["g"]  # padded keys already -inf
+    drop, pad, allm = attn_masks(t, bug)
+    if cfg["allmasked_policy"] == "keep":
+        g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
+        return {"w": torch.softmax(g2, -1)}
+    # policy zero: such a row's weights are 0 (softmax on a finite stand-in, then zeroed)
+    g2 = torch.where(allm, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
+    return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
+
+
+def dropattention_apply(w, t, cfg, bug):
+    """DropAttention on softmax weights w (B,NH,T,T) with t["mask.att"], t["mask.pad"]."""
+    drop, pad, allm = attn_masks(t, bug)
+    keep = (~drop & ~pad).to(w.dtype)
+    if cfg["variant"] == "classic":
+        out = w * keep / (1.0 - cfg["p"])
+    else:
+        z = (w * keep).sum(-1, keepdim=True)
+        if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
+            z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
+        out = w * keep / torch.where(allm, torch.ones_like(z), z)
+    if cfg["allmasked_policy"] == "keep":
+        return torch.where(allm, w, out)
+    return out.masked_fill(allm, 0.0)
+
+
+@op("dropattention")
+def op_dropattention(t, cfg, bug):
+    return {"w": dropattention_apply(torch.softmax(t["g"], -1), t, cfg, bug)}
+
+
+def attn_projection(P, name, u, lora, bug):
+    """u @ W.T + b, plus the LoRA term (alpha/r) dropout(u) A.T B.T if projection `name` is adapted.
+    lora: {"on": "kv", "alpha", "r", "p", "masks": {name: mask (B,T,C)}}."""
+    y = F.linear(u, P["W_" + name], P.get("b_" + name))
+    src = name
+    if bug == "attention_lora_on_q_not_k" and name in "qk":  # k's adapter applied to q, q left plain
+        src = "k" if name == "q" else None
+    if src is not None and src in lora["on"]:
+        ud = dropout_with(u, lora["masks"].get(src), lora["p"])
+        y = y + lora["alpha"] / lora["r"] * F.linear(F.linear(ud, P["lora_A_" + src]), P["lora_B_" + src])
+    return y
+
+
+def attention(P, x, pad, NH, lora, dk, da, bug):
+    """Multi-head self-attention (golden/README.md, attention).  pad (B,T) bool, 1 = padded key;
+    dk: DropKey {"mask", "allmasked_policy"} or None; da: DropAttention {"mask", "variant", "p",
+    "allmasked_policy"} or None (both may be active: DropKey on the logits, then DropAttention)."""
+    B, T, C = x.shape
+    D = C // NH
+
+    def heads(u):  # (B,T,C) -> (B,NH,T,D)
+        return u.reshape(B, T, NH, D).transpose(1, 2)
+
+    q, k, v = (heads(attn_projection(P, n, x, lora, bug)) for n in "qkv")
+    scale = 1.0 / D if bug == "attention_scale_1_over_D" else 1.0 / math.sqrt(D)
+    g = (q @ k.transpose(-1, -2)) * scale
+    g = g.masked_fill(pad[:, None, None, :], -math.inf)
+    if dk is not None:
+        w = op_dropkey({"g": g, "mask.pad": pad, "mask.att": dk["mask"]}, dk, bug)["w"]
+    else:
+        w = torch.softmax(g, -1)
+    if da is not None:
+        w = dropattention_apply(w, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
+    ctx = (w @ v).transpose(1, 2).reshape(B, T, C)
+    return attn_projection(P, "o", ctx, lora, bug)
+
+
+def attn_case_args(t, cfg):
+    """(lora, dk, da) of an attention / encoder golden case."""
+    lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"], "p": cfg["lora_p"],
+            "masks": {n: t.get("mask.lora_" + n) for n in "qkvo"}}
+    m = {"mask": t.get("mask.att"), "p": cfg.get("attn_p"), "variant": cfg.get("variant"),
+         "allmasked_policy": cfg.get("allmasked_policy")}
+    return lora, (m if cfg["method"] == "dropkey" else None), (m if cfg["method"] == "dropattention" else None)
+
+
+@op("attention")
+def op_attention(t, cfg, bug):
+    lora, dk, da = attn_case_args(t, cfg)
+    return {"y": attention(t, t["x"], t["mask.pad"], cfg["NH"], lora, dk, da, bug)}
+
+
+def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
+    """Post-LN block: x1 = LN1(x + Attn(x)); y = LN2(x1 + HiddenCut(FFN(x1))).
+    hidden: {"mask" (B,T,C) bool, "scale"} or None."""
+    C = x.shape[-1]
+    x1 = F.layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps)
+    h = F.linear(F.gelu(F.linear(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
+    r2 = x1 + h
+    if hidden is not None:
+        if bug == "hiddencut_after_residual":  # cuts the residual stream too
+            r2 = r2 * ~hidden["mask"] * hidden["scale"]
+        else:  # HiddenCut on the FFN output, before residual + LN2
+            r2 = x1 + h * ~hidden["mask"] * hidden["scale"]
+    return F.layer_norm(r2, (C,), P["ln2_weight"], P["ln2_bias"], eps)
+
+
+@op("encoder")
+def op_encoder(t, cfg, bug):
+    lora, dk, da = attn_case_args(t, cfg)
+    hidden = {"mask": t["mask.hidden"], "scale": cfg["hidden_scale"]}
+    gelu = "tanh" if cfg["gelu"] == "tanh" else "none"
+    return {"y": encoder_block(t, t["x"], t["mask.pad"], cfg["NH"], lora, dk, da, hidden, cfg["ln_eps"], gelu, bug)}
+
+
+def stack_pass(t, cfg, pas, bug):
+    """One forward pass of the train_step stack (golden/README.md, train_step).  pas = 1 or 2;
+    a site is active when its rate is > 0 and the pass is not the clean pass 2."""
+    clean = pas == 2 and cfg["second_clean"]
+
+    def site(pos):
+        return cfg[pos + "_p"] > 0 and not clean
+
+    def scale(pos):
+        return 1.0 / (1.0 - cfg[pos + "_p"]) if cfg[pos + "_rescale"] == "inverted" else 1.0
+
+    def mask(name):
+        return t[f"mask.pass{pas}.{name}"]
+
+    x = t["x"]
+    B, T, C = x.shape
+    if site("input"):  # Cutoff on the embeddings
+        x = x * ~mask("input") * scale("input")
+    pad = torch.zeros(B, T, dtype=torch.bool)  # no padding in the stack
+    gelu = "tanh" if cfg["gelu"] == "tanh" else "none"
+    for l in range(cfg["L"]):
+        pre = f"l{l}."
+        P = {k[len(pre):]: v for k, v in t.items() if k.startswith(pre)}
+        lm = mask(pre + "lora") if site("lora") else None  # one mask for every adapted projection
+        lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"], "p": cfg["lora_p"] if site("lora") else 0,
+                "masks": {n: lm for n in "qkvo"}}
+        dk = {"mask": mask(pre + "logits"), "allmasked_policy": "keep"} if site("logits") else None
+        da = None
+        if site("weights"):
+            da = {"mask": mask(pre + "weights"), "p": cfg["weights_p"], "allmasked_policy": "keep",
+                  "variant": "norm_nograd" if cfg["weights_rescale"] == "normalized" else "classic"}
+        hidden = {"mask": mask(pre + "hidden"), "scale": scale("hidden")} if site("hidden") else None
+        x = encoder_block(P, x, pad, cfg["NH"], lora, dk, da, hidden, cfg["ln_eps"], gelu, bug)
+    rep = x[:, 0, :]  # first token
+    if site("output"):
+        rep = rep * ~mask("output") * scale("output")
+    return F.linear(rep, t["Wc"], t["bc"]), rep
+
+
+@op("train_step")
+def op_train_step(t, cfg, bug):
+    reg = cfg["task"] == "regression"
+
+    def task(o):
+        return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
+
+    out1, rep1 = stack_pass(t, cfg, 1, bug)
+    res = {"task": task(out1)}
+    total = res["task"]
+    if cfg["passes"] == 2:
+        out2, rep2 = stack_pass(t, cfg, 2, bug)
+        if cfg["task_both"] or bug == "train_task_on_both_passes":
+            res["task"] = total = 0.5 * (total + task(out2))
+        a, b = (rep1, rep2) if reg else (out1, out2)
+        if cfg["detach_second"] and bug != "framework_detach_missing":
+            b = b.detach()
+        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
+        total = total + cfg["weight"] * res["consistency"]
+    res["total"] = total
+    return res
+
+
+def dylora_forward(t, cfg, b, xd, bug, frozen=False):
+    """Truncated LoRA at rank b: scale alpha/b, A[:b, :], B[:, :b]."""
+    A, B = t["lora_A"], t["lora_B"]
+    Ab, Bb = A[:b], B[:, :b]
+    if frozen and bug != "dylora_frozen_nograd_missing":  # only row / column b-1 is trained
+        Ab = torch.cat([A[:b - 1].detach(), A[b - 1:b]], 0)
+        Bb = torch.cat([B[:, :b - 1].detach(), B[:, b - 1:b]], 1)
+    scale = cfg["alpha"] / (cfg["r_max"] if bug == "dylora_scale_alpha_over_r" else b)
+    return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, Ab), Bb)
+
+
+@op("dylora")
+def op_dylora(t, cfg, bug):
+    b = int(t["b"])
+    xd = dropout_with(t["x"], t["mask.x"], cfg["p"])
+    return {"y": dylora_forward(t, cfg, b, xd, bug, frozen=bool(cfg["frozen"]))}
+
+
+@op("dylora_loss")
+def op_dylora_loss(t, cfg, bug):
+    def loss_b(b):
+        y = dylora_forward(t, cfg, b, t["x"], bug)
+        return ((y - t["target"]) ** 2).sum() / y.shape[0]
+
+    if cfg["loss"] == "individual":
+        return {"loss": loss_b(int(t["b"]))}
+    ranks = range(cfg["r_min"], cfg["r_max"] + 1)
+    return {"loss": sum(t["pmf"][i].detach() * loss_b(b) for i, b in enumerate(ranks))}
+
+
+BUGS = {
+    "softmax_no_max_shift": "softmax as exp(x)/sum exp(x) without subtracting the row max (overflow)",
+    "lora_scale_alpha": "LoRA scaled by alpha instead of alpha/r",
+    "lora_dropout_on_base": "LoRA input dropout applied to the frozen W0 path too",
+    "kl_direction_swapped": "js_eq12 consistency as KL(P2||P1) instead of KL(P1||P2)",
+    "dropkey_mask_sign_flipped": "DropKey (and DropAttention) mask read with the wrong sign: kept keys dropped",
+    "dropattention_nograd_missing": "normalized DropAttention differentiates through Z instead of NoGrad(Z)",
+    "dylora_scale_alpha_over_r": "DyLoRA truncated scale alpha/r_max instead of alpha/b",
+    "dylora_frozen_nograd_missing": "DyLoRA frozen mode without the detach: rows < b-1 still get gradients",
+    "framework_detach_missing": "HiddenKey's detached second pass differentiated anyway",
+    "gelu_tanh_for_erf": "GELU's tanh approximation where the exact erf form is specified",
+    "mask_sign_flipped": "HiddenCut keeps the dropped elements (mask read with the wrong sign)",
+    "layernorm_unbiased_var": "LayerNorm with the unbiased (N - 1) variance instead of the biased one",
+    "crossentropy_sum_not_mean": "cross-entropy summed over the rows instead of averaged",
+    "attention_scale_1_over_D": "attention logits scaled by 1/D instead of 1/sqrt(D)",
+    "attention_lora_on_q_not_k": "the k adapter (lora_A_k, lora_B_k) applied to the q projection, k left plain",
+    "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
+                                 "(HiddenKey / HiddenCut: pass 1 only)",
+    "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
+}
+
+
+# ---------------------------------------------------------------- driver
+
+def run_case(path, dtype, bug):
+    arrays, meta = st_read(path)
+    opname = meta.get("op")
+    if opname not in OPS:
+        raise KeyError(f"{path}: op '{opname}' has no implementation in examples/torch_backend.py")
+    cfg = json.loads(meta.get("config", "{}"))
+    t, leaves = {}, {}
+    for name, a in arrays.items():
+        role, _, short = name.partition(".")
+        if role in ("in", "param"):
+            if a.dtype.kind == "f":
+                v = torch.tensor(a, dtype=dtype)
+                if not short.startswith("d_"):
+                    v.requires_grad_(True)
+                    leaves[short] = v
+            else:
+                v = torch.tensor(a)
+            t[short] = v
+        elif role == "mask":
+            t[name] = torch.tensor(a.astype(np.bool_))  # 1 = dropped
+    outs = OPS[opname](t, cfg, bug)
+    loss = None
+    for k, y in outs.items():
+        d = t.get("d_" + k)
+        if d is not None and y.requires_grad:
+            term = (y * d).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    res = {}
+    for k, y in outs.items():
+        res["out." + k] = y.detach().numpy()
+    for k, v in leaves.items():  # an input the loss does not reach has gradient 0
+        res["grad." + k] = (v.grad if v.grad is not None else torch.zeros_like(v)).detach().numpy()
+    return res
+
+
+def run_all(golden, outdir, dtype, bug):
+    os.makedirs(outdir, exist_ok=True)
+    n = 0
+    for op_dir in sorted(os.listdir(golden)):
+        d = os.path.join(golden, op_dir)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".safetensors"):
+                res = run_case(os.path.join(d, f), dtype, bug)
+                st_write(os.path.join(outdir, f), res, {"backend": "torch_backend.py", "bug": bug or "none"})
+                n += 1
+    return n
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--golden", default="golden", help="golden directory (default: golden)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--dtype", default="f64", help="f64, f32 or f64,f32 (one subdirectory each)")
+    ap.add_argument("--bug", action="append", default=[],
+                    help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
+    ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    a = ap.parse_args(argv)
+    if a.list_bugs:
+        for k, v in BUGS.items():
+            print(f"{k:32s} {v}")
+        return 0
+    if not os.path.isdir(a.golden):
+        print(f"torch_backend.py: golden directory '{a.golden}' not found", file=sys.stderr)
+        return 2
+    torch.use_deterministic_algorithms(True)
+    dts = {"f64": torch.float64, "f32": torch.float32}
+    bugs = list(BUGS) if "all" in a.bug else a.bug
+    for b in bugs:
+        if b not in BUGS:
+            print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
+            return 2
+    try:
+        for name in a.dtype.split(","):
+            if name not in dts:
+                print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+                return 2
+            n = run_all(a.golden, os.path.join(a.out, name), dts[name], None)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+        for b in bugs:
+            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b)
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
+    except (KeyError, ValueError, OSError) as e:
+        print(f"torch_backend.py: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

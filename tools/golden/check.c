@@ -1,0 +1,172 @@
+/* hkref — the golden checker: one backend output file against one golden
+ * case, with the tolerance stored in the golden file (see check.h). */
+#include "check.h"
+
+#include "ref/compare.h"
+#include "ref/error.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Anything looser than this cannot tell a wrong formula (an O(1) relative
+ * error) from rounding, so the golden file is rejected rather than used. */
+#define HK_GOLDEN_MAX_RTOL 1e-3
+#define HK_GOLDEN_ZERO_TRUST 0.5
+
+static int is_output(const char *name) { return !strncmp(name, "out.", 4) || !strncmp(name, "grad.", 5); }
+
+static int is_integer_dtype(hk_st_dtype dt) { return dt != HK_ST_F16 && dt != HK_ST_BF16 && dt != HK_ST_F32 && dt != HK_ST_F64; }
+
+/* Reads and validates the tolerance of tensor `name` for dtype. */
+static int get_tol(json_t *tol, const char *name, hk_golden_dtype dtype, int *exact, double *atol, double *rtol,
+                   int *zeros_ok)
+{
+    json_t *e = json_object_get(tol, name);
+    HK_REQUIRE(json_is_object(e), HK_EFORMAT, "golden tolerance for '%s' is missing", name);
+    *exact = json_is_true(json_object_get(e, "exact"));
+    *zeros_ok = json_is_true(json_object_get(e, "zeros_expected"));
+    *atol = *rtol = 0.0;
+    if (*exact) return HK_OK;
+    const char *key = dtype == HK_GOLDEN_F32 ? "f32" : "f64";
+    json_t *d = json_object_get(e, key);
+    json_t *a = json_object_get(d, "atol"), *r = json_object_get(d, "rtol");
+    HK_REQUIRE(json_is_number(a) && json_is_number(r), HK_EFORMAT,
+               "golden tolerance for '%s' has no numeric %s.atol / %s.rtol", name, key, key);
+    *atol = json_number_value(a);
+    *rtol = json_number_value(r);
+    HK_REQUIRE(isfinite(*atol) && isfinite(*rtol) && *atol >= 0 && *rtol >= 0, HK_EFORMAT,
+               "golden tolerance for '%s' (%s) is NaN, infinite or negative: atol %g rtol %g", name, key, *atol, *rtol);
+    HK_REQUIRE(*rtol > 0, HK_EFORMAT,
+               "golden tolerance for '%s' (%s) has rtol 0 for a float tensor: a tolerance never derived", name, key);
+    HK_REQUIRE(*rtol < HK_GOLDEN_MAX_RTOL, HK_EFORMAT,
+               "golden tolerance for '%s' (%s) has rtol %g >= %g: too loose to catch a wrong formula", name, key,
+               *rtol, HK_GOLDEN_MAX_RTOL);
+    return HK_OK;
+}
+
+static void set_problem(hk_golden_tensor_result *t, const char *msg) { snprintf(t->problem, sizeof t->problem, "%s", msg); }
+
+static int same_shape(const hk_st_tensor *a, const hk_st_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return 0;
+    return 1;
+}
+
+static void shape_str(char *buf, size_t size, const hk_st_tensor *t)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < t->ndim && k < size; d++) k += (size_t)snprintf(buf + k, size - k, d ? ",%ld" : "%ld", t->shape[d]);
+    if (k < size) snprintf(buf + k, size - k, ")");
+}
+
+/* Compares one tensor; fills r. Returns an error only for a bad golden file. */
+static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *tol, hk_golden_dtype dtype,
+                        FILE *log, int *printed, hk_golden_tensor_result *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", ref->name);
+    int exact = 0, zeros_ok = 0;
+    HK_TRY(get_tol(tol, ref->name, dtype, &exact, &r->atol, &r->rtol, &zeros_ok));
+    r->exact = exact;
+    r->n = (long)ref->numel;
+    HK_REQUIRE(exact || ref->dtype == HK_ST_F64, HK_EFORMAT, "golden tensor '%s' is %s, expected F64", ref->name,
+               hk_st_dtype_name(ref->dtype));
+    const hk_st_tensor *g = got ? hk_st_find(got, ref->name) : NULL;
+    char msg[160], s1[64], s2[64];
+    if (!g) {
+        set_problem(r, got ? "missing from the backend's file" : "backend file missing or unreadable");
+        r->nfail = r->n;
+        return HK_OK;
+    }
+    if (!same_shape(ref, g)) {
+        shape_str(s1, sizeof s1, g);
+        shape_str(s2, sizeof s2, ref);
+        snprintf(msg, sizeof msg, "shape %s, expected %s", s1, s2);
+        set_problem(r, msg);
+        r->nfail = r->n;
+        return HK_OK;
+    }
+    int dtype_ok = exact ? is_integer_dtype(g->dtype)
+                         : (g->dtype == HK_ST_F64 || (dtype == HK_GOLDEN_F32 && g->dtype == HK_ST_F32));
+    if (!dtype_ok) {
+        snprintf(msg, sizeof msg, "dtype %s, expected %s", hk_st_dtype_name(g->dtype),
+                 exact ? "an integer dtype" : dtype == HK_GOLDEN_F32 ? "F32 (or F64)" : "F64 (checking --dtype f64)");
+        set_problem(r, msg);
+        r->nfail = r->n;
+        return HK_OK;
+    }
+    size_t n = ref->numel ? ref->numel : 1;
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    int st = (!a || !b) ? hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory comparing '%s'", ref->name)
+                        : HK_OK;
+    if (!st) st = hk_st_to_f64(g, a);
+    if (!st) st = hk_st_to_f64(ref, b);
+    hk_cmp_result cr;
+    int quota = *printed < 10 ? 10 - *printed : 0; /* the first 10 failing elements of the case */
+    if (!st) st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, quota, &cr);
+    if (!st) {
+        *printed += cr.nfail < quota ? (int)cr.nfail : quota;
+        long zeros = 0;
+        for (size_t i = 0; i < ref->numel; i++) zeros += b[i] == 0.0;
+        r->zero_frac = ref->numel ? (double)zeros / (double)ref->numel : 0.0;
+        r->nfail = cr.nfail;
+        r->max_abs = cr.max_abs;
+        r->max_rel = cr.max_rel;
+        r->pct = 100.0 * cr.worst_ratio;
+        r->worst_got = cr.worst_got;
+        r->worst_ref = cr.worst_ref;
+        hk_format_index(r->worst, sizeof r->worst, cr.worst_index < 0 ? 0 : cr.worst_index, ref->shape, ref->ndim);
+        /* Zero-trust: a mostly-zero reference agrees with a backend that
+         * forgot to compute anything; unless the case says so, fail it. */
+        if (!exact && !zeros_ok && r->zero_frac > HK_GOLDEN_ZERO_TRUST) {
+            snprintf(msg, sizeof msg, "mistrusted: reference is %.0f%% exact zeros and not marked zeros_expected",
+                     100.0 * r->zero_frac);
+            set_problem(r, msg);
+            if (!r->nfail) r->nfail = 1;
+        }
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
+                         hk_golden_result *res)
+{
+    HK_REQUIRE_PTR(gold);
+    HK_REQUIRE_PTR(res);
+    memset(res, 0, sizeof *res);
+    const char *fmt = hk_st_get_meta(gold, "format"), *op = hk_st_get_meta(gold, "op"),
+               *name = hk_st_get_meta(gold, "case"), *tols = hk_st_get_meta(gold, "tolerance");
+    HK_REQUIRE(fmt && !strcmp(fmt, HK_GOLDEN_FORMAT), HK_EFORMAT, "golden file: metadata 'format' is '%s', expected '%s'",
+               fmt ? fmt : "(missing)", HK_GOLDEN_FORMAT);
+    HK_REQUIRE(op && name && tols, HK_EFORMAT, "golden file: metadata 'op', 'case' or 'tolerance' missing");
+    snprintf(res->name, sizeof res->name, "%s", name);
+    snprintf(res->op, sizeof res->op, "%s", op);
+    json_error_t jerr;
+    json_t *tol = json_loads(tols, JSON_REJECT_DUPLICATES, &jerr);
+    HK_REQUIRE(json_is_object(tol), HK_EFORMAT, "golden case %s: tolerance is not a JSON object (%s)", name, jerr.text);
+    int st = HK_OK, printed = 0;
+    for (size_t i = 0; i < gold->ntensors && !st; i++) {
+        const hk_st_tensor *t = &gold->tensors[i];
+        if (!is_output(t->name)) continue;
+        if (res->ntensors >= HK_GOLDEN_MAX_TENSORS) {
+            st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "golden case %s: more than %d outputs", name,
+                              HK_GOLDEN_MAX_TENSORS);
+            break;
+        }
+        hk_golden_tensor_result *r = &res->t[res->ntensors++];
+        st = check_tensor(t, got, tol, dtype, log, &printed, r);
+        if (!st && (r->nfail || r->problem[0])) res->failed_tensors++;
+    }
+    json_decref(tol);
+    HK_TRY(st);
+    HK_REQUIRE(res->ntensors > 0, HK_EFORMAT, "golden case %s has no out.* / grad.* tensor", name);
+    if (!got) snprintf(res->problem, sizeof res->problem, "backend output file missing or unreadable");
+    return HK_OK;
+}

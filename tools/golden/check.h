@@ -1,0 +1,97 @@
+/* hkref — libhkgolden: the golden checker.  Links ref/ and jansson only, so any
+ * C program can gate a backend on the golden set (examples/c_check/).
+ *
+ * A golden case is one file <op>/<case>.safetensors (format: golden/README.md):
+ * in.* / param.* / mask.* inputs, out.* / grad.* expected outputs, and in its
+ * metadata the tolerance of every output for each dtype tier.  A backend
+ * writes <case>.safetensors with the same out.* / grad.* names;
+ * hk_golden_check_case compares one file, hk_golden_check_dir a directory. */
+#ifndef HK_GOLDEN_CHECK_H
+#define HK_GOLDEN_CHECK_H
+
+#include "ref/tensorfile.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define HK_GOLDEN_FORMAT "hkref-golden-1"
+#define HK_GOLDEN_MAX_TENSORS 96
+
+typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
+
+typedef struct {
+    char name[96];
+    long n, nfail;
+    double max_abs, max_rel, pct;  /* pct: worst err as % of its threshold */
+    double atol, rtol;
+    double zero_frac;              /* fraction of exact zeros in the reference */
+    char worst[96];                /* multi-index of the worst element */
+    double worst_got, worst_ref;
+    int exact;                     /* integer tensor, compared bit-exactly */
+    char problem[160];             /* "missing", "shape", "dtype", "mistrusted" ... or "" */
+} hk_golden_tensor_result;
+
+typedef struct {
+    char name[128], op[64];
+    int ntensors;
+    hk_golden_tensor_result t[HK_GOLDEN_MAX_TENSORS];
+    long failed_tensors;
+    char problem[256];             /* case-level: missing / unreadable output file */
+} hk_golden_result;
+
+/* Compares the backend's file `got` against the golden file `gold`, with the
+ * tolerances stored in gold for `dtype`.  Returns HK_OK when the comparison
+ * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
+ * (a tolerance missing, NaN, negative, zero for a float tensor, or >= 1e-3
+ * relative — too loose to catch a wrong formula).  got may be NULL (file
+ * missing: every tensor fails).  The first 10 failing elements of the case go to log. */
+int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
+                         hk_golden_result *res);
+
+
+/* The golden files under dir: sorted relative paths "<op>/<case>.safetensors"
+ * (malloc'd array of malloc'd strings; free with hk_golden_list_free).
+ * HK_EIO if dir cannot be opened. */
+int hk_golden_list_dir(const char *dir, char ***paths, size_t *n);
+void hk_golden_list_free(char **paths, size_t n);
+
+/* ---- a directory of cases ---- */
+
+/* One compared case, as handed to the report callback. */
+typedef struct {
+    size_t index, count;            /* index-th (0-based) of the count golden files listed */
+    const char *rel;                /* "<op>/<case>.safetensors" */
+    const char *outputs_path;       /* the backend file read ("" for an in-process backend) */
+    const hk_golden_result *result;
+    int failed;                     /* a tensor failed or the case has a problem */
+    const char *elements;           /* the first failing elements, one line each ("" if none) */
+} hk_golden_case_report;
+
+/* An in-process backend (tests/, a C backend): given the golden case, returns
+ * its outputs in *got (caller frees), or *got = NULL for a case it does not
+ * implement (counted as skipped).  A non-zero status aborts the run. */
+typedef int (*hk_golden_backend_fn)(void *ctx, const hk_st_file *gold, const char *rel, hk_st_file **got);
+
+typedef struct {
+    const char *golden;             /* directory of <op>/<case>.safetensors */
+    const char *outputs;            /* the backend's directory of <case>.safetensors ... */
+    hk_golden_backend_fn backend;   /* ... or an in-process backend (then outputs is NULL) */
+    void *backend_ctx;
+    hk_golden_dtype dtype;
+    const char *prefix;             /* only cases whose name starts with it (NULL: all) */
+    const char *op;                 /* only cases of this op (NULL: all) */
+    void (*report)(void *ctx, const hk_golden_case_report *r); /* per case, may be NULL */
+    void *report_ctx;
+} hk_golden_dir_opts;
+
+typedef struct {
+    long run, failed, skipped;      /* skipped: the in-process backend returned no outputs */
+} hk_golden_dir_summary;
+
+/* Checks every golden file under o->golden that the filters select, in sorted
+ * order.  HK_OK when the run completed (failures are counted in *sum);
+ * HK_EIO / HK_EFORMAT for an unreadable or malformed golden set (the run
+ * stops there); HK_EINVAL when no golden file matches the filters. */
+int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum);
+
+#endif
