@@ -21,8 +21,9 @@ Annotations in a command's trailing comment:
   # doctest: skip — REASON  not run (too long, needs network or root);
                             counted and reported; a skip without a reason
                             is an error.
-A make line that already passed in this run is not run again (reported as
-PASS, same as FILE:LINE).
+Dry runs of plain targets are first tried together, in one `make -n T1 T2 ...`
+(one parse of the Makefile); if that fails, each line is dry-run on its own.
+A make line that already passed in this run is not run again.
 Output: one line per command (PASS / FAIL / SKIP, file:line, the command),
 then `doctest: N passed, M failed, K skipped`.  Exit status 1 on any failure
 or when no command was found, 2 on a usage error.  Standard library only.
@@ -98,13 +99,18 @@ def split_comment(line):
 
 
 def annotations_of(comment):
-    """The `key: value` annotations of a comment ('exit: 1; timeout: 90')."""
+    """The annotations of a comment: 'exit: 1; timeout: 90', and anything from
+    'doctest:' to the end of the line ('# builds it  # doctest: skip — why; ...')."""
     if not comment:
         return []
     out = []
-    for part in re.split(r'\s*;\s*', comment):
+    m = re.search(r'(?:^|[#;\s])(doctest\b.*)$', comment)
+    if m:
+        out.append(m.group(1).strip())
+        comment = comment[:m.start(1)]
+    for part in re.split(r'[;#]', comment):
         part = part.strip()
-        if SKIP.match(part) or EXIT.match(part) or TIMEOUT.match(part) or part.startswith('doctest'):
+        if EXIT.match(part) or TIMEOUT.match(part):
             out.append(part)
     return out
 
@@ -158,10 +164,11 @@ def parse(path, rel):
             notes += annotations_of(comment)
             if pending_line is None:
                 pending_line = lineno
-            if comment is None and code.endswith('\\'):
-                pending += code[:-1] + ' '
+            piece = code.strip() if pending else code.rstrip()
+            if comment is None and piece.endswith('\\'):
+                pending += piece[:-1].rstrip() + ' '
                 continue
-            cmds.append(Cmd(rel, pending_line, (pending + code).strip(), notes))
+            cmds.append(Cmd(rel, pending_line, (pending + piece).strip(), notes))
             n += 1
             pending, pending_line, notes = '', None, []
         if pending_line is not None:
@@ -233,14 +240,57 @@ def main():
     found = 0
     t0 = time.time()
     env = child_env()
-    make_seen = {}   # make command line -> file:line where it passed
+
+    def execute(run, limit):
+        """(exit status or None on timeout, output) of one shell command line."""
+        p = subprocess.Popen(['/bin/sh', '-c', run], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            raw, _ = p.communicate(timeout=limit)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the command's whole process group, nothing else
+            raw, _ = p.communicate()
+            rc = None
+        return rc, raw.decode('utf-8', 'replace')
+
+    parsed = []
     for path in files:
         rel = os.path.relpath(path, root)
-        if not os.path.exists(path):
+        parsed.append((path, rel) + (parse(path, rel) if os.path.exists(path) else (None, None)))
+
+    # Dry runs of plain targets (no variables, no options, exit 0 expected) go
+    # in one `make -n T1 T2 ...` first: one parse of the Makefile instead of
+    # one per line.  If it fails, each line is dry-run on its own below, so
+    # the report still names the failing line.
+    make_seen = {}   # make command line -> where it passed
+    batch = []
+    for _, _, cmds, _ in parsed:
+        for c in cmds or []:
+            if c.error or c.skip is not None or c.exit or c.timeout:
+                continue
+            run, _ = plan(c, hkref)
+            if run and run.startswith('make -n '):
+                words = run.split()[2:]
+                if all(re.match(r'^[A-Za-z0-9_./-]+$', w) and not w.startswith('-') for w in words):
+                    batch.append(run)
+    batch_targets = []
+    for run in batch:
+        for w in run.split()[2:]:
+            if w not in batch_targets:
+                batch_targets.append(w)
+    if batch_targets and not a.list:
+        t = time.time()
+        rc, _ = execute('make -n ' + ' '.join(batch_targets), a.timeout * 2)
+        if rc == 0:
+            for run in batch:
+                make_seen[run] = 'one dry run of all %d targets, %.1f s' % (len(batch_targets), time.time() - t)
+
+    for path, rel, cmds, errors in parsed:
+        if cmds is None:
             print('FAIL %s: no such file' % rel)
             failed += 1
             continue
-        cmds, errors = parse(path, rel)
         for line, msg in errors:
             print('FAIL %s:%d  %s' % (rel, line, msg))
             failed += 1
@@ -268,29 +318,22 @@ def main():
                 failed += 1
                 continue
             shown = c.text if run == c.text else '%s  [ran: %s]' % (c.text, run)
-            if run.startswith('make') and run in make_seen:
-                # the same make line already passed in this run: the result cannot differ
-                print('PASS %s  %s  (same as %s)' % (where, shown, make_seen[run]))
+            if c.exit == 0 and run in make_seen:
+                # this make line already passed in this run: the result cannot differ
+                print('PASS %s  %s  (%s)' % (where, shown, make_seen[run]))
                 passed += 1
                 continue
             t = time.time()
             limit = c.timeout or a.timeout
-            p = subprocess.Popen(['/bin/sh', '-c', run], cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                raw, _ = p.communicate(timeout=limit)
-                why = None if p.returncode == c.exit else 'exit %d, expected %d' % (p.returncode, c.exit)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)  # the command's whole process group, nothing else
-                raw, _ = p.communicate()
-                why = 'timed out after %g s' % limit
-            out = raw.decode('utf-8', 'replace')
+            rc, out = execute(run, limit)
+            why = 'timed out after %g s' % limit if rc is None else \
+                None if rc == c.exit else 'exit %d, expected %d' % (rc, c.exit)
             dt = time.time() - t
             if why is None:
                 print('PASS %s  %s  (%.1f s)' % (where, shown, dt))
                 passed += 1
-                if run.startswith('make'):
-                    make_seen[run] = where
+                if run.startswith('make') and c.exit == 0:
+                    make_seen[run] = 'same as ' + where
                 if a.verbose and out.strip():
                     print(tail(out, 1000))
             else:
