@@ -68,7 +68,7 @@ typedef struct {
      * pass·L + l replacing DropAttention's hook of block l in that pass.
      * The NoGrad backward is by design not the derivative of its forward, so
      * finite differences check it against the forward with each row's
-     * denominator frozen (tools/chk_stack.c installs that hook for FD only). */
+     * denominator frozen (tools/checks/chk_stack.c installs that hook for FD only). */
     const hk_attn_hooks *weights_override;
 } hk_stack;
 

@@ -1,6 +1,6 @@
 /* hkref — bad input across the attention-dropout, hidden-state and linear ops:
  * NaN / +Inf inputs are rejected with HK_ENAN naming the element, and a call
- * that fails leaves its output untouched (README "Reliability": no partial
+ * that fails leaves its output untouched (docs/bad-input.md: no partial
  * output) — the failing row is the last one, so a row-by-row implementation
  * that writes before it validates would already have written the others.
  * The expected outputs here are the sentinel itself: nothing to derive. */
