@@ -256,7 +256,7 @@ int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
     const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
                             s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
     const hk_stackmask_shape sh = {s->L, B, T, C, NH};
-    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, r);
+    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, hk_mask_bernoulli, r);
     free(imp);
     return st;
 }
