@@ -93,6 +93,53 @@ START_TEST(two_passes_draw_independent_masks)
 }
 END_TEST
 
+/* hk_stack_model_override: with weights NULL it is hk_stack_model bit for
+ * bit; with replacement hooks, block l of pass p runs weights[p·L + l]
+ * instead of DropAttention's (here an identity hook: the dropattention
+ * preset's forward then equals the no-dropout forward). */
+static int ident_fwd(void *ctx, double *w_out, const double *w_in, long B, long NH, long T)
+{
+    (*(int *)ctx)++;
+    memmove(w_out, w_in, sizeof(double) * (size_t)(B * NH * T * T));
+    return HK_OK;
+}
+
+START_TEST(override_model_replaces_only_the_weights_hooks)
+{
+    hk_framework fw, none;
+    hk_assert_ok(hk_preset_get(&fw, "dropattention"));
+    fw.site[HK_POS_WEIGHTS].p = 0.5;
+    hk_framework_init(&none);
+    hk_stack s, t;
+    two_pass_stack(&s, &fw, 21);
+    two_pass_stack(&t, &none, 21); /* same weights and inputs, nothing dropped */
+    hk_model m, mo, mt;
+    hk_stack_override ov = {&s, NULL};
+    hk_assert_ok(hk_stack_model(&s, &m));
+    hk_assert_ok(hk_stack_model_override(&ov, &mo));
+    hk_assert_ok(hk_stack_model(&t, &mt));
+    double o[6], r[8], oo[6], ro[8], ot[6], rt[8];
+    hk_assert_ok(m.forward(m.ctx, 0, 0, o, r));
+    hk_assert_ok(mo.forward(mo.ctx, 0, 0, oo, ro));
+    ck_assert(memcmp(o, oo, sizeof o) == 0 && memcmp(r, ro, sizeof r) == 0);
+    hk_assert_ok(mt.forward(mt.ctx, 0, 0, ot, rt));
+    ck_assert(memcmp(o, ot, sizeof o) != 0); /* DropAttention did drop */
+    int calls = 0;
+    hk_attn_hooks h[2 * 2];
+    for (int i = 0; i < 4; i++) h[i] = (hk_attn_hooks){&calls, NULL, NULL, ident_fwd, NULL};
+    ov.weights = h;
+    hk_assert_ok(mo.forward(mo.ctx, 1, 0, oo, ro));
+    ck_assert_int_eq(calls, 2); /* one per block */
+    hk_assert_ok(mt.forward(mt.ctx, 1, 0, ot, rt));
+    ck_assert(memcmp(oo, ot, sizeof oo) == 0 && memcmp(ro, rt, sizeof ro) == 0);
+    hk_assert_fails(hk_stack_model_override(NULL, &mo), HK_EINVAL, "'o'");
+    ov.s = NULL;
+    hk_assert_fails(hk_stack_model_override(&ov, &mo), HK_EINVAL, "'o->s'");
+    hk_stack_free(&s);
+    hk_stack_free(&t);
+}
+END_TEST
+
 START_TEST(errors_name_the_argument)
 {
     hk_framework fw;
@@ -252,6 +299,7 @@ Suite *suite_stack(void)
     tcase_add_test(lim, stackmask_refuses_missing_importance_and_respects_pad);
     tcase_add_test(lim, stackmask_fills_each_block_slice_and_leaves_rate0_untouched);
     tcase_add_test(lim, stackmask_element_masks_come_from_the_callers_sampler);
+    tcase_add_test(lim, override_model_replaces_only_the_weights_hooks);
     suite_add_tcase(s, lim);
     return s;
 }
