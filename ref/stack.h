@@ -84,7 +84,7 @@ int hk_stack_model(hk_stack *s, hk_model *m);
  * the stack's own hooks while weights is NULL.  For checks that need another
  * function at that position: the NoGrad backward is by design not the
  * derivative of its forward, so finite differences check it against the
- * forward with each row's denominator frozen (tools/chk_stack.c).  The
+ * forward with each row's denominator frozen (tools/checks/chk_stack.c).  The
  * caller owns *o, the model's ctx: it must outlive m. */
 typedef struct {
     hk_stack *s;
