@@ -42,7 +42,7 @@ int hk_stack_alloc(hk_stack *s, const hk_enc_config *enc, long L, long K, const 
     hk_enc_config e = *enc;
     e.attn.lora_p = 0.0;
     HK_TRY(hk_enc_config_check(&e));
-    if (fw->site[HK_POS_LORA].p > 0.0)
+    if (fw->site[HK_POS_LORA].p > 0.0 || hk_framework_pass_site(fw, 1, HK_POS_LORA)->p > 0.0)
         HK_REQUIRE(e.attn.lora != 0, HK_EDOM, "framework site[lora] is active but enc.attn.lora adapts no projection");
     s->enc = e, s->L = L, s->K = K, s->fw = *fw;
     const long B = e.attn.B, T = e.attn.T, C = e.attn.C, NH = e.attn.NH, BTC = B * T * C, LOG = B * NH * T * T;
@@ -104,7 +104,13 @@ int hk_stack_init(hk_stack *s, gsl_rng *r)
     return HK_OK;
 }
 
-static int active(const hk_stack *s, hk_position pos, int pass) { return s->fw.site[pos].p > 0.0 && !s->clean[pass]; }
+/* The site pass `pass` uses at pos (its own sites with fw.second_sites). */
+static const hk_fw_site *psite(const hk_stack *s, int pass, hk_position pos)
+{
+    return hk_framework_pass_site(&s->fw, pass, pos);
+}
+static double pscale(const hk_stack *s, int pass, hk_position pos) { return hk_fw_site_scale(psite(s, pass, pos)); }
+static int active(const hk_stack *s, hk_position pos, int pass) { return psite(s, pass, pos)->p > 0.0 && !s->clean[pass]; }
 
 /* Input / hidden / output apply on (B,T,C)-shaped data, or copy when inactive. */
 static int site_fwd(hk_stack *s, hk_position pos, int pass, const uint8_t *mask, double *out, const double *in,
@@ -114,7 +120,7 @@ static int site_fwd(hk_stack *s, hk_position pos, int pass, const uint8_t *mask,
         memmove(out, in, sizeof(double) * (size_t)(B * T * C));
         return HK_OK;
     }
-    return hk_hiddencut_forward(out, in, mask, hk_framework_scale(&s->fw, pos), B, T, C);
+    return hk_hiddencut_forward(out, in, mask, pscale(s, pass, pos), B, T, C);
 }
 
 /* ---- hooks of block l in pass p (contexts live in the stack) ---------- */
@@ -158,7 +164,7 @@ static int setup_block(hk_stack *s, const hk_attn_hooks *weights, int pass, long
     memset(b, 0, sizeof *b);
     b->cfg = s->enc;
     if ((b->use_lora = active(s, HK_POS_LORA, pass))) {
-        b->cfg.attn.lora_p = s->fw.site[HK_POS_LORA].p;
+        b->cfg.attn.lora_p = psite(s, pass, HK_POS_LORA)->p;
         for (int i = 0; i < HK_ATTN_NPROJ; i++) b->lora[i] = s->m_lora[pass] + l * BTC;
     }
     hk_stack_attn_pair *pr = &s->pair[pass][l];
@@ -170,7 +176,7 @@ static int setup_block(hk_stack *s, const hk_attn_hooks *weights, int pass, long
         b->ah.logits_forward = pair_lf, b->ah.logits_backward = pair_lb, b->use_ah = 1;
     }
     if (active(s, HK_POS_WEIGHTS, pass)) {
-        const hk_fw_site *st = &s->fw.site[HK_POS_WEIGHTS];
+        const hk_fw_site *st = psite(s, pass, HK_POS_WEIGHTS);
         hk_dropattn_config *da = &s->da[pass][l];
         *da = (hk_dropattn_config){s->m_weights[pass] + l * LOG, NULL,
                                    st->rescale == HK_RESCALE_NORMALIZED ? HK_DROPATTN_NORM_NOGRAD : HK_DROPATTN_CLASSIC,
@@ -181,7 +187,7 @@ static int setup_block(hk_stack *s, const hk_attn_hooks *weights, int pass, long
     }
     b->ah.ctx = pr;
     if ((b->use_hh = active(s, HK_POS_HIDDEN, pass))) {
-        s->hc[pass][l] = (hk_hiddencut_ctx){s->m_hidden[pass] + l * BTC, hk_framework_scale(&s->fw, HK_POS_HIDDEN)};
+        s->hc[pass][l] = (hk_hiddencut_ctx){s->m_hidden[pass] + l * BTC, pscale(s, pass, HK_POS_HIDDEN)};
         HK_TRY(hk_hiddencut_hook(&b->hh, &s->hc[pass][l]));
     }
     return HK_OK;
@@ -218,7 +224,7 @@ static int run_backward(hk_stack *s, const hk_attn_hooks *weights, int pass, con
             long i = b * C + c;
             double g = drp[i];
             if (active(s, HK_POS_OUTPUT, pass))
-                g = s->m_output[pass][i] ? 0.0 : g * hk_framework_scale(&s->fw, HK_POS_OUTPUT);
+                g = s->m_output[pass][i] ? 0.0 : g * pscale(s, pass, HK_POS_OUTPUT);
             s->dy[b * T * C + c] = g;
         }
     for (long l = s->L - 1; l >= 0; l--) {
@@ -260,7 +266,9 @@ int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
     HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
     const long B = s->enc.attn.B, T = s->enc.attn.T, C = s->enc.attn.C, NH = s->enc.attn.NH;
     double *imp = NULL;
-    if (hk_stackmask_needs_importance(&s->fw)) {
+    hk_framework view; /* this pass's sites */
+    hk_framework_pass_view(&s->fw, pass, &view);
+    if (hk_stackmask_needs_importance(&view)) {
         /* importance from a clean forward of pass slot `pass` (overwritten later) */
         double *out = calloc((size_t)(B * s->K), sizeof(double)), *rep = calloc((size_t)(B * C), sizeof(double));
         imp = calloc((size_t)(s->L * B * T), sizeof(double));
@@ -277,7 +285,7 @@ int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
     const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
                             s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
     const hk_stackmask_shape sh = {s->L, B, T, C, NH};
-    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, hk_mask_bernoulli, r);
+    int st = hk_stackmask_sample(&m, &view, &sh, NULL, imp, hk_mask_bernoulli, r);
     free(imp);
     return st;
 }

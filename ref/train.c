@@ -121,7 +121,7 @@ int hk_framework_loss_forward(hk_step_result *res, const hk_framework *cfg, cons
         if (cfg->task_both) {
             double t2;
             HK_TRY(hk_task_loss_forward(&t2, cfg->task, out2, labels, targets, N, K));
-            res->task = 0.5 * (res->task + t2);
+            res->task = cfg->task_both == HK_TASK_SUM ? res->task + t2 : 0.5 * (res->task + t2);
         }
         const double *a = NULL, *b = NULL;
         long w = 0;
@@ -140,7 +140,7 @@ int hk_framework_loss_backward(double *dout1, double *drep1, double *dout2, doub
     HK_TRY(check_head(cfg, out2));
     HK_REQUIRE_PTR(dout1);
     if (cfg->passes == 1) return hk_task_loss_backward(dout1, 1.0, cfg->task, out1, labels, targets, N, K);
-    double wt = cfg->task_both ? 0.5 : 1.0;
+    double wt = cfg->task_both == HK_TASK_MEAN ? 0.5 : 1.0; /* pass 1 only and the sum: weight 1 each */
     HK_TRY(hk_task_loss_backward(dout1, wt, cfg->task, out1, labels, targets, N, K));
     if (cfg->task_both) {
         HK_REQUIRE(dout2 != NULL, HK_EINVAL, "argument 'dout2' is NULL but cfg->task_both needs pass 2's gradient");

@@ -10,9 +10,10 @@
  *                   output (N,1); consistency "mse" between the two passes'
  *                   last-layer representations rep (N,D) (the paper: "for
  *                   regression the last transformer layer's representation").
- *   total = task + α·consistency, task = task(pass 1), or ½(task1 + task2)
- *   when cfg->task_both.  With cfg->detach_second, pass 2's output is a
- *   constant inside the consistency loss (its gradient is not propagated). */
+ *   total = task + α·consistency, task = task(pass 1), ½(task1 + task2)
+ *   (cfg->task_both = HK_TASK_MEAN, R-Drop) or task1 + task2 (HK_TASK_SUM,
+ *   HiddenCut).  With cfg->detach_second, pass 2's output is a constant
+ *   inside the consistency loss (its gradient is not propagated). */
 #ifndef HK_TRAIN_H
 #define HK_TRAIN_H
 

@@ -286,12 +286,14 @@ START_TEST(demo_attention_numbers_agree)
 }
 END_TEST
 
-/* `hkref presets` lists the seven presets of issue 5 / HK §3.3 by name, each
- * with its source and every field: six position lines and the loss line. */
+/* `hkref presets` lists the presets of issue 5 / HK §3.3 (+ HiddenCut's
+ * official objective and its legacy variant) by name, each with its source
+ * and every field: six position lines and the loss line (pass 2's own sites,
+ * "  pass2.SITE", are extra lines). */
 START_TEST(presets_lists_every_preset_with_its_full_config)
 {
-    static const char *const names[] = {"lora", "dropkey", "dropattention", "hiddencut", "rdrop", "hiddenkey-",
-                                        "hiddenkey"};
+    static const char *const names[] = {"lora",      "dropkey", "dropattention", "hiddencut-official", "hiddencut-clean",
+                                        "hiddencut", "rdrop",   "hiddenkey-",    "hiddenkey"};
     enum { NP = sizeof names / sizeof names[0] };
     require_subcommand(-1, "presets");
     char exe[4096], cmd[4200], line[512];

@@ -8,7 +8,7 @@
 
 START_TEST(every_preset_is_valid_and_has_its_source_fields)
 {
-    ck_assert_uint_eq(hk_preset_count(), 7);
+    ck_assert_uint_eq(hk_preset_count(), 9);
     for (size_t i = 0; i < hk_preset_count(); i++) {
         hk_framework c;
         hk_assert_ok(hk_preset_get(&c, hk_preset_name(i)));
@@ -25,8 +25,25 @@ START_TEST(every_preset_is_valid_and_has_its_source_fields)
     hk_assert_ok(hk_preset_get(&m, "hiddenkey-"));
     ck_assert(m.loss == HK_LOSS_NONE && m.passes == 1);
     ck_assert(memcmp(m.site, c.site, sizeof m.site) == 0); /* HiddenKey = HiddenKey- + KL */
-    hk_assert_ok(hk_preset_get(&c, "hiddencut"));
+    hk_assert_ok(hk_preset_get(&c, "hiddencut-clean"));
     ck_assert(c.site[HK_POS_HIDDEN].rescale == HK_RESCALE_NONE && c.loss == HK_CONS_JS_MIXTURE && c.second_clean);
+    ck_assert(c.site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE && !c.task_both && !c.second_sites);
+    hk_assert_ok(hk_preset_get(&m, "hiddencut")); /* the legacy name: the same configuration */
+    ck_assert(memcmp(&m, &c, sizeof m) == 0);
+    /* SALT-NLP/HiddenCut trainer.py attn_span_cutoff + modeling_bert.py BertOutput +
+     * run_glue_hidden_cutoff.sh: pass 1 nn.Dropout(0.1) on the FFN output, pass 2
+     * the importance span (zero, no rescale) there instead; CE1 + 1.0 CE2 +
+     * 1.0 js_div, nothing detached, pass 2 not clean. */
+    hk_assert_ok(hk_preset_get(&c, "hiddencut-official"));
+    ck_assert(c.site[HK_POS_HIDDEN].p == 0.1 && c.site[HK_POS_HIDDEN].pattern == HK_PAT_ELEMENT &&
+              c.site[HK_POS_HIDDEN].rescale == HK_RESCALE_INVERTED);
+    ck_assert(c.second_sites && c.site2[HK_POS_HIDDEN].p == 0.1 &&
+              c.site2[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE &&
+              c.site2[HK_POS_HIDDEN].rescale == HK_RESCALE_NONE);
+    for (int pos = 0; pos < HK_POS_COUNT; pos++)
+        if (pos != HK_POS_HIDDEN) ck_assert(c.site[pos].p == 0.0 && c.site2[pos].p == 0.0);
+    ck_assert(c.loss == HK_CONS_JS_MIXTURE && c.weight == 1.0 && c.passes == 2 && !c.second_clean &&
+              c.task_both == HK_TASK_SUM && !c.detach_second);
     hk_assert_ok(hk_preset_get(&c, "dropattention"));
     ck_assert(c.site[HK_POS_WEIGHTS].rescale == HK_RESCALE_NORMALIZED);
     hk_assert_fails(hk_preset_get(&c, "hiddenkey+"), HK_ENOTFOUND, "'hiddenkey+'");
@@ -204,11 +221,69 @@ START_TEST(set_rejects_bad_keys_and_values_unchanged)
     hk_assert_fails(hk_framework_set(&c, "weights.rescale", "half"), HK_EDOM, "none, inverted, normalized");
     hk_assert_fails(hk_framework_set(&c, "loss", "kl"), HK_ENOTFOUND, "'kl'");
     hk_assert_fails(hk_framework_set(&c, "passes", "3"), HK_EDOM, "not 1 or 2");
-    hk_assert_fails(hk_framework_set(&c, "task_both", "yes"), HK_EDOM, "not 0 or 1");
+    hk_assert_fails(hk_framework_set(&c, "task_both", "yes"), HK_EDOM, "not 0 (pass 1), 1 (mean of both) or 2");
+    hk_assert_fails(hk_framework_set(&c, "task_both", "3"), HK_EDOM, "not 0 (pass 1), 1 (mean of both) or 2");
+    hk_assert_fails(hk_framework_set(&c, "second_sites", "2"), HK_EDOM, "not 0 or 1");
+    hk_assert_fails(hk_framework_set(&c, "pass2.hiden.p", "0.1"), HK_ENOTFOUND, "unknown position");
+    hk_assert_fails(hk_framework_set(&c, "pass2.loss", "none"), HK_ENOTFOUND, "expected pass2.SITE.FIELD");
+    hk_assert_fails(hk_framework_set(&c, "pass2.hidden.q", "0.1"), HK_ENOTFOUND, "unknown field");
     hk_assert_fails(hk_framework_set(&c, "weight", "inf"), HK_EDOM, "not a finite number");
     hk_assert_fails(hk_framework_set(&c, "task", "ranking"), HK_EDOM, "classification, regression");
     hk_assert_fails(hk_framework_set(NULL, "loss", "none"), HK_EINVAL, "");
     ck_assert(memcmp(&c, &before, sizeof c) == 0);
+}
+END_TEST
+
+/* Pass 2's own sites (second_sites): validated like pass 1's, never ignored,
+ * exclusive with a clean pass 2, set by "pass2.SITE.FIELD". */
+START_TEST(per_pass_sites_rules_and_setter)
+{
+    hk_framework c;
+    hk_assert_ok(hk_preset_get(&c, "hiddencut-official"));
+    hk_assert_ok(hk_framework_validate(&c));
+    ck_assert(hk_framework_pass_site(&c, 0, HK_POS_HIDDEN) == &c.site[HK_POS_HIDDEN]);
+    ck_assert(hk_framework_pass_site(&c, 1, HK_POS_HIDDEN) == &c.site2[HK_POS_HIDDEN]);
+    hk_framework v;
+    hk_framework_pass_view(&c, 1, &v);
+    ck_assert(v.site[HK_POS_HIDDEN].pattern == HK_PAT_SPAN_IMPORTANCE && v.site[HK_POS_HIDDEN].p == 0.1);
+    hk_framework_pass_view(&c, 0, &v);
+    ck_assert(v.site[HK_POS_HIDDEN].pattern == HK_PAT_ELEMENT);
+    c.second_clean = 1;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "pick one");
+    c.second_clean = 0;
+    c.site2[HK_POS_LOGITS] = (hk_fw_site){0.2, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site2[logits].rescale inverted");
+    c.site2[HK_POS_LOGITS].rescale = HK_RESCALE_NONE;
+    c.site2[HK_POS_WEIGHTS] = (hk_fw_site){0.2, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED};
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "site2[weights].rescale normalized with site2[logits]");
+    c.site2[HK_POS_WEIGHTS].p = 0.0;
+    hk_assert_ok(hk_framework_validate(&c));
+    c.second_sites = 0; /* site2 would be silently ignored */
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "second_sites 0");
+    c.task_both = 3, c.second_sites = 1;
+    hk_assert_fails(hk_framework_validate(&c), HK_EINVAL, "task_both");
+    /* pass 1 with nothing, pass 2 with its own site: two different passes */
+    hk_framework_init(&c);
+    c.loss = HK_CONS_KL_BIDIR, c.weight = 1.0, c.passes = 2, c.second_sites = 1;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "identical");
+    c.site2[HK_POS_OUTPUT] = (hk_fw_site){0.3, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    hk_assert_ok(hk_framework_validate(&c));
+    c.loss = HK_LOSS_NONE, c.weight = 0.0, c.passes = 1, c.site2[HK_POS_OUTPUT].p = 0.0;
+    hk_assert_fails(hk_framework_validate(&c), HK_EDOM, "without a loss");
+    /* the setter: the official objective from hiddenkey-'s empty start */
+    hk_framework want;
+    hk_assert_ok(hk_preset_get(&want, "hiddencut-official"));
+    hk_framework_init(&c);
+    const char *kv[][2] = {{"hidden.p", "0.1"},          {"hidden.rescale", "inverted"}, {"pass2.hidden.p", "0.1"},
+                           {"pass2.hidden.pattern", "span_importance"}, {"second_sites", "1"},
+                           {"loss", "js_mixture"},      {"weight", "1"},               {"passes", "2"},
+                           {"task_both", "2"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) hk_assert_ok(hk_framework_set(&c, kv[i][0], kv[i][1]));
+    ck_assert(memcmp(&c, &want, sizeof c) == 0);
+    char buf[2048];
+    hk_assert_ok(hk_framework_describe(&c, buf, sizeof buf));
+    ck_assert(strstr(buf, "pass2.hidden   p=0.10 pattern=span_importance rescale=none") != NULL);
+    ck_assert(strstr(buf, "task_both=2 detach_second=0 task=classification second_sites=1") != NULL);
 }
 END_TEST
 
@@ -221,6 +296,7 @@ Suite *suite_framework(void)
     tcase_add_test(core, count_of_valid_two_position_combinations);
     tcase_add_test(core, scale_and_describe);
     tcase_add_test(core, set_by_name);
+    tcase_add_test(core, per_pass_sites_rules_and_setter);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, invalid_combinations_say_why);

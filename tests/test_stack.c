@@ -63,6 +63,56 @@ START_TEST(hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped)
 }
 END_TEST
 
+/* hiddencut-official: pass 1 uses site[] (element dropout, token-mixed
+ * masks), pass 2 site2[] (the importance span: whole tokens), and pass 2's
+ * forward is, bit for bit, the pass-1 forward of a stack configured with
+ * pass 2's sites and given the same mask; both passes are backpropagated. */
+START_TEST(hiddencut_official_pass2_uses_its_own_sites)
+{
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddencut-official"));
+    fw.site[HK_POS_HIDDEN].p = 0.5, fw.site2[HK_POS_HIDDEN].p = 0.5;
+    hk_stack s;
+    two_pass_stack(&s, &fw, 11);
+    const long B = s.enc.attn.B, T = s.enc.attn.T, C = s.enc.attn.C;
+    long mixed[2] = {0, 0}, cut[2] = {0, 0};
+    for (int p = 0; p < 2; p++)
+        for (long l = 0; l < s.L; l++)
+            for (long bt = 0; bt < B * T; bt++) {
+                const uint8_t *row = s.m_hidden[p] + l * B * T * C + bt * C;
+                long n = 0;
+                for (long c = 0; c < C; c++) n += row[c];
+                mixed[p] += n > 0 && n < C, cut[p] += n == C;
+            }
+    ck_assert_msg(mixed[0] > 0 && mixed[1] == 0 && cut[1] > 0, "element pass 1 (%ld mixed tokens), span pass 2 "
+                  "(%ld mixed, %ld cut)", mixed[0], mixed[1], cut[1]);
+    hk_model m;
+    hk_assert_ok(hk_stack_model(&s, &m));
+    double work[4 * 2 * (3 + 4)], o2[6], r2[8], o3[6], r3[8];
+    hk_step_result res;
+    hk_assert_ok(hk_train_step(&res, &s.fw, &m, s.labels, s.targets, work));
+    ck_assert_int_eq(res.backward_passes, 2);
+    hk_assert_ok(m.forward(m.ctx, 1, 0, o2, r2));
+    hk_framework one;
+    hk_framework_pass_view(&fw, 1, &one);
+    one.loss = HK_LOSS_NONE, one.weight = 0.0, one.passes = 1, one.second_sites = 0, one.task_both = 0;
+    memset(one.site2, 0, sizeof one.site2);
+    hk_stack t;
+    hk_enc_config e = cfg();
+    hk_assert_ok(hk_stack_alloc(&t, &e, 2, 3, &one));
+    gsl_rng *r = hk_rng_new(11);
+    hk_assert_ok(hk_stack_init(&t, r));
+    hk_rng_free(r);
+    memcpy(t.m_hidden[0], s.m_hidden[1], (size_t)(s.L * B * T * C));
+    hk_model mt;
+    hk_assert_ok(hk_stack_model(&t, &mt));
+    hk_assert_ok(mt.forward(mt.ctx, 0, 0, o3, r3));
+    ck_assert(memcmp(o2, o3, sizeof o2) == 0 && memcmp(r2, r3, sizeof r2) == 0);
+    hk_stack_free(&t);
+    hk_stack_free(&s);
+}
+END_TEST
+
 START_TEST(two_passes_draw_independent_masks)
 {
     /* hiddenkey-'s sites at p = 0.5 on 2 blocks: pass 0 and pass 1 draw
@@ -293,6 +343,7 @@ Suite *suite_stack(void)
     TCase *core = tcase_create("Core");
     tcase_add_test(core, hiddenkey_step_backpropagates_one_pass_and_clean_pass_is_undropped);
     tcase_add_test(core, two_passes_draw_independent_masks);
+    tcase_add_test(core, hiddencut_official_pass2_uses_its_own_sites);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, errors_name_the_argument);

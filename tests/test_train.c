@@ -5,6 +5,8 @@
 
 #include "ref/train.h"
 
+#include <math.h>
+
 START_TEST(cross_entropy_and_mse_closed_forms)
 {
     /* logits (0, ln 3) label 1: p = 3/4, CE = ln(4/3); label 0: ln 4. Mean of both. */
@@ -80,12 +82,49 @@ START_TEST(errors_name_the_argument)
 }
 END_TEST
 
+/* HiddenCut's official objective (SALT-NLP/HiddenCut trainer.py: CE(ori) +
+ * CE(cut) + js_div(p, q), js_div = ½[KL(m‖p) + KL(m‖q)] batchmean) on one
+ * row, K = 2, written out by hand: out1 = (0, ln 3) gives p = (1/4, 3/4),
+ * out2 = (0, 0) gives q = (1/2, 1/2), label 0: CE1 = ln 4, CE2 = ln 2,
+ * m = (3/8, 5/8).  The mean choice (R-Drop) halves the CE sum. */
+START_TEST(hiddencut_official_sum_closed_form)
+{
+    const double o1[2] = {0.0, log(3.0)}, o2[2] = {0.0, 0.0};
+    const long y[1] = {0};
+    const double js = 0.5 * (0.375 * log(0.375 / 0.25) + 0.625 * log(0.625 / 0.75) + 0.375 * log(0.375 / 0.5) +
+                             0.625 * log(0.625 / 0.5));
+    hk_framework c;
+    hk_assert_ok(hk_preset_get(&c, "hiddencut-official"));
+    c.weight = 0.5;
+    hk_step_result r;
+    hk_assert_ok(hk_framework_loss_forward(&r, &c, o1, NULL, o2, NULL, y, NULL, 1, 2, 1));
+    ck_assert_double_eq_tol(r.task, log(4.0) + log(2.0), 1e-15);
+    ck_assert_double_eq_tol(r.consistency, js, 1e-15);
+    ck_assert_double_eq_tol(r.total, log(8.0) + 0.5 * js, 1e-15);
+    /* gradient: d/dz of CE is softmax - onehot on each pass, weight 1 each
+     * (the sum), plus the JS part; without the JS (its own closed form is
+     * tests/test_consistency.c) the task part alone is checked here */
+    double d1[2] = {0}, d2[2] = {0};
+    c.weight = 1e-300; /* the JS contributes nothing representable at this weight */
+    hk_assert_ok(hk_framework_loss_backward(d1, NULL, d2, NULL, &c, o1, NULL, o2, NULL, y, NULL, 1, 2, 1));
+    ck_assert_double_eq_tol(d1[0], 0.25 - 1.0, 1e-15);
+    ck_assert_double_eq_tol(d1[1], 0.75, 1e-15);
+    ck_assert_double_eq_tol(d2[0], 0.5 - 1.0, 1e-15);
+    ck_assert_double_eq_tol(d2[1], 0.5, 1e-15);
+    c.task_both = HK_TASK_MEAN;
+    c.weight = 0.5;
+    hk_assert_ok(hk_framework_loss_forward(&r, &c, o1, NULL, o2, NULL, y, NULL, 1, 2, 1));
+    ck_assert_double_eq_tol(r.task, 0.5 * log(8.0), 1e-15);
+}
+END_TEST
+
 Suite *suite_train(void)
 {
     Suite *s = suite_create("train");
     TCase *core = tcase_create("Core");
     tcase_add_test(core, cross_entropy_and_mse_closed_forms);
     tcase_add_test(core, loss_head_gradient_choices);
+    tcase_add_test(core, hiddencut_official_sum_closed_form);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, errors_name_the_argument);

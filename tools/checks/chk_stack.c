@@ -83,12 +83,21 @@ static int install_frozen(void *ctx)
 {
     freeze *fz = ctx;
     hk_stack *s = fz->s;
-    if (s->fw.site[HK_POS_WEIGHTS].p == 0.0 || s->fw.site[HK_POS_WEIGHTS].rescale != HK_RESCALE_NORMALIZED)
-        return HK_OK;
+    int norm[2], any = 0; /* per pass (its own sites with second_sites) */
+    for (int p = 0; p < 2; p++) {
+        const hk_fw_site *ws = hk_framework_pass_site(&s->fw, p, HK_POS_WEIGHTS);
+        any |= norm[p] = ws->p > 0.0 && ws->rescale == HK_RESCALE_NORMALIZED;
+    }
+    if (!any) return HK_OK;
     const long rows = SB * SNH * ST;
     for (int p = 0; p < 2; p++)
         for (long l = 0; l < s->L; l++) {
             long i = p * s->L + l;
+            if (!norm[p]) { /* a pass without NoGrad keeps its own hook (inactive: never installed) */
+                if (hk_framework_pass_site(&s->fw, p, HK_POS_WEIGHTS)->p > 0.0)
+                    HK_TRY(hk_dropattn_hooks(&fz->h[i], &s->da[p][l]));
+                continue;
+            }
             const uint8_t *mask = s->m_weights[p] + l * rows * ST;
             const double *w = s->cache[p][l].attn.w_pre;
             for (long row = 0; row < rows; row++) {
@@ -230,8 +239,10 @@ static int preset_run(hk_check_result *res, const char *name)
     hk_framework cfg;
     HK_TRY(hk_preset_get(&cfg, name));
     /* p = 0.1 on 2·3·4 masks often drops nothing: raise active rates to 0.4 */
-    for (int pos = 0; pos < HK_POS_COUNT; pos++)
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) {
         if (cfg.site[pos].p > 0) cfg.site[pos].p = 0.4;
+        if (cfg.site2[pos].p > 0) cfg.site2[pos].p = 0.4;
+    }
     hk_gc_report rep;
     int bw = 0;
     HK_TRY(stack_check(&cfg, 2, GC_ALL, 201, &rep, &bw));
@@ -240,6 +251,10 @@ static int preset_run(hk_check_result *res, const char *name)
         res->failed++;
         snprintf(res->detail, sizeof res->detail, "hiddenkey ran %d backward passes, expected 1 (Fig. 3)", bw);
     }
+    if (!strcmp(name, "hiddencut-official") && bw != 2) { /* both CE terms and the JS reach pass 2 */
+        res->failed++;
+        snprintf(res->detail, sizeof res->detail, "hiddencut-official ran %d backward passes, expected 2", bw);
+    }
     return HK_OK;
 }
 
@@ -247,9 +262,59 @@ static int p_lora(hk_check_result *res) { return preset_run(res, "lora"); }
 static int p_dropkey(hk_check_result *res) { return preset_run(res, "dropkey"); }
 static int p_dropattention(hk_check_result *res) { return preset_run(res, "dropattention"); }
 static int p_hiddencut(hk_check_result *res) { return preset_run(res, "hiddencut"); }
+static int p_hiddencut_official(hk_check_result *res) { return preset_run(res, "hiddencut-official"); }
 static int p_rdrop(hk_check_result *res) { return preset_run(res, "rdrop"); }
 static int p_hiddenkey_minus(hk_check_result *res) { return preset_run(res, "hiddenkey-"); }
 static int p_hiddenkey(hk_check_result *res) { return preset_run(res, "hiddenkey"); }
+
+/* Pass 2 with its own sites over real blocks: the two attention positions
+ * split between the passes (NoGrad DropAttention on one pass only: the
+ * frozen-denominator surrogate per pass), lora on pass 1 against input +
+ * output on pass 2, and HiddenCut's official pair on a regression task. */
+static int per_pass_run(hk_check_result *res)
+{
+    typedef struct {
+        hk_position p1, p2, p2b;
+        hk_fw_site s1, s2, s2b;
+        int loss, task_both, detach, task;
+    } pp;
+    const hk_fw_site wn = {0.4, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED}, lc = {0.4, HK_PAT_COLUMN, HK_RESCALE_NONE},
+                     le = {0.4, HK_PAT_ELEMENT, HK_RESCALE_NONE}, wc = {0.4, HK_PAT_COLUMN, HK_RESCALE_INVERTED},
+                     lo = {0.4, HK_PAT_ELEMENT, HK_RESCALE_INVERTED}, is = {0.4, HK_PAT_SPAN, HK_RESCALE_NONE},
+                     hs = {0.4, HK_PAT_SPAN_IMPORTANCE, HK_RESCALE_NONE}, off = {0};
+    const pp runs[] = {
+        {HK_POS_WEIGHTS, HK_POS_LOGITS, HK_POS_OUTPUT, wn, lc, off, HK_CONS_KL_BIDIR, HK_TASK_SUM, 0, 0},
+        {HK_POS_LOGITS, HK_POS_WEIGHTS, HK_POS_OUTPUT, le, wc, off, HK_CONS_JS_MIXTURE, HK_TASK_MEAN, 1, 0},
+        {HK_POS_LORA, HK_POS_INPUT, HK_POS_OUTPUT, lo, is, lo, HK_CONS_JS_TEXTBOOK, HK_TASK_PASS1, 0, 0},
+        {HK_POS_HIDDEN, HK_POS_HIDDEN, HK_POS_OUTPUT, lo, hs, off, HK_CONS_MSE, HK_TASK_SUM, 0, 1},
+    };
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        const pp *u = &runs[k];
+        hk_framework c;
+        hk_framework_init(&c);
+        c.task = (hk_task)u->task;
+        c.site[u->p1] = u->s1;
+        c.second_sites = 1;
+        c.site2[u->p2] = u->s2;
+        if (u->s2b.p > 0) c.site2[u->p2b] = u->s2b;
+        c.loss = u->loss, c.weight = 0.7, c.passes = 2, c.task_both = u->task_both, c.detach_second = u->detach;
+        HK_TRY(hk_framework_validate(&c));
+        hk_gc_report rep;
+        int bw = 0;
+        HK_TRY(stack_check(&c, 2, GC_ALL, 300 + (unsigned long)k, &rep, &bw));
+        hk_check_result one;
+        memset(&one, 0, sizeof one);
+        hk_check_from_gc(&one, &rep);
+        res->cases += one.cases, res->failed += one.failed;
+        if (one.worst > res->worst) res->worst = one.worst;
+        if (one.failed && !res->detail[0])
+            snprintf(res->detail, sizeof res->detail, "per-pass run %zu (%s -> %s): %.400s", k, hk_position_name(u->p1),
+                     hk_position_name(u->p2), one.detail);
+    }
+    return HK_OK;
+}
 
 /* ---- the combinations sweep ------------------------------------------
  * A "site" is one valid (position, pattern, rescale) at p = 0.4; the valid
@@ -520,8 +585,12 @@ static const hk_check checks[] = {
     {"gradcheck", "stack.preset.dropkey", "2 blocks, preset dropkey (element, -inf) vs FD", p_dropkey},
     {"gradcheck", "stack.preset.dropattention", "2 blocks, preset dropattention (NoGrad normalized) vs FD",
      p_dropattention},
-    {"gradcheck", "stack.preset.hiddencut", "2 blocks, preset hiddencut (importance span, clean pass, mixture JS)",
-     p_hiddencut},
+    {"gradcheck", "stack.preset.hiddencut", "2 blocks, preset hiddencut = hiddencut-clean (importance span, clean "
+     "pass, mixture JS)", p_hiddencut},
+    {"gradcheck", "stack.preset.hiddencut-official", "2 blocks, preset hiddencut-official (pass 1 dropout, pass 2 "
+     "importance span, CE1 + CE2 + mixture JS, both passes backpropagated)", p_hiddencut_official},
+    {"gradcheck", "stack.per_pass", "2 blocks, pass 2 with its own sites (second_sites): different attention "
+     "positions / NoGrad on one pass only / lora vs input+output / regression, each task_both", per_pass_run},
     {"gradcheck", "stack.preset.rdrop", "2 blocks, preset rdrop (KL, two dropout passes, CE on both)", p_rdrop},
     {"gradcheck", "stack.preset.hiddenkey-", "2 blocks, preset hiddenkey- (column DropKey + element HiddenCut)",
      p_hiddenkey_minus},

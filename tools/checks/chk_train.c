@@ -43,9 +43,15 @@ typedef struct {
     double targets[FN];
 } fixture;
 
+/* The site pass `pass` uses at pos (its own sites with cfg.second_sites). */
+static const hk_fw_site *fx_site(const fixture *f, hk_position pos, int pass)
+{
+    return hk_framework_pass_site(&f->cfg, pass, pos);
+}
+
 static int site_active(const fixture *f, hk_position pos, int pass)
 {
-    return f->cfg.site[pos].p > 0.0 && !f->clean[pass];
+    return fx_site(f, pos, pass)->p > 0.0 && !f->clean[pass];
 }
 
 static int site_fwd(fixture *f, hk_position pos, int pass, double *out, const double *in, long B, long T, long C)
@@ -54,7 +60,7 @@ static int site_fwd(fixture *f, hk_position pos, int pass, double *out, const do
         memmove(out, in, sizeof(double) * (size_t)(B * T * C));
         return HK_OK;
     }
-    return hk_hiddencut_forward(out, in, f->mask[pos][pass], hk_framework_scale(&f->cfg, pos), B, T, C);
+    return hk_hiddencut_forward(out, in, f->mask[pos][pass], hk_fw_site_scale(fx_site(f, pos, pass)), B, T, C);
 }
 
 static int site_bwd(fixture *f, hk_position pos, int pass, double *din, const double *dout, long B, long T, long C)
@@ -63,7 +69,8 @@ static int site_bwd(fixture *f, hk_position pos, int pass, double *din, const do
         for (long i = 0; i < B * T * C; i++) din[i] += dout[i];
         return HK_OK;
     }
-    return hk_hiddencut_backward(din, dout, f->mask[pos][pass], hk_framework_scale(&f->cfg, pos), B, T, C);
+    return hk_hiddencut_backward(din, dout, f->mask[pos][pass], hk_fw_site_scale(fx_site(f, pos, pass)), B, T,
+                                 C);
 }
 
 static int fx_forward(void *ctx, int pass, int clean, double *out, double *rep)
@@ -73,7 +80,7 @@ static int fx_forward(void *ctx, int pass, int clean, double *out, double *rep)
     HK_TRY(site_fwd(f, HK_POS_INPUT, pass, f->xin[pass], f->x, FN, FT, FC));
     int ld = site_active(f, HK_POS_LORA, pass);
     HK_TRY(hk_lora_forward(f->u[pass], f->xa[pass], f->xin[pass], f->W, f->bW, f->A, f->Bm,
-                           ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0,
+                           ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? fx_site(f, HK_POS_LORA, pass)->p : 0.0,
                            &(hk_lora_dims){FN * FT, FC, FC, FR, FR, f->s}));
     HK_TRY(site_fwd(f, HK_POS_HIDDEN, pass, f->h[pass], f->u[pass], FN, FT, FC));
     for (int n = 0; n < FN; n++)
@@ -100,13 +107,13 @@ static int fx_backward(void *ctx, int pass, const double *dout, const double *dr
     HK_TRY(site_bwd(f, HK_POS_HIDDEN, pass, du, dh, FN, FT, FC));
     int ld = site_active(f, HK_POS_LORA, pass);
     return hk_lora_backward(NULL, f->dA, f->dB, du, f->xin[pass], f->xa[pass], f->W, f->A, f->Bm,
-                            ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0,
+                            ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? fx_site(f, HK_POS_LORA, pass)->p : 0.0,
                             &(hk_lora_dims){FN * FT, FC, FC, FR, FR, f->s});
 }
 
 static int sample_site(fixture *f, hk_position pos, int pass, gsl_rng *r)
 {
-    const hk_fw_site *s = &f->cfg.site[pos];
+    const hk_fw_site *s = fx_site(f, pos, pass);
     long T = pos == HK_POS_OUTPUT ? 1 : FT;
     if (s->pattern == HK_PAT_SPAN_IMPORTANCE) {
         const double imp[FN * FT] = {0.2, 1.5, 0.7, 0.9, 0.1, 2.0};
@@ -121,8 +128,10 @@ static int fx_init(fixture *f, const hk_framework *cfg, unsigned long seed)
 {
     memset(f, 0, sizeof *f);
     f->cfg = *cfg;
-    for (int pos = 0; pos < HK_POS_COUNT; pos++)
+    for (int pos = 0; pos < HK_POS_COUNT; pos++) {
         if (f->cfg.site[pos].p > 0.0) f->cfg.site[pos].p = 0.4;
+        if (f->cfg.site2[pos].p > 0.0) f->cfg.site2[pos].p = 0.4;
+    }
     f->K = cfg->task == HK_TASK_REGRESSION ? 1 : FKMAX;
     f->s = 2.0; /* alpha / r */
     gsl_rng *r = hk_rng_new(seed);
@@ -138,8 +147,8 @@ static int fx_init(fixture *f, const hk_framework *cfg, unsigned long seed)
     f->labels[0] = 2, f->labels[1] = 0;
     int st = HK_OK;
     for (int pos = 0; pos < HK_POS_COUNT && !st; pos++)
-        if (f->cfg.site[pos].p > 0.0)
-            for (int pass = 0; pass < 2 && !st; pass++) st = sample_site(f, (hk_position)pos, pass, r);
+        for (int pass = 0; pass < 2 && !st; pass++)
+            if (fx_site(f, (hk_position)pos, pass)->p > 0.0) st = sample_site(f, (hk_position)pos, pass, r);
     hk_rng_free(r);
     return st;
 }
@@ -229,9 +238,74 @@ static int combos(hk_check_result *res)
     return HK_OK;
 }
 
+/* Per-pass dropout (hk_framework.second_sites): pass 2 with its own sites.
+ * Two families at the cheap model's positions: pass 1 each valid single site
+ * or none, pass 2 the importance span (HiddenCut's cut pass); and pass 1
+ * element dropout on the hidden position (HiddenCut's standard-dropout pass),
+ * pass 2 each valid single site.  × every loss valid with two dropout passes
+ * (classification kl_bidir, js_mixture, js_textbook; regression mse) × task_both
+ * 0/1/2 (pass 1, mean, sum) × detach_second 0/1. */
+static int per_pass(hk_check_result *res)
+{
+    static const hk_position fx_pos[4] = {HK_POS_LORA, HK_POS_INPUT, HK_POS_HIDDEN, HK_POS_OUTPUT};
+    const hk_fw_site cut = {0.1, HK_PAT_SPAN_IMPORTANCE, HK_RESCALE_NONE}, drop = {0.1, HK_PAT_ELEMENT,
+                                                                                   HK_RESCALE_INVERTED};
+    long ran = 0;
+    res->bound = 1.0;
+    snprintf(res->unit, sizeof res->unit, "err/tol");
+    for (int task = 0; task < 2; task++)
+        for (int fam = 0; fam < 2; fam++)
+            for (int ip = -1; ip < 4; ip++)
+                for (int pat = 0; pat < HK_PAT_COUNT; pat++)
+                    for (int rs = 0; rs < HK_RESCALE_COUNT; rs++)
+                        for (int loss = 0; loss < HK_CONS_COUNT; loss++)
+                            for (int choice = 0; choice < 6; choice++) {
+                                if (ip < 0 && (fam == 1 || pat || rs)) continue; /* "none": pass 1 of family 0 */
+                                hk_framework c;
+                                hk_framework_init(&c);
+                                c.task = (hk_task)task;
+                                c.second_sites = 1;
+                                hk_fw_site pick = {0.1, (hk_pattern_kind)pat, (hk_rescale)rs};
+                                if (fam == 0) {
+                                    if (ip >= 0) c.site[fx_pos[ip]] = pick;
+                                    c.site2[HK_POS_HIDDEN] = cut;
+                                } else {
+                                    c.site[HK_POS_HIDDEN] = drop;
+                                    c.site2[fx_pos[ip]] = pick;
+                                }
+                                c.loss = loss, c.weight = 0.7, c.passes = 2;
+                                c.task_both = choice % 3;
+                                c.detach_second = choice / 3;
+                                if (hk_framework_validate(&c) != HK_OK) continue;
+                                hk_error_clear();
+                                hk_gc_report rep;
+                                HK_TRY(fx_check(&c, 5000 + (unsigned long)ran, &rep, NULL));
+                                char label[160];
+                                snprintf(label, sizeof label, "%s family %d %s/%s/%s loss=%s both=%d detach=%d",
+                                         task ? "regression" : "classification", fam,
+                                         ip < 0 ? "none" : hk_position_name(fx_pos[ip]),
+                                         hk_pattern_kind_name((hk_pattern_kind)pat), hk_rescale_name((hk_rescale)rs),
+                                         hk_consistency_name((hk_consistency)loss), c.task_both, c.detach_second);
+                                merge(res, &rep, label);
+                                ran++;
+                            }
+    /* (22 + 21) configurations (21 valid sites at these positions, as in
+     * train.combinations, + none) × (3 classification losses + 1 regression)
+     * × 6 choices; js_eq12 needs a clean pass 2 and is excluded. */
+    if (ran != 43 * 4 * 6) {
+        res->failed++;
+        snprintf(res->detail, sizeof res->detail, "ran %ld per-pass combinations, expected %d", ran, 43 * 4 * 6);
+    }
+    return HK_OK;
+}
+
 static const hk_check checks[] = {
     {"gradcheck", "train.combinations",
      "all 462 valid combinations at lora/input/hidden/output x losses x gradient choices, dA dB vs FD", combos},
+    {"gradcheck", "train.per_pass",
+     "pass 2 with its own sites (second_sites): 1032 steps, HiddenCut's cut pass and standard-dropout pass against "
+     "every site, x losses x task_both 0/1/2 x detach, dA dB vs FD",
+     per_pass},
 };
 
 const hk_check *hk_checks_train(size_t *n)

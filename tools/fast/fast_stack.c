@@ -130,9 +130,15 @@ float *hk_fast_stack_lora(const hk_fast_stack *s, long l, int k, int grad, long 
     return a[k];
 }
 
+/* The site pass `pass` uses at pos (its own sites with fw.second_sites). */
+static const hk_fw_site *psite(const hk_fast_stack *s, int pass, hk_position pos)
+{
+    return hk_framework_pass_site(&s->fw, pass, pos);
+}
+
 static int active(const hk_fast_stack *s, hk_position pos, int pass)
 {
-    return s->fw.site[pos].p > 0.0 && !s->clean[pass];
+    return psite(s, pass, pos)->p > 0.0 && !s->clean[pass];
 }
 
 /* The masks of block l in pass `pass` (ref/stack.c's setup_block). */
@@ -145,18 +151,18 @@ static hk_fast_masks block_masks(const hk_fast_stack *s, int pass, long l)
     if (active(s, HK_POS_LORA, pass)) {
         m.lora_k = m.lora_v = s->m_lora[pass] + l * BTC; /* one mask per block, as ref/stack.h */
         if (s->cfg.lora_qo) m.lora_q = m.lora_o = m.lora_k;
-        m.lora_p = (float)s->fw.site[HK_POS_LORA].p;
+        m.lora_p = (float)psite(s, pass, HK_POS_LORA)->p;
     }
     if (active(s, HK_POS_LOGITS, pass)) m.dropkey = s->m_logits[pass] + l * LOG;
     if (active(s, HK_POS_WEIGHTS, pass)) {
-        const hk_fw_site *st = &s->fw.site[HK_POS_WEIGHTS];
+        const hk_fw_site *st = psite(s, pass, HK_POS_WEIGHTS);
         m.dropattn = s->m_weights[pass] + l * LOG;
         m.dropattn_variant = st->rescale == HK_RESCALE_NORMALIZED ? HK_FAST_DA_NORM_NOGRAD : HK_FAST_DA_CLASSIC;
         m.dropattn_p = (float)st->p;
     }
     if (active(s, HK_POS_HIDDEN, pass)) {
         m.hidden = s->m_hidden[pass] + l * BTC;
-        m.hidden_scale = (float)hk_framework_scale(&s->fw, HK_POS_HIDDEN);
+        m.hidden_scale = (float)hk_fw_site_scale(psite(s, pass, HK_POS_HIDDEN));
     }
     return m;
 }
@@ -169,7 +175,7 @@ static void site(const hk_fast_stack *s, hk_position pos, int pass, const uint8_
         memmove(out, in, sizeof(float) * (size_t)n);
         return;
     }
-    const float sc = (float)hk_framework_scale(&s->fw, pos);
+    const float sc = (float)hk_fw_site_scale(psite(s, pass, pos));
     for (long i = 0; i < n; i++) out[i] = mask[i] ? 0.0f : in[i] * sc;
 }
 
@@ -205,7 +211,9 @@ static void qkv_snapshot(hk_fast_stack *s, int ok)
  * attention masks and what follows differs (HiddenKey: DropKey, HiddenCut). */
 static int qkv_reusable(const hk_fast_stack *s, const float *a)
 {
-    if (!s->snap_ok || s->snap_lora_b != s->lora_b || s->fw.site[HK_POS_LORA].p > 0 || s->cfg.lora_qo) return 0;
+    if (!s->snap_ok || s->snap_lora_b != s->lora_b || psite(s, 0, HK_POS_LORA)->p > 0 || psite(s, 1, HK_POS_LORA)->p > 0 ||
+        s->cfg.lora_qo)
+        return 0;
     const long BTC = s->cfg.B * s->cfg.T * s->cfg.C;
     if (memcmp(a, s->cache[0][0].x, sizeof(float) * (size_t)BTC) != 0) return 0;
     float **slot[FP_N];
@@ -277,7 +285,7 @@ static int fs_backward(void *ctx, int pass, const double *dout, const double *dr
                 1.0f, s->drp, (int)C);
     memset(s->dy, 0, sizeof(float) * (size_t)BTC);
     const int out_on = active(s, HK_POS_OUTPUT, pass);
-    const float osc = (float)hk_framework_scale(&s->fw, HK_POS_OUTPUT);
+    const float osc = (float)hk_fw_site_scale(psite(s, pass, HK_POS_OUTPUT));
     for (long b = 0; b < B; b++)
         for (long c = 0; c < C; c++) {
             long i = b * C + c;
@@ -290,7 +298,7 @@ static int fs_backward(void *ctx, int pass, const double *dout, const double *dr
     }
     if (s->dx) { /* gradient of the embeddings through the input site (pre-training) */
         const int in_on = active(s, HK_POS_INPUT, pass);
-        const float isc = (float)hk_framework_scale(&s->fw, HK_POS_INPUT);
+        const float isc = (float)hk_fw_site_scale(psite(s, pass, HK_POS_INPUT));
         for (long i = 0; i < BTC; i++)
             s->dx[i] += in_on ? (s->m_input[pass][i] ? 0.0f : s->dy[i] * isc) : s->dy[i];
     }
@@ -323,7 +331,9 @@ int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
     HK_REQUIRE(pass == 0 || pass == 1, HK_EINVAL, "pass must be 0 or 1 (got %d)", pass);
     const long B = s->cfg.B, T = s->cfg.T;
     double *imp = NULL;
-    if (hk_stackmask_needs_importance(&s->fw)) {
+    hk_framework view; /* this pass's sites */
+    hk_framework_pass_view(&s->fw, pass, &view);
+    if (hk_stackmask_needs_importance(&view)) {
         imp = calloc((size_t)(s->L * B * T), 8);
         HK_REQUIRE(imp, HK_ENOMEM, "importance allocation failed");
         int st = importance(s, pass, imp);
@@ -335,7 +345,7 @@ int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
     const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
                             s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
     const hk_stackmask_shape sh = {s->L, B, T, s->cfg.C, s->cfg.NH};
-    int st = hk_stackmask_sample(&m, &s->fw, &sh, s->pad, imp, hk_fast_mask_bernoulli, r);
+    int st = hk_stackmask_sample(&m, &view, &sh, s->pad, imp, hk_fast_mask_bernoulli, r);
     free(imp);
     return st;
 }

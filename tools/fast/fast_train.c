@@ -52,7 +52,10 @@ int hk_train_framework(const hk_train_opts *o, hk_framework *fw)
     HK_TRY(hk_preset_get(fw, o->preset));
     if (o->rate > 0)
         for (int p = 0; p < HK_POS_COUNT; p++)
-            if (fw->site[p].p > 0) fw->site[p].p = o->rate;
+            for (int k = 0; k < 2; k++) { /* pass 1's sites and pass 2's own */
+                hk_fw_site *st = k ? &fw->site2[p] : &fw->site[p];
+                if (st->p > 0) st->p = o->rate;
+            }
     HK_REQUIRE(o->nset >= 0 && o->nset <= HK_TRAIN_MAX_SET, HK_EINVAL, "at most %d --set options", HK_TRAIN_MAX_SET);
     for (int i = 0; i < o->nset; i++) {
         const char *eq = strchr(o->set[i], '=');
