@@ -92,18 +92,15 @@ static int cmd_list(void)
 
 /* ---- check: options (every single-value option at most once; list options repeat, union) ---- */
 
-#define MAX_SEL 64
-
 typedef struct {
     hk_golden_dir_opts d;
     hk_check_report_opts rep;
-    const char *ops[MAX_SEL], *cases[MAX_SEL], *xops[MAX_SEL], *xcases[MAX_SEL];
+    const char **ops, **cases, **xops, **xcases; /* each with room for argc entries */
 } check_opts;
 
 static int add_sel(const char **list, size_t *n, const char *opt, const char *v)
 {
     if (!v[0]) return hk_cli_usage_error("golden", "check: %s needs a non-empty value", opt);
-    if (*n >= MAX_SEL) return hk_cli_usage_error("golden", "check: more than %d %s options", MAX_SEL, opt);
     list[(*n)++] = v;
     return 0;
 }
@@ -187,14 +184,19 @@ static int cmd_check(int argc, char **argv)
 {
     check_opts o;
     memset(&o, 0, sizeof o);
+    const char **lists = calloc(4 * (size_t)argc, sizeof *lists);
+    if (!lists) return hk_cli_usage_error("golden", "check: out of memory");
+    o.ops = lists;
+    o.cases = lists + argc;
+    o.xops = lists + 2 * argc;
+    o.xcases = lists + 3 * argc;
     int help = 0, rc = parse_check(argc, argv, &o, &help);
-    if (help) {
-        usage(stdout);
-        return 0;
+    if (help) usage(stdout);
+    hk_check_report *rep = help || rc ? NULL : hk_check_report_new(&o.rep);
+    if (help || rc || !rep) {
+        free(lists);
+        return help ? 0 : rc ? rc : hk_cli_usage_error("golden", "check: out of memory");
     }
-    if (rc) return rc;
-    hk_check_report *rep = hk_check_report_new(&o.rep);
-    if (!rep) return hk_cli_usage_error("golden", "check: out of memory");
     o.d.report = hk_check_report_case;
     o.d.skipped = hk_check_report_skip;
     o.d.report_ctx = rep;
@@ -204,6 +206,7 @@ static int cmd_check(int argc, char **argv)
     else
         rc = hk_check_report_finish(rep, &sum);
     hk_check_report_free(rep);
+    free(lists);
     return rc;
 }
 
