@@ -281,13 +281,23 @@ check-reports: validate-torch
 	@echo "JUnit (junitparser) and TAP (prove) of a pass with skips and of a failure" > $(GATE)/check-reports.ok
 
 # The Python harness as a user runs it: pytest over examples/ (the torch example, the two-op
-# numpy one, a LoRA-only one), one item per golden case and dtype, f64 and f32.
+# numpy one, a LoRA-only one), one item per golden case and dtype, f64 and f32, plus the
+# harness's own tests (examples/test_harness.py).  The item counts must be what the golden set
+# and the backends' op lists imply (all pass: torch every case; mini softmax + dropkey; LoRA-only
+# lora, attention, encoder, dylora, train_step; each in 2 dtypes; the rest skipped), so a harness
+# that skips or drops cases cannot pass.
+ngold = $$(ls $(foreach o,$(1),golden/$(o)/*.safetensors) 2>/dev/null | wc -l)
 harness-pytest: build
 	@mkdir -p $(GATE)
 	@$(PYTHON) -m pytest -p no:cacheprovider -q examples/ --hk-hkref $(BUILD)/hkref --hk-dtype f64,f32 \
 	  --junitxml $(BUILD)/pytest-examples.xml 2>&1 | tail -3 | tee $(GATE)/harness-pytest.log; \
 	  test $${PIPESTATUS[0]} -eq 0
-	@$(PYTHON) tools/scripts/junit_check.py --junit $(BUILD)/pytest-examples.xml --count > $(GATE)/harness-pytest.ok
+	@all=$(call ngold,*); mine=$$(( all + $(call ngold,softmax dropkey) + $(call ngold,lora attention encoder dylora train_step) )); \
+	  own=$$(grep -c '^def test_' examples/test_harness.py); \
+	  want="$$(( 2 * mine + own )) passed, 0 failed, $$(( 3 * 2 * all - 2 * mine )) skipped"; \
+	  got=$$($(PYTHON) tools/scripts/junit_check.py --junit $(BUILD)/pytest-examples.xml --count); \
+	  [ "$$got" = "$$want" ] || { echo "harness-pytest: FAILED: $$got, expected $$want"; exit 1; }; \
+	  echo "harness-pytest: $$got (as the golden set implies)"; echo "$$got" > $(GATE)/harness-pytest.ok
 
 # The sharded example (torch.distributed, gloo, 2 processes): passes the dropkey, dropattention
 # and attention cases, every wrong variant caught; masks sampled by the ranks checked and replayed.

@@ -477,7 +477,7 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--world", type=int, default=2, help="processes (2-4; default 2)")
     ap.add_argument("--golden", default="golden")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", help="output directory (required unless --list-bugs)")
     ap.add_argument("--dtype", default="f64", help="f64, f32 or f64,f32 for the correct backend")
     ap.add_argument("--bug", action="append", default=[], help="a wrong variant, or 'all' (also the sampler's)")
     ap.add_argument("--masks", action="store_true", help="sample, check and replay masks drawn by the ranks")
@@ -493,6 +493,8 @@ def main(argv):
         for k, (pt, v) in SAMPLER_BUGS.items():
             print(f"{k:22s} {v} (--masks)")
         return 0
+    if not a.out:
+        ap.error("--out DIR is required")
     if not 2 <= a.world <= 4:
         print("sharded_backend.py: --world must be 2, 3 or 4", file=sys.stderr)
         return 2

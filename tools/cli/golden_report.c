@@ -411,11 +411,10 @@ static void xml_text(FILE *f, const char *s)
 static void failure_body(FILE *f, const json_t *rec)
 {
     if (rec_str(rec, "problem")) fprintf(f, "%s\n", rec_str(rec, "problem"));
-    size_t i;
-    const json_t *v;
-    json_array_foreach(json_object_get(rec, "failures"), i, v) fprintf(f, "%s\n", json_string_value(v));
-    if (json_array_size(json_object_get(rec, "first_failing_elements"))) fputs("first failing elements:\n", f);
-    json_array_foreach(json_object_get(rec, "first_failing_elements"), i, v) fprintf(f, "  %s\n", json_string_value(v));
+    const json_t *fl = json_object_get(rec, "failures"), *el = json_object_get(rec, "first_failing_elements");
+    for (size_t i = 0; i < json_array_size(fl); i++) fprintf(f, "%s\n", json_string_value(json_array_get(fl, i)));
+    if (json_array_size(el)) fputs("first failing elements:\n", f);
+    for (size_t i = 0; i < json_array_size(el); i++) fprintf(f, "  %s\n", json_string_value(json_array_get(el, i)));
     fprintf(f, "__REPRO: %s\n", rec_str(rec, "repro"));
 }
 
@@ -480,10 +479,8 @@ static void junit_counts(FILE *f, const json_t *cases, const char *op)
 {
     long n = 0, fail = 0, skip = 0;
     double t = 0;
-    size_t i;
-    const json_t *rec;
-    json_array_foreach(cases, i, rec)
-    {
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        const json_t *rec = json_array_get(cases, i);
         if (op && strcmp(rec_str(rec, "op"), op) != 0) continue;
         n++;
         fail += !strcmp(rec_str(rec, "status"), "fail");
@@ -556,11 +553,10 @@ static char *tap_text(const hk_check_report *r)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    size_t n = json_array_size(r->cases), i;
-    const json_t *rec;
+    size_t n = json_array_size(r->cases);
     fprintf(f, "TAP version 13\n1..%zu\n", n);
-    json_array_foreach(r->cases, i, rec)
-    {
+    for (size_t i = 0; i < n; i++) {
+        const json_t *rec = json_array_get(r->cases, i);
         const char *st = rec_str(rec, "status");
         fprintf(f, "%s %zu - ", strcmp(st, "fail") ? "ok" : "not ok", i + 1);
         char *d = clean_utf8(rec_str(rec, "file"));
