@@ -170,7 +170,7 @@ run-tests: build
 	@echo "== Check suites (-O2) =="
 	@mkdir -p $(GATE)
 	@CK_DEFAULT_TIMEOUT=120 $(BUILD)/run_tests 2>&1 | tee $(GATE)/checks.log; test $${PIPESTATUS[0]} -eq 0
-	@sed -n 's/^100%: Checks: \([0-9]*\), Failures: 0, Errors: 0$$/\1 checks/p' $(GATE)/checks.log > $(GATE)/checks.ok
+	@sed -n 's/^100%: Checks: \([0-9]*\), Failures: 0, Errors: 0$$/\1 checks/p' $(GATE)/checks.log > $(GATE)/run-tests.ok
 
 # The gate on 2 cores: both builds share the job slots, then every step runs
 # side by side; --output-sync prints each one's output as a block.  Each step
@@ -187,8 +187,8 @@ GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
 	@$(MAKE) --no-print-directory -j$(JOBS) build asan-build $(BUILD)/examples/c_check
-	@$(MAKE) --no-print-directory -k -j$(JOBS) --output-sync=target gate-run; rc=$$?; \
-	  tools/scripts/gate_verdict.sh $(GATE) $(GATE_STEPS) && exit $$rc || exit 1
+	@$(MAKE) --no-print-directory -k -j$(JOBS) --output-sync=target gate-run; echo $$? > $(GATE)/rc
+	@tools/scripts/gate_verdict.sh $(GATE) $(GATE_STEPS) && exit "$$(cat $(GATE)/rc)"
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 build

@@ -235,8 +235,8 @@ static int proj_forward(double *y, double *xa, const double *u, const hk_attn_pa
 {
     const long N = cfg->B * cfg->T, C = cfg->C;
     if (!adapted(cfg, i)) return hk_linear_forward(y, u, p->W[i], p->b[i], N, C, C);
-    return hk_lora_forward(y, xa, u, p->W[i], p->b[i], p->A[i], p->B[i], mask_of(lora_mask, i), cfg->lora_p, N, C,
-                           C, cfg->r, ldb_of(cfg), cfg->alpha / (double)cfg->r);
+    const hk_lora_dims d = {N, C, C, cfg->r, ldb_of(cfg), cfg->alpha / (double)cfg->r};
+    return hk_lora_forward(y, xa, u, p->W[i], p->b[i], p->A[i], p->B[i], mask_of(lora_mask, i), cfg->lora_p, &d);
 }
 
 // dy (N,C) -> du (N,C) +=, grad W, b, A, B += (each may be NULL)
@@ -248,9 +248,9 @@ static int proj_backward(double *du, hk_attn_params *grad, const double *dy, con
     if (!adapted(cfg, i)) return hk_linear_backward(du, gW, gb, dy, u, p->W[i], N, C, C);
     /* Frozen W, b see the undropped input: their gradient is the plain linear one. */
     if (gW || gb) HK_TRY(hk_linear_backward(NULL, gW, gb, dy, u, p->W[i], N, C, C));
+    const hk_lora_dims d = {N, C, C, cfg->r, ldb_of(cfg), cfg->alpha / (double)cfg->r};
     return hk_lora_backward(du, grad ? grad->A[i] : NULL, grad ? grad->B[i] : NULL, dy, u, xa, p->W[i], p->A[i],
-                            p->B[i], mask_of(lora_mask, i), cfg->lora_p, N, C, C, cfg->r, ldb_of(cfg),
-                            cfg->alpha / (double)cfg->r);
+                            p->B[i], mask_of(lora_mask, i), cfg->lora_p, &d);
 }
 
 /* ---- forward / backward -------------------------------------------------- */

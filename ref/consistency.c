@@ -11,6 +11,7 @@
 #include "consistency.h"
 
 #include "error.h"
+#include "softmax.h"
 
 #include <math.h>
 #include <string.h>
@@ -47,15 +48,15 @@ static int check_args(hk_consistency kind, const double *z1, const double *z2, l
     return HK_OK;
 }
 
-/* log Σ exp(z), from the true max (finite input, so max is finite). */
-static double row_lse(const double *z, long C)
+/* *l1 = lse(x), *l2 = lse(y) of one row pair (ref/softmax.h; finite input). */
+static int row_lse2(double *l1, double *l2, const double *x, const double *y, long C)
 {
-    double m = z[0];
-    for (long c = 1; c < C; c++)
-        if (z[c] > m) m = z[c];
-    double s = 0.0;
-    for (long c = 0; c < C; c++) s += exp(z[c] - m);
-    return m + log(s); /* s in [1, C] */
+    double m, log_s;
+    HK_TRY(hk_softmax_logsumexp(&m, &log_s, x, C));
+    *l1 = m + log_s;
+    HK_TRY(hk_softmax_logsumexp(&m, &log_s, y, C));
+    *l2 = m + log_s;
+    return HK_OK;
 }
 
 /* log M = log(½(e^a + e^b)) = max + log1p(e^-|a-b|) - ln 2: never log(0). */
@@ -109,7 +110,8 @@ int hk_consistency_forward(double *loss, hk_consistency kind, const double *z1, 
         if (kind == HK_CONS_MSE) {
             for (long c = 0; c < C; c++) row += (x[c] - y[c]) * (x[c] - y[c]);
         } else {
-            double l1 = row_lse(x, C), l2 = row_lse(y, C), ga, gb;
+            double l1, l2, ga, gb;
+            HK_TRY(row_lse2(&l1, &l2, x, y, C));
             for (long c = 0; c < C; c++) row += term(kind, x[c] - l1, y[c] - l2, &ga, &gb);
         }
         total += row;
@@ -136,7 +138,8 @@ int hk_consistency_backward(double *dz1, double *dz2, double dloss, hk_consisten
             }
             continue;
         }
-        double l1 = row_lse(x, C), l2 = row_lse(y, C);
+        double l1, l2;
+        HK_TRY(row_lse2(&l1, &l2, x, y, C));
         /* Pass 1: Σ_c g_a and Σ_c g_b (log-softmax pull-back needs the row sums). */
         double sa = 0.0, sb = 0.0, ga, gb;
         for (long c = 0; c < C; c++) {

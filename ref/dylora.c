@@ -94,7 +94,8 @@ int hk_dylora_forward(double *y, double *xa, const double *x, const double *W0, 
                       const hk_dylora_dims *d)
 {
     HK_TRY(hk_dylora_check_rank(b, d));
-    return hk_lora_forward(y, xa, x, W0, bias, A, B, mask, p, N, d->IN, d->OUT, b, d->r_max, d->alpha / (double)b);
+    const hk_lora_dims dims = {N, d->IN, d->OUT, b, d->r_max, d->alpha / (double)b};
+    return hk_lora_forward(y, xa, x, W0, bias, A, B, mask, p, &dims);
 }
 
 // dy (N,OUT) -> dx (N,IN) +=, dA rows < b +=, dB columns < b +=
@@ -104,8 +105,8 @@ int hk_dylora_backward(double *dx, double *dA, double *dB, const double *dy, con
 {
     HK_TRY(hk_dylora_check_rank(b, d));
     /* dA (r_max,IN) restricted to its first b rows is a (b,IN) matrix: same call. */
-    return hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, p, N, d->IN, d->OUT, b, d->r_max,
-                            d->alpha / (double)b);
+    const hk_lora_dims dims = {N, d->IN, d->OUT, b, d->r_max, d->alpha / (double)b};
+    return hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, p, &dims);
 }
 
 /* ---- losses: individual (DY Eq. 9) and nested (DY Eq. 2 over ranks) ----- */

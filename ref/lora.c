@@ -61,16 +61,17 @@ static int check_dropout(const uint8_t *mask, double p, long N, long IN)
 
 /* Arguments shared by the forward and the backward. */
 static int check_pass(const double *xa, const double *x, const double *W0, const double *A, const double *B,
-                      const uint8_t *mask, double p, long N, long IN, long OUT, long r, long ldB, double scale)
+                      const uint8_t *mask, double p, const hk_lora_dims *dims)
 {
     HK_REQUIRE_PTR(xa);
     HK_REQUIRE_PTR(x);
     HK_REQUIRE_PTR(W0);
     HK_REQUIRE_PTR(A);
     HK_REQUIRE_PTR(B);
-    HK_TRY(check_shape(N, IN, OUT, r, ldB));
-    HK_TRY(check_scale(scale));
-    return check_dropout(mask, p, N, IN);
+    HK_REQUIRE_PTR(dims);
+    HK_TRY(check_shape(dims->N, dims->IN, dims->OUT, dims->r, dims->ldB));
+    HK_TRY(check_scale(dims->scale));
+    return check_dropout(mask, p, dims->N, dims->IN);
 }
 
 /* dropout(x) at flat index k; keep = 1/(1-p). */
@@ -79,13 +80,15 @@ static double dropped(const double *x, const uint8_t *mask, long k, double keep)
     return (mask && mask[k]) ? 0.0 : x[k] * keep;
 }
 
-// x (N,IN), W0 (OUT,IN), bias (OUT)|NULL, A (r,IN), B (OUT,ldB), mask (N,IN)|NULL -> y (N,OUT), xa (N,r)
+// x (N,IN), W0 (OUT,IN), bias (OUT)|NULL, A (r,IN), B (OUT,ldB), mask (N,IN)|NULL -> y (N,OUT), xa (N,r);
+// shapes and scale in *dims
 int hk_lora_forward(double *y, double *xa, const double *x, const double *W0, const double *bias,
-                    const double *A, const double *B, const uint8_t *mask, double p,
-                    long N, long IN, long OUT, long r, long ldB, double scale)
+                    const double *A, const double *B, const uint8_t *mask, double p, const hk_lora_dims *dims)
 {
     HK_REQUIRE_PTR(y);
-    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, N, IN, OUT, r, ldB, scale));
+    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, dims));
+    const long N = dims->N, IN = dims->IN, OUT = dims->OUT, r = dims->r, ldB = dims->ldB;
+    const double scale = dims->scale;
     const double keep = 1.0 / (1.0 - p); /* p = 0: exactly 1, so x * keep == x */
     /* Adapter entries this call reads must be finite (x, W0, bias: linear). */
     HK_TRY(hk_check_finite(A, r * IN, "lora A"));
@@ -118,10 +121,12 @@ int hk_lora_forward(double *y, double *xa, const double *x, const double *W0, co
 // dy (N,OUT), x, xa (N,r) -> dx (N,IN) +=, dA (r,IN) +=, dB (OUT,ldB) +=; any may be NULL
 int hk_lora_backward(double *dx, double *dA, double *dB, const double *dy, const double *x, const double *xa,
                      const double *W0, const double *A, const double *B, const uint8_t *mask, double p,
-                     long N, long IN, long OUT, long r, long ldB, double scale)
+                     const hk_lora_dims *dims)
 {
     HK_REQUIRE_PTR(dy);
-    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, N, IN, OUT, r, ldB, scale));
+    HK_TRY(check_pass(xa, x, W0, A, B, mask, p, dims));
+    const long N = dims->N, IN = dims->IN, OUT = dims->OUT, r = dims->r, ldB = dims->ldB;
+    const double scale = dims->scale;
     const double keep = 1.0 / (1.0 - p);
     if (dx) HK_TRY(hk_linear_backward(dx, NULL, NULL, dy, x, W0, N, IN, OUT));
     if (dx || dA)

@@ -15,15 +15,22 @@
 #include <gsl/gsl_rng.h>
 #include <stdint.h>
 
+/* The shape and scale of one LoRA call: N rows of x, IN -> OUT features,
+ * rank r, B's row stride ldB >= r (columns < r used), scale = alpha / r
+ * (DyLoRA's truncation: r = b, ldB = r_max, scale = alpha / b). */
+typedef struct {
+    long N, IN, OUT, r, ldB;
+    double scale;
+} hk_lora_dims;
+
 // x (N,IN), W0 (OUT,IN), bias (OUT) or NULL, A (r,IN), B (OUT,ldB), mask (N,IN) or NULL
 //   -> y (N,OUT), xa (N,r) = dropout(x) A^T saved for backward
 int hk_lora_forward(double *y, double *xa, const double *x, const double *W0, const double *bias,
-                    const double *A, const double *B, const uint8_t *mask, double p,
-                    long N, long IN, long OUT, long r, long ldB, double scale);
+                    const double *A, const double *B, const uint8_t *mask, double p, const hk_lora_dims *dims);
 // dy (N,OUT) -> dx (N,IN) +=, dA (r,IN) +=, dB (OUT,ldB) += (columns < r only); any may be NULL
 int hk_lora_backward(double *dx, double *dA, double *dB, const double *dy, const double *x, const double *xa,
                      const double *W0, const double *A, const double *B, const uint8_t *mask, double p,
-                     long N, long IN, long OUT, long r, long ldB, double scale);
+                     const hk_lora_dims *dims);
 
 /* loralib / peft init: A ~ kaiming_uniform(a = sqrt(5)) i.e. U(-1/sqrt(IN), 1/sqrt(IN)),
  * B = 0, drawn from the caller's generator.  A (r,IN), B (OUT,r). */

@@ -23,15 +23,14 @@ int hk_rng_fill_normal(double *x, long n, double sigma, gsl_rng *r);
 int hk_rng_uniform_int(long *out, long lo, long hi, gsl_rng *r);
 
 /* mask (n) of {0,1}, 1 = dropped: each element independently dropped with
- * probability p, p in [0, 1).  p = 0 draws nothing and leaves all zeros, so a
- * p = 0 mask consumes no random numbers. */
+ * probability p, p in [0, 1): mask[i] = gsl_rng_uniform(r) < p, one draw per
+ * element in order.  p = 0 draws nothing and leaves all zeros, so a p = 0
+ * mask consumes no random numbers.  (The fast path's hk_fast_mask_bernoulli,
+ * tools/fast/fast_rng.h, gives the same draws faster.) */
 int hk_mask_bernoulli(uint8_t *mask, long n, double p, gsl_rng *r);
-/* 1 when hk_mask_bernoulli steps r's mt19937 state itself (GSL's mt19937
- * with the state layout it was written for), 0 when it calls
- * gsl_rng_uniform per draw (same draws either way; tests/test_rng.c checks
- * that the generators of hk_rng_new take the fast path, so a GSL whose
- * layout changed is noticed rather than silently slower). */
-int hk_rng_mt_inplace(const gsl_rng *r);
+/* A sampler with hk_mask_bernoulli's contract and draws, for code shared by
+ * the reference and the fast path (ref/stackmask.h); NULL = hk_mask_bernoulli. */
+typedef int (*hk_bernoulli_fn)(uint8_t *mask, long n, double p, gsl_rng *r);
 
 /* Validates a drop rate: finite and 0 <= p < 1 (p = 1 would drop everything
  * and make every rescale 1/(1-p) infinite). `what` names the argument. */

@@ -65,6 +65,26 @@ int hk_softmax_backward(double *dx, const double *dy, const double *y, long N, l
     return HK_OK;
 }
 
+/* lse of row n (named in messages): *m = true max, *log_s = log sum exp(x - m). */
+static int row_logsumexp(double *m, double *log_s, const double *x, long n, long C)
+{
+    HK_TRY(row_max(m, x, n, C));
+    double s = 0.0;
+    for (long c = 0; c < C; c++) s += exp(x[c] - *m);
+    *log_s = log(s); /* s in [1, C]: log is well conditioned */
+    return HK_OK;
+}
+
+// x (C) -> *m, *log_s
+int hk_softmax_logsumexp(double *m, double *log_s, const double *x, long C)
+{
+    HK_REQUIRE_PTR(m);
+    HK_REQUIRE_PTR(log_s);
+    HK_REQUIRE_PTR(x);
+    HK_REQUIRE(C > 0, HK_EINVAL, "logsumexp row length C=%ld must be positive", C);
+    return row_logsumexp(m, log_s, x, 0, C);
+}
+
 // x (N,C) -> y (N,C)
 int hk_logsoftmax_forward(double *y, const double *x, long N, long C)
 {
@@ -72,11 +92,8 @@ int hk_logsoftmax_forward(double *y, const double *x, long N, long C)
     for (long n = 0; n < N; n++) {
         const double *xr = x + n * C;
         double *yr = y + n * C;
-        double m;
-        HK_TRY(row_max(&m, xr, n, C));
-        double s = 0.0;
-        for (long c = 0; c < C; c++) s += exp(xr[c] - m);
-        double lse = log(s); /* s in [1, C]: log is well conditioned */
+        double m, lse;
+        HK_TRY(row_logsumexp(&m, &lse, xr, n, C));
         for (long c = 0; c < C; c++) yr[c] = (xr[c] - m) - lse;
     }
     return HK_OK;

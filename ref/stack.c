@@ -150,7 +150,8 @@ typedef struct {
     int use_hh;
 } block_setup;
 
-static int setup_block(hk_stack *s, int pass, long l, block_setup *b)
+/* weights: hk_stack_override's replacement hooks, or NULL. */
+static int setup_block(hk_stack *s, const hk_attn_hooks *weights, int pass, long l, block_setup *b)
 {
     const long B = s->enc.attn.B, T = s->enc.attn.T, C = s->enc.attn.C, NH = s->enc.attn.NH;
     const long BTC = B * T * C, LOG = B * NH * T * T;
@@ -175,7 +176,7 @@ static int setup_block(hk_stack *s, int pass, long l, block_setup *b)
                                    st->rescale == HK_RESCALE_NORMALIZED ? HK_DROPATTN_NORM_NOGRAD : HK_DROPATTN_CLASSIC,
                                    st->p, HK_ALLMASK_KEEP};
         HK_TRY(hk_dropattn_hooks(&pr->da, da));
-        if (s->weights_override) pr->da = s->weights_override[pass * s->L + l];
+        if (weights) pr->da = weights[pass * s->L + l];
         b->ah.weights_forward = pair_wf, b->ah.weights_backward = pair_wb, b->use_ah = 1;
     }
     b->ah.ctx = pr;
@@ -186,15 +187,14 @@ static int setup_block(hk_stack *s, int pass, long l, block_setup *b)
     return HK_OK;
 }
 
-static int stack_forward(void *ctx, int pass, int clean, double *out, double *rep)
+static int run_forward(hk_stack *s, const hk_attn_hooks *weights, int pass, int clean, double *out, double *rep)
 {
-    hk_stack *s = ctx;
     const long B = s->enc.attn.B, T = s->enc.attn.T, C = s->enc.attn.C, BTC = B * T * C;
     s->clean[pass] = clean;
     HK_TRY(site_fwd(s, HK_POS_INPUT, pass, s->m_input[pass], s->act[pass], s->x, B, T, C));
     for (long l = 0; l < s->L; l++) {
         block_setup b;
-        HK_TRY(setup_block(s, pass, l, &b));
+        HK_TRY(setup_block(s, weights, pass, l, &b));
         HK_TRY(hk_enc_forward(s->act[pass] + (l + 1) * BTC, &s->cache[pass][l], s->act[pass] + l * BTC, &s->P[l],
                               &b.cfg, NULL, b.use_lora ? b.lora : NULL, b.use_ah ? &b.ah : NULL,
                               b.use_hh ? &b.hh : NULL));
@@ -206,9 +206,8 @@ static int stack_forward(void *ctx, int pass, int clean, double *out, double *re
     return hk_linear_forward(out, s->rep[pass], s->Wc, s->bc, B, C, s->K);
 }
 
-static int stack_backward(void *ctx, int pass, const double *dout, const double *drep)
+static int run_backward(hk_stack *s, const hk_attn_hooks *weights, int pass, const double *dout, const double *drep)
 {
-    hk_stack *s = ctx;
     const long B = s->enc.attn.B, T = s->enc.attn.T, C = s->enc.attn.C, BTC = B * T * C;
     double *drp = s->dx; /* (B,C) prefix of the scratch */
     memcpy(drp, drep, sizeof(double) * (size_t)(B * C));
@@ -224,13 +223,35 @@ static int stack_backward(void *ctx, int pass, const double *dout, const double 
         }
     for (long l = s->L - 1; l >= 0; l--) {
         block_setup b;
-        HK_TRY(setup_block(s, pass, l, &b));
+        HK_TRY(setup_block(s, weights, pass, l, &b));
         memset(s->dx, 0, sizeof(double) * (size_t)BTC);
         HK_TRY(hk_enc_backward(s->dx, &s->G[l], s->dy, &s->cache[pass][l], s->act[pass] + l * BTC, &s->P[l], &b.cfg,
                                NULL, b.use_lora ? b.lora : NULL, b.use_ah ? &b.ah : NULL, b.use_hh ? &b.hh : NULL));
         memcpy(s->dy, s->dx, sizeof(double) * (size_t)BTC);
     }
     return HK_OK; /* the input position has no parameters before it */
+}
+
+static int stack_forward(void *ctx, int pass, int clean, double *out, double *rep)
+{
+    return run_forward(ctx, NULL, pass, clean, out, rep);
+}
+
+static int stack_backward(void *ctx, int pass, const double *dout, const double *drep)
+{
+    return run_backward(ctx, NULL, pass, dout, drep);
+}
+
+static int override_forward(void *ctx, int pass, int clean, double *out, double *rep)
+{
+    hk_stack_override *o = ctx;
+    return run_forward(o->s, o->weights, pass, clean, out, rep);
+}
+
+static int override_backward(void *ctx, int pass, const double *dout, const double *drep)
+{
+    hk_stack_override *o = ctx;
+    return run_backward(o->s, o->weights, pass, dout, drep);
 }
 
 int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
@@ -256,7 +277,7 @@ int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r)
     const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
                             s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
     const hk_stackmask_shape sh = {s->L, B, T, C, NH};
-    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, r);
+    int st = hk_stackmask_sample(&m, &s->fw, &sh, NULL, imp, hk_mask_bernoulli, r);
     free(imp);
     return st;
 }
@@ -266,5 +287,14 @@ int hk_stack_model(hk_stack *s, hk_model *m)
     HK_REQUIRE_PTR(s);
     HK_REQUIRE_PTR(m);
     *m = (hk_model){s, s->enc.attn.B, s->K, s->enc.attn.C, stack_forward, stack_backward};
+    return HK_OK;
+}
+
+int hk_stack_model_override(hk_stack_override *o, hk_model *m)
+{
+    HK_REQUIRE_PTR(o);
+    HK_REQUIRE_PTR(o->s);
+    HK_REQUIRE_PTR(m);
+    *m = (hk_model){o, o->s->enc.attn.B, o->s->K, o->s->enc.attn.C, override_forward, override_backward};
     return HK_OK;
 }

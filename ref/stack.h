@@ -64,12 +64,6 @@ typedef struct {
     hk_dropattn_config *da[2];
     hk_stack_attn_pair *pair[2];
     hk_hiddencut_ctx *hc[2];
-    /* Verification only (NULL normally): 2·L weights-hook pairs, entry
-     * pass·L + l replacing DropAttention's hook of block l in that pass.
-     * The NoGrad backward is by design not the derivative of its forward, so
-     * finite differences check it against the forward with each row's
-     * denominator frozen (tools/chk_stack.c installs that hook for FD only). */
-    const hk_attn_hooks *weights_override;
 } hk_stack;
 
 /* Allocates everything (zeroed) for L blocks of `enc` and a K-output head;
@@ -84,5 +78,18 @@ int hk_stack_init(hk_stack *s, gsl_rng *r);
 int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r);
 /* The stack as a model for hk_train_step (N = B, D = C). */
 int hk_stack_model(hk_stack *s, hk_model *m);
+
+/* The same model with each active DropAttention weights hook replaced by a
+ * caller's: weights[pass·L + l] for block l in pass `pass` (2·L pairs), or
+ * the stack's own hooks while weights is NULL.  For checks that need another
+ * function at that position: the NoGrad backward is by design not the
+ * derivative of its forward, so finite differences check it against the
+ * forward with each row's denominator frozen (tools/checks/chk_stack.c).  The
+ * caller owns *o, the model's ctx: it must outlive m. */
+typedef struct {
+    hk_stack *s;
+    const hk_attn_hooks *weights;
+} hk_stack_override;
+int hk_stack_model_override(hk_stack_override *o, hk_model *m);
 
 #endif

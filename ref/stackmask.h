@@ -15,6 +15,7 @@
 #define HK_STACKMASK_H
 
 #include "framework.h"
+#include "rng.h"
 
 #include <gsl/gsl_rng.h>
 #include <stdint.h>
@@ -37,8 +38,11 @@ int hk_stackmask_needs_importance(const hk_framework *fw);
 /* Draws the masks of every position with a rate > 0, in the order above.
  * pad (B,T) 1 = padded key, or NULL (attention masks never drop a padded key).
  * imp (L,B,T): attention received per token, required when
- * hk_stackmask_needs_importance(fw), else ignored. */
+ * hk_stackmask_needs_importance(fw), else ignored.
+ * bernoulli draws the element-wise Bernoulli masks (lora, and the element
+ * pattern of input / output / hidden); NULL = ref's hk_mask_bernoulli, the
+ * fast path passes its in-place sampler (tools/fast/fast_rng.h, same draws). */
 int hk_stackmask_sample(const hk_stackmask *m, const hk_framework *fw, const hk_stackmask_shape *sh,
-                        const uint8_t *pad, const double *imp, gsl_rng *r);
+                        const uint8_t *pad, const double *imp, hk_bernoulli_fn bernoulli, gsl_rng *r);
 
 #endif

@@ -2,9 +2,13 @@
  * head and one training step (see train.h). */
 #include "train.h"
 
+#include "crossentropy.h"
 #include "error.h"
+#include "softmax.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_task_args(hk_task task, const double *out, const long *labels, const double *targets, long N, long K)
@@ -26,15 +30,19 @@ static int check_task_args(hk_task task, const double *out, const long *labels, 
     return HK_OK;
 }
 
-/* log p_y of one logit row, from the true max (stable for ±700). */
-static double log_prob(const double *z, long K, long y, double *lse_out)
+/* Classification: the one cross-entropy of ref/ (ref/crossentropy.c), on the
+ * logits with the labels widened to its int64_t; the log-softmax it needs is
+ * scratch (allocated here, freed before returning). */
+static int ce_scratch(double **logp, int64_t **y, const long *labels, long N, long K)
 {
-    double m = z[0], s = 0.0;
-    for (long k = 1; k < K; k++)
-        if (z[k] > m) m = z[k];
-    for (long k = 0; k < K; k++) s += exp(z[k] - m);
-    *lse_out = m + log(s);
-    return z[y] - *lse_out;
+    *logp = malloc(sizeof(double) * (size_t)(N * K));
+    *y = malloc(sizeof(int64_t) * (size_t)N);
+    if (!*logp || !*y) {
+        free(*logp), free(*y);
+        HK_ERROR(HK_ENOMEM, "cannot allocate the cross-entropy scratch (N=%ld, K=%ld)", N, K);
+    }
+    for (long n = 0; n < N; n++) (*y)[n] = labels[n];
+    return HK_OK;
 }
 
 // out (N,K) -> *loss
@@ -43,11 +51,16 @@ int hk_task_loss_forward(double *loss, hk_task task, const double *out, const lo
 {
     HK_REQUIRE_PTR(loss);
     HK_TRY(check_task_args(task, out, labels, targets, N, K));
-    double s = 0.0, lse;
-    for (long n = 0; n < N; n++) {
-        if (task == HK_TASK_CLASSIFICATION) s -= log_prob(out + n * K, K, labels[n], &lse);
-        else s += (out[n] - targets[n]) * (out[n] - targets[n]);
+    if (task == HK_TASK_CLASSIFICATION) { /* mean over rows of -log softmax(z_n)[y_n] */
+        double *logp;
+        int64_t *y;
+        HK_TRY(ce_scratch(&logp, &y, labels, N, K));
+        int st = hk_crossentropy_forward(loss, logp, out, y, N, K);
+        free(logp), free(y);
+        return st;
     }
+    double s = 0.0; /* regression: mean squared error */
+    for (long n = 0; n < N; n++) s += (out[n] - targets[n]) * (out[n] - targets[n]);
     *loss = s / (double)N;
     return HK_OK;
 }
@@ -59,16 +72,17 @@ int hk_task_loss_backward(double *dout, double dloss, hk_task task, const double
     HK_REQUIRE_PTR(dout);
     HK_TRY(check_task_args(task, out, labels, targets, N, K));
     HK_REQUIRE(isfinite(dloss), HK_ENAN, "dloss must be finite (got %g)", dloss);
-    double g = dloss / (double)N, lse;
-    for (long n = 0; n < N; n++) {
-        if (task == HK_TASK_CLASSIFICATION) {
-            const double *z = out + n * K;
-            log_prob(z, K, labels[n], &lse);
-            for (long k = 0; k < K; k++) dout[n * K + k] += g * (exp(z[k] - lse) - (k == labels[n] ? 1.0 : 0.0));
-        } else {
-            dout[n] += g * 2.0 * (out[n] - targets[n]);
-        }
+    if (task == HK_TASK_CLASSIFICATION) { /* dout += (dloss/N) (softmax(z) - onehot(y)) */
+        double *logp;
+        int64_t *y;
+        HK_TRY(ce_scratch(&logp, &y, labels, N, K));
+        int st = hk_logsoftmax_forward(logp, out, N, K);
+        if (!st) st = hk_crossentropy_backward(dout, dloss, logp, y, N, K);
+        free(logp), free(y);
+        return st;
     }
+    const double g = dloss / (double)N;
+    for (long n = 0; n < N; n++) dout[n] += g * 2.0 * (out[n] - targets[n]);
     return HK_OK;
 }
 

@@ -121,24 +121,47 @@ START_TEST(mask_rate_is_p_among_real_keys)
 }
 END_TEST
 
-/* Hand-computed: g = [0, ln 2, ln 3], key 2 dropped: DropKey w' = [1/3, 2/3, 0];
- * DropAttention from w = [1/6, 2/6, 3/6]: normalized [1/3, 2/3, 0],
- * classic with p = 0.5: [1/3, 2/3, 0] too (only because 1-p = Z here). */
+/* Hand-computed, with p chosen so that classic and normalized differ
+ * (1/(1-p) = 4/3, 1/Z = 10/7):
+ *   g = [0, ln 2, ln 3, ln 4], key 2 dropped, p = 0.25.
+ *   softmax: w = [1, 2, 3, 4] / 10;  kept K = {0, 1, 3}, Z = (1+2+4)/10 = 7/10.
+ *   DropKey (softmax over K):       w' = [1/7, 2/7, 0, 4/7]
+ *   DropAttention normalized (w/Z): w' = [1/7, 2/7, 0, 4/7]   (norm and norm_nograd)
+ *   DropAttention classic (w/(1-p)): w' = [2/15, 4/15, 0, 8/15] (sums to 14/15, not 1)
+ * Backward with dw' = [1, -2, 5, 3]:
+ *   classic     dw_j = [j in K] dw'_j * 4/3          = [4/3, -8/3, 0, 4]
+ *   norm_nograd dw_j = [j in K] dw'_j * 10/7         = [10/7, -20/7, 0, 30/7]
+ *   norm        dw_j = [j in K] (dw'_j - s) * 10/7,  s = sum_u dw'_u w'_u = (1 - 4 + 12)/7 = 9/7
+ *                                                    = [-20/49, -230/49, 0, 120/49]
+ * So each variant's forward or backward differs from the others' by far more
+ * than rounding (p = 0.5 would make 1-p = Z here and hide classic vs norm). */
 START_TEST(hand_computed_row)
 {
-    double g[3] = {0.0, log(2.0), log(3.0)}, w[3], wk[3], wa[3];
-    uint8_t m[3] = {0, 0, 1};
-    const double ref[3] = {1.0 / 3, 2.0 / 3, 0.0};
+    const double g[4] = {0.0, log(2.0), log(3.0), log(4.0)}, d[4] = {1, -2, 5, 3};
+    double w[4], wk[4], wa[4];
+    uint8_t m[4] = {0, 0, 1, 0};
+    const double norm[4] = {1.0 / 7, 2.0 / 7, 0.0, 4.0 / 7}, classic[4] = {2.0 / 15, 4.0 / 15, 0.0, 8.0 / 15};
+    const double dref[3][4] = {{4.0 / 3, -8.0 / 3, 0.0, 4.0},                  /* classic */
+                               {10.0 / 7, -20.0 / 7, 0.0, 30.0 / 7},           /* norm_nograd */
+                               {-20.0 / 49, -230.0 / 49, 0.0, 120.0 / 49}};    /* norm */
     hk_dropkey_config kc = {m, NULL, HK_DROPKEY_NEGINF, HK_ALLMASK_KEEP};
-    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 3));
-    /* ln 2, ln 3 rounded, exp, 2-term sum, division: a few ulps. */
-    hk_assert_close(wk, ref, 3, "dropkey hand", 0.0, 8 * DBL_EPSILON);
+    hk_assert_ok(hk_dropkey_forward(wk, g, &kc, 1, 1, 1, 4));
+    /* ln 2, ln 3, ln 4 rounded, exp, 3-term sum, division: a few ulps. */
+    hk_assert_close(wk, norm, 4, "dropkey hand", 0.0, 8 * DBL_EPSILON);
     ck_assert(wk[2] == 0.0);
-    hk_assert_ok(hk_softmax_forward(w, g, 1, 3));
+    hk_assert_ok(hk_softmax_forward(w, g, 1, 4));
     for (int v = 0; v < 3; v++) {
-        hk_dropattn_config ac = {m, NULL, (hk_dropattn_variant)v, 0.5, HK_ALLMASK_KEEP};
-        hk_assert_ok(hk_dropattn_forward(wa, w, &ac, 1, 1, 1, 3));
-        hk_assert_close(wa, ref, 3, "dropattention hand", 0.0, 16 * DBL_EPSILON);
+        hk_dropattn_config ac = {m, NULL, (hk_dropattn_variant)v, 0.25, HK_ALLMASK_KEEP};
+        hk_assert_ok(hk_dropattn_forward(wa, w, &ac, 1, 1, 1, 4));
+        /* softmax's few ulps, then Z (3-term sum) and one division */
+        hk_assert_close(wa, v == HK_DROPATTN_CLASSIC ? classic : norm, 4, hk_dropattn_variant_name(ac.variant), 0.0,
+                        16 * DBL_EPSILON);
+        ck_assert(wa[2] == 0.0);
+        double din[4] = {0};
+        hk_assert_ok(hk_dropattn_backward(din, d, w, wa, &ac, 1, 1, 1, 4));
+        /* norm: s is a 4-term dot product and d_j - s cancels by at most 9/2 (j = 0): 64 ulps */
+        hk_assert_close(din, dref[v], 4, hk_dropattn_variant_name(ac.variant), 0.0, 64 * DBL_EPSILON);
+        ck_assert(din[2] == 0.0);
     }
 }
 END_TEST

@@ -1,6 +1,6 @@
 /* hkref — bad input across the attention-dropout, hidden-state and linear ops:
  * NaN / +Inf inputs are rejected with HK_ENAN naming the element, and a call
- * that fails leaves its output untouched (README "Reliability": no partial
+ * that fails leaves its output untouched (docs/bad-input.md: no partial
  * output) — the failing row is the last one, so a row-by-row implementation
  * that writes before it validates would already have written the others.
  * The expected outputs here are the sentinel itself: nothing to derive. */
@@ -174,8 +174,8 @@ START_TEST(linear_family_rejects_non_finite_operands)
                 assert_untouched(y, 4, "linear out");
             }
             fill(y, 4, SENT);
-            hk_assert_fails(hk_lora_forward(y, xa, x, W0, bias, A, Bm, NULL, 0.0, 2, 3, 2, 2, 2, 1.0), HK_ENAN,
-                            cases[c].name);
+            hk_assert_fails(hk_lora_forward(y, xa, x, W0, bias, A, Bm, NULL, 0.0, &(hk_lora_dims){2, 3, 2, 2, 2, 1.0}),
+                            HK_ENAN, cases[c].name);
             assert_untouched(y, 4, "lora y");
             cases[c].arr[cases[c].i] = keep;
         }

@@ -3,7 +3,7 @@
  * must print a clear message naming the subcommand on stderr, exit with
  * status 2 (usage / input error), and leave nothing half-written.
  *
- * One row per case (README "Reliability" lists them).  The binary under test
+ * One row per case (docs/bad-input.md lists them).  The binary under test
  * is the hkref next to this runner (build/hkref, or the ASan one in the
  * gate's second run).  A row whose subcommand `hkref --help` does not list
  * fails (never skips): a renamed command or a changed --help format must not

@@ -181,6 +181,13 @@ START_TEST(generate_is_byte_identical)
     /* generate into a path that is a file: clear error, nothing written */
     hk_assert_fails(hk_golden_generate(p("golden/softmax/softmax_3x7.safetensors"), NULL, NULL, &n1), HK_EIO,
                     "not a directory");
+    /* missing parents are created (mkdir -p), as a README command needs */
+    hk_assert_ok(hk_golden_generate(p("new/deeper/set"), "softmax_3x7", NULL, &n1));
+    ck_assert_int_eq(n1, 1);
+    ck_assert_int_eq(access(p("new/deeper/set/softmax/softmax_3x7.safetensors"), R_OK), 0);
+    /* ... but never through a file */
+    hk_assert_fails(hk_golden_generate(p("golden/softmax/softmax_3x7.safetensors/x"), NULL, NULL, &n1), HK_EIO,
+                    "not a directory");
 }
 END_TEST
 

@@ -41,9 +41,10 @@ START_TEST(lora_hand_computed_with_dropout)
     double x[2] = {2, -1}, W0[4] = {0.5, 1.5, -2, 0.25}, b[2] = {0.125, 1}, A[2] = {0.25, 3}, B[2] = {0.5, -2};
     uint8_t mask[2] = {0, 1};
     double y[2], xa[1], dy[2] = {1, 0.5}, dx[2] = {0}, dA[2] = {0}, dB[2] = {0};
-    hk_assert_ok(hk_lora_forward(y, xa, x, W0, b, A, B, mask, 0.5, 1, 2, 2, 1, 1, 2.0));
+    const hk_lora_dims d = {.N = 1, .IN = 2, .OUT = 2, .r = 1, .ldB = 1, .scale = 2.0};
+    hk_assert_ok(hk_lora_forward(y, xa, x, W0, b, A, B, mask, 0.5, &d));
     ck_assert(xa[0] == 1.0 && y[0] == 0.625 && y[1] == -7.25);
-    hk_assert_ok(hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, 0.5, 1, 2, 2, 1, 1, 2.0));
+    hk_assert_ok(hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, 0.5, &d));
     ck_assert(dA[0] == -4.0 && dA[1] == 0.0);
     ck_assert(dB[0] == 2.0 && dB[1] == 1.0);
     ck_assert(dx[0] == -1.0 && dx[1] == 1.625);
@@ -58,10 +59,11 @@ START_TEST(lora_p0_null_mask_equals_zero_mask_bitwise)
     double y1[N * OUT], y2[N * OUT], xa1[N * R], xa2[N * R];
     double dx1[N * IN] = {0}, dx2[N * IN] = {0}, dA1[R * IN] = {0}, dA2[R * IN] = {0};
     double dB1[OUT * R] = {0}, dB2[OUT * R] = {0};
-    hk_assert_ok(hk_lora_forward(y1, xa1, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, N, IN, OUT, R, R, 8.0 / R));
-    hk_assert_ok(hk_lora_forward(y2, xa2, c.x, c.W0, c.b, c.A, c.B, zero, 0.0, N, IN, OUT, R, R, 8.0 / R));
-    hk_assert_ok(hk_lora_backward(dx1, dA1, dB1, c.dy, c.x, xa1, c.W0, c.A, c.B, NULL, 0.0, N, IN, OUT, R, R, 8.0 / R));
-    hk_assert_ok(hk_lora_backward(dx2, dA2, dB2, c.dy, c.x, xa2, c.W0, c.A, c.B, zero, 0.0, N, IN, OUT, R, R, 8.0 / R));
+    const hk_lora_dims d = {N, IN, OUT, R, R, 8.0 / R};
+    hk_assert_ok(hk_lora_forward(y1, xa1, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, &d));
+    hk_assert_ok(hk_lora_forward(y2, xa2, c.x, c.W0, c.b, c.A, c.B, zero, 0.0, &d));
+    hk_assert_ok(hk_lora_backward(dx1, dA1, dB1, c.dy, c.x, xa1, c.W0, c.A, c.B, NULL, 0.0, &d));
+    hk_assert_ok(hk_lora_backward(dx2, dA2, dB2, c.dy, c.x, xa2, c.W0, c.A, c.B, zero, 0.0, &d));
     ck_assert(memcmp(y1, y2, sizeof y1) == 0 && memcmp(xa1, xa2, sizeof xa1) == 0);
     ck_assert(memcmp(dx1, dx2, sizeof dx1) == 0 && memcmp(dA1, dA2, sizeof dA1) == 0);
     ck_assert(memcmp(dB1, dB2, sizeof dB1) == 0);
@@ -80,13 +82,14 @@ START_TEST(lora_with_b_zero_is_the_frozen_linear_exactly)
     hk_assert_ok(hk_mask_bernoulli(mask, N * IN, 0.25, r));
     hk_rng_free(r);
     double y[N * OUT], xa[N * R], lin[N * OUT];
-    hk_assert_ok(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, mask, 0.25, N, IN, OUT, R, R, 2.0));
+    const hk_lora_dims d = {N, IN, OUT, R, R, 2.0};
+    hk_assert_ok(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, mask, 0.25, &d));
     hk_assert_ok(hk_linear_forward(lin, c.x, c.W0, c.b, N, IN, OUT));
     for (int k = 0; k < N * OUT; k++)
         ck_assert_msg(y[k] == lin[k], "B = 0: y[%d] = %.17g, frozen linear %.17g", k, y[k], lin[k]);
     /* Gradients: dA = 0 exactly (it is proportional to B), dx is the linear's. */
     double dx[N * IN] = {0}, dA[R * IN] = {0}, dB[OUT * R] = {0}, dxl[N * IN] = {0};
-    hk_assert_ok(hk_lora_backward(dx, dA, dB, c.dy, c.x, xa, c.W0, c.A, c.B, mask, 0.25, N, IN, OUT, R, R, 2.0));
+    hk_assert_ok(hk_lora_backward(dx, dA, dB, c.dy, c.x, xa, c.W0, c.A, c.B, mask, 0.25, &d));
     hk_assert_ok(hk_linear_backward(dxl, NULL, NULL, c.dy, c.x, c.W0, N, IN, OUT));
     for (int k = 0; k < R * IN; k++) ck_assert_msg(dA[k] == 0.0, "B = 0: dA[%d] = %.17g", k, dA[k]);
     for (int k = 0; k < N * IN; k++) ck_assert_msg(dx[k] == dxl[k], "B = 0: dx[%d] differs", k);
@@ -102,7 +105,7 @@ START_TEST(lora_merged_weights_give_the_unmerged_output)
     fill_case(&c, 33);
     const double s = 16.0 / R;
     double y[N * OUT], xa[N * R], W[OUT * IN], ym[N * OUT];
-    hk_assert_ok(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, N, IN, OUT, R, R, s));
+    hk_assert_ok(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, &(hk_lora_dims){N, IN, OUT, R, R, s}));
     memcpy(W, c.W0, sizeof W);
     hk_assert_ok(hk_lora_merge(W, c.A, c.B, IN, OUT, R, R, s, +1));
     hk_assert_ok(hk_linear_forward(ym, c.x, W, c.b, N, IN, OUT));
@@ -203,15 +206,16 @@ START_TEST(lora_ldb_addresses_the_first_r_columns)
     hk_assert_ok(hk_mask_bernoulli(mask, N * IN, 0.2, r));
     hk_rng_free(r);
     double y1[N * OUT], y2[N * OUT], xa1[N * R], xa2[N * R];
-    hk_assert_ok(hk_lora_forward(y1, xa1, c.x, c.W0, c.b, c.A, c.B, mask, 0.2, N, IN, OUT, R, R, 2.5));
-    hk_assert_ok(hk_lora_forward(y2, xa2, c.x, c.W0, c.b, c.A, Bw, mask, 0.2, N, IN, OUT, R, LD, 2.5));
+    const hk_lora_dims d1 = {N, IN, OUT, R, R, 2.5}, d2 = {N, IN, OUT, R, LD, 2.5}; /* compact B, strided Bw */
+    hk_assert_ok(hk_lora_forward(y1, xa1, c.x, c.W0, c.b, c.A, c.B, mask, 0.2, &d1));
+    hk_assert_ok(hk_lora_forward(y2, xa2, c.x, c.W0, c.b, c.A, Bw, mask, 0.2, &d2));
     ck_assert(memcmp(y1, y2, sizeof y1) == 0 && memcmp(xa1, xa2, sizeof xa1) == 0);
     double dx1[N * IN] = {0}, dx2[N * IN] = {0}, dA1[R * IN] = {0}, dA2[R * IN] = {0}, dB1[OUT * R] = {0}, dB2[OUT * LD];
     for (int k = 0; k < OUT * LD; k++) dB2[k] = 0.0;
     for (int o = 0; o < OUT; o++)
         for (int j = R; j < LD; j++) dB2[o * LD + j] = 7.25; /* must stay untouched */
-    hk_assert_ok(hk_lora_backward(dx1, dA1, dB1, c.dy, c.x, xa1, c.W0, c.A, c.B, mask, 0.2, N, IN, OUT, R, R, 2.5));
-    hk_assert_ok(hk_lora_backward(dx2, dA2, dB2, c.dy, c.x, xa2, c.W0, c.A, Bw, mask, 0.2, N, IN, OUT, R, LD, 2.5));
+    hk_assert_ok(hk_lora_backward(dx1, dA1, dB1, c.dy, c.x, xa1, c.W0, c.A, c.B, mask, 0.2, &d1));
+    hk_assert_ok(hk_lora_backward(dx2, dA2, dB2, c.dy, c.x, xa2, c.W0, c.A, Bw, mask, 0.2, &d2));
     ck_assert(memcmp(dx1, dx2, sizeof dx1) == 0 && memcmp(dA1, dA2, sizeof dA1) == 0);
     for (int o = 0; o < OUT; o++)
         for (int j = 0; j < LD; j++)
@@ -233,7 +237,8 @@ START_TEST(lora_rejects_bad_arguments)
     fill_case(&c, 36);
     double y[N * OUT], xa[N * R];
     uint8_t mask[N * IN] = {0};
-#define FWD(mk, p, r, ld, s) hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, (mk), (p), N, IN, OUT, (r), (ld), (s))
+#define FWD(mk, p, r, ld, s) \
+    hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, (mk), (p), &(hk_lora_dims){N, IN, OUT, (r), (ld), (s)})
     hk_assert_fails(FWD(mask, 1.0, R, R, 1.0), HK_EDOM, "p must be in [0, 1)");
     hk_assert_fails(FWD(mask, -0.1, R, R, 1.0), HK_EDOM, "p must be in [0, 1)");
     hk_assert_fails(FWD(mask, NAN, R, R, 1.0), HK_EDOM, "p must be in [0, 1)");
@@ -247,18 +252,17 @@ START_TEST(lora_rejects_bad_arguments)
     hk_assert_fails(FWD(mask, 0.0, R, R - 1, 1.0), HK_EINVAL, "ldB=2 must be >= r=3");
     hk_assert_fails(FWD(mask, 0.0, R, R, NAN), HK_ENAN, "scale");
     hk_assert_fails(FWD(mask, 0.0, R, R, INFINITY), HK_ENAN, "scale");
-    hk_assert_fails(hk_lora_forward(y, xa, NULL, c.W0, c.b, c.A, c.B, NULL, 0.0, N, IN, OUT, R, R, 1.0), HK_EINVAL,
-                    "'x'");
-    hk_assert_fails(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, N, 0, OUT, R, R, 1.0), HK_EINVAL,
-                    "IN=0");
+    const hk_lora_dims d = {N, IN, OUT, R, R, 1.0}, d_in0 = {N, 0, OUT, R, R, 1.0};
+    hk_assert_fails(hk_lora_forward(y, xa, NULL, c.W0, c.b, c.A, c.B, NULL, 0.0, &d), HK_EINVAL, "'x'");
+    hk_assert_fails(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, &d_in0), HK_EINVAL, "IN=0");
+    hk_assert_fails(hk_lora_forward(y, xa, c.x, c.W0, c.b, c.A, c.B, NULL, 0.0, NULL), HK_EINVAL, "'dims'");
 #undef FWD
     /* The backward applies the same policy. */
     double dA[R * IN] = {0};
     mask[0] = 1;
-    hk_assert_fails(hk_lora_backward(NULL, dA, NULL, c.dy, c.x, xa, c.W0, c.A, c.B, mask, 0.0, N, IN, OUT, R, R, 1.0),
-                    HK_EDOM, "but p = 0");
-    hk_assert_fails(hk_lora_backward(NULL, dA, NULL, NULL, c.x, xa, c.W0, c.A, c.B, NULL, 0.0, N, IN, OUT, R, R, 1.0),
-                    HK_EINVAL, "'dy'");
+    hk_assert_fails(hk_lora_backward(NULL, dA, NULL, c.dy, c.x, xa, c.W0, c.A, c.B, mask, 0.0, &d), HK_EDOM,
+                    "but p = 0");
+    hk_assert_fails(hk_lora_backward(NULL, dA, NULL, NULL, c.x, xa, c.W0, c.A, c.B, NULL, 0.0, &d), HK_EINVAL, "'dy'");
     gsl_rng *r = hk_rng_new(1);
     hk_assert_fails(hk_lora_init(c.A, c.B, IN, OUT, 0, r), HK_EINVAL, "r=0");
     hk_assert_fails(hk_lora_init(c.A, c.B, IN, OUT, R, NULL), HK_EINVAL, "'rng'");

@@ -73,6 +73,29 @@ START_TEST(logsoftmax_equals_log_of_softmax)
 }
 END_TEST
 
+/* hk_softmax_logsumexp: the true max and log sum exp(x - max), at logits
+ * where log(sum exp(x)) overflows; log-softmax is (x - m) - log_s bit for bit;
+ * -inf entries contribute 0; the same errors as softmax. */
+START_TEST(logsumexp_parts_at_huge_logits_and_errors)
+{
+    const double x[4] = {1000.5, -INFINITY, 999.25, 1000.5};
+    double m = 0, ls = 0, y[4];
+    hk_assert_ok(hk_softmax_logsumexp(&m, &ls, x, 4));
+    ck_assert(m == 1000.5); /* the max itself, not a shifted value */
+    /* log_s = log(2 + e^-1.25) = ln 2 + log1p(e^-1.25 / 2): a few ulps */
+    const double want = M_LN2 + log1p(0.5 * exp(-1.25));
+    ck_assert_msg(fabs(ls - want) <= 4 * DBL_EPSILON * want, "log_s %.17g want %.17g", ls, want);
+    hk_assert_ok(hk_logsoftmax_forward(y, x, 1, 4));
+    for (int c = 0; c < 4; c++) ck_assert(y[c] == (x[c] - m) - ls);
+    const double allinf[2] = {-INFINITY, -INFINITY}, nan2[2] = {0.5, NAN};
+    hk_assert_fails(hk_softmax_logsumexp(&m, &ls, allinf, 2), HK_EDOM, "no finite logit");
+    hk_assert_fails(hk_softmax_logsumexp(&m, &ls, nan2, 2), HK_ENAN, "col 1");
+    hk_assert_fails(hk_softmax_logsumexp(&m, &ls, x, 0), HK_EINVAL, "C=0");
+    hk_assert_fails(hk_softmax_logsumexp(NULL, &ls, x, 4), HK_EINVAL, "'m'");
+    hk_assert_fails(hk_softmax_logsumexp(&m, &ls, NULL, 4), HK_EINVAL, "'x'");
+}
+END_TEST
+
 START_TEST(linear_matches_hand_computation)
 {
     /* inp (1,2) = [2, -1]; w (2,2) = [[0.5, 1.5], [-2, 0.25]]; bias [0.125, 1]
@@ -208,6 +231,7 @@ Suite *suite_softmax(void)
     tcase_add_test(core, softmax_rows_sum_to_one_and_match_direct_formula);
     tcase_add_test(core, softmax_shift_invariant_for_huge_logits);
     tcase_add_test(core, logsoftmax_equals_log_of_softmax);
+    tcase_add_test(core, logsumexp_parts_at_huge_logits_and_errors);
     tcase_add_test(core, linear_matches_hand_computation);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");

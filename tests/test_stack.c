@@ -93,6 +93,53 @@ START_TEST(two_passes_draw_independent_masks)
 }
 END_TEST
 
+/* hk_stack_model_override: with weights NULL it is hk_stack_model bit for
+ * bit; with replacement hooks, block l of pass p runs weights[p·L + l]
+ * instead of DropAttention's (here an identity hook: the dropattention
+ * preset's forward then equals the no-dropout forward). */
+static int ident_fwd(void *ctx, double *w_out, const double *w_in, long B, long NH, long T)
+{
+    (*(int *)ctx)++;
+    memmove(w_out, w_in, sizeof(double) * (size_t)(B * NH * T * T));
+    return HK_OK;
+}
+
+START_TEST(override_model_replaces_only_the_weights_hooks)
+{
+    hk_framework fw, none;
+    hk_assert_ok(hk_preset_get(&fw, "dropattention"));
+    fw.site[HK_POS_WEIGHTS].p = 0.5;
+    hk_framework_init(&none);
+    hk_stack s, t;
+    two_pass_stack(&s, &fw, 21);
+    two_pass_stack(&t, &none, 21); /* same weights and inputs, nothing dropped */
+    hk_model m, mo, mt;
+    hk_stack_override ov = {&s, NULL};
+    hk_assert_ok(hk_stack_model(&s, &m));
+    hk_assert_ok(hk_stack_model_override(&ov, &mo));
+    hk_assert_ok(hk_stack_model(&t, &mt));
+    double o[6], r[8], oo[6], ro[8], ot[6], rt[8];
+    hk_assert_ok(m.forward(m.ctx, 0, 0, o, r));
+    hk_assert_ok(mo.forward(mo.ctx, 0, 0, oo, ro));
+    ck_assert(memcmp(o, oo, sizeof o) == 0 && memcmp(r, ro, sizeof r) == 0);
+    hk_assert_ok(mt.forward(mt.ctx, 0, 0, ot, rt));
+    ck_assert(memcmp(o, ot, sizeof o) != 0); /* DropAttention did drop */
+    int calls = 0;
+    hk_attn_hooks h[2 * 2];
+    for (int i = 0; i < 4; i++) h[i] = (hk_attn_hooks){&calls, NULL, NULL, ident_fwd, NULL};
+    ov.weights = h;
+    hk_assert_ok(mo.forward(mo.ctx, 1, 0, oo, ro));
+    ck_assert_int_eq(calls, 2); /* one per block */
+    hk_assert_ok(mt.forward(mt.ctx, 1, 0, ot, rt));
+    ck_assert(memcmp(oo, ot, sizeof oo) == 0 && memcmp(ro, rt, sizeof ro) == 0);
+    hk_assert_fails(hk_stack_model_override(NULL, &mo), HK_EINVAL, "'o'");
+    ov.s = NULL;
+    hk_assert_fails(hk_stack_model_override(&ov, &mo), HK_EINVAL, "'o->s'");
+    hk_stack_free(&s);
+    hk_stack_free(&t);
+}
+END_TEST
+
 START_TEST(errors_name_the_argument)
 {
     hk_framework fw;
@@ -130,11 +177,11 @@ START_TEST(stackmask_refuses_missing_importance_and_respects_pad)
     fw.site[HK_POS_HIDDEN].pattern = HK_PAT_SPAN_IMPORTANCE;
     gsl_rng *r = hk_rng_new(3);
     ck_assert(hk_stackmask_needs_importance(&fw));
-    hk_assert_fails(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r), HK_EINVAL, "importance");
+    hk_assert_fails(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, NULL, r), HK_EINVAL, "importance");
     hk_assert_ok(hk_preset_get(&fw, "dropkey"));
     fw.site[HK_POS_LOGITS].p = 0.9;
     const uint8_t pad[B * T] = {0, 0, 1, 1, 0, 0, 0, 1};
-    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, pad, NULL, r));
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, pad, NULL, NULL, r));
     long dropped = 0;
     for (long i = 0; i < B * NH * T * T; i++) {
         const long b = i / (NH * T * T), key = i % T;
@@ -144,6 +191,52 @@ START_TEST(stackmask_refuses_missing_importance_and_respects_pad)
     ck_assert(dropped > 0);
     for (long i = 0; i < B * T * C; i++) ck_assert(in[i] == 7); /* input rate 0: not drawn */
     hk_rng_free(r);
+}
+END_TEST
+
+/* The caller's Bernoulli sampler (the fast path plugs in its own) draws the
+ * LoRA-input mask and HiddenCut's element masks, and nothing else; NULL means
+ * hk_mask_bernoulli, with the same masks.  A non-positive shape is refused. */
+static long bern_calls, bern_elems;
+static int counting_bernoulli(uint8_t *mask, long n, double p, gsl_rng *r)
+{
+    bern_calls++, bern_elems += n;
+    return hk_mask_bernoulli(mask, n, p, r);
+}
+
+START_TEST(stackmask_element_masks_come_from_the_callers_sampler)
+{
+    enum { L = 2, B = 2, T = 3, C = 4, NH = 2, BTC = B * T * C, LOG = B * NH * T * T };
+    uint8_t a[2][BTC + B * C + 3 * L * BTC + 2 * L * LOG];
+    hk_framework fw;
+    hk_assert_ok(hk_preset_get(&fw, "hiddenkey")); /* column DropKey, element HiddenCut */
+    fw.site[HK_POS_LORA] = (hk_fw_site){.p = 0.25, .pattern = HK_PAT_ELEMENT, .rescale = HK_RESCALE_INVERTED};
+    fw.site[HK_POS_INPUT].p = 0.125, fw.site[HK_POS_INPUT].pattern = HK_PAT_COLUMN; /* hiddencut's own sampler */
+    hk_assert_ok(hk_framework_validate(&fw));
+    const hk_stackmask_shape sh = {L, B, T, C, NH};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *q = a[k];
+        memset(q, 0, sizeof a[k]);
+        const hk_stackmask m = {q, q + BTC, q + BTC + B * C, q + BTC + B * C + L * BTC,
+                                q + BTC + B * C + L * BTC + L * LOG, q + BTC + B * C + L * BTC + 2 * L * LOG};
+        gsl_rng *r = hk_rng_new(41);
+        bern_calls = bern_elems = 0;
+        hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, k ? counting_bernoulli : NULL, r));
+        if (k) { /* per block: the LoRA mask and the hidden mask, each (B,T,C) */
+            ck_assert_int_eq(bern_calls, 2 * L);
+            ck_assert_int_eq(bern_elems, 2 * L * BTC);
+        }
+        hk_rng_free(r);
+    }
+    ck_assert(memcmp(a[0], a[1], sizeof a[0]) == 0);
+    const uint8_t *m0 = a[0];
+    long ones = 0;
+    for (size_t i = 0; i < sizeof a[0]; i++) ones += m0[i];
+    ck_assert(ones > 0);
+    hk_stackmask_shape bad = sh;
+    bad.T = 0;
+    const hk_stackmask m = {a[0], a[0], a[0], a[0], a[0], a[0]};
+    hk_assert_fails(hk_stackmask_sample(&m, &fw, &bad, NULL, NULL, NULL, NULL), HK_EINVAL, "T=0");
 }
 END_TEST
 
@@ -162,7 +255,7 @@ START_TEST(stackmask_fills_each_block_slice_and_leaves_rate0_untouched)
     for (int p = 0; p < HK_POS_COUNT; p++) fw.site[p] = (hk_fw_site){0.5, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
     fw.site[HK_POS_LOGITS].rescale = HK_RESCALE_NONE;
     gsl_rng *r = hk_rng_new(11);
-    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r));
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, NULL, r));
     struct {
         const char *name;
         const uint8_t *a;
@@ -185,7 +278,7 @@ START_TEST(stackmask_fills_each_block_slice_and_leaves_rate0_untouched)
         if (p != HK_POS_LORA) fw.site[p].p = 0.0;
     fw.site[HK_POS_HIDDEN].pattern = HK_PAT_SPAN_IMPORTANCE;
     ck_assert(!hk_stackmask_needs_importance(&fw));
-    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, r));
+    hk_assert_ok(hk_stackmask_sample(&m, &fw, &sh, NULL, NULL, NULL, r));
     const uint8_t *poisoned[5] = {in, out, lg, wt, hid};
     const long pn[5] = {BTC, B * C, L * LOG, L * LOG, L * BTC};
     for (int k = 0; k < 5; k++)
@@ -205,6 +298,8 @@ Suite *suite_stack(void)
     tcase_add_test(lim, errors_name_the_argument);
     tcase_add_test(lim, stackmask_refuses_missing_importance_and_respects_pad);
     tcase_add_test(lim, stackmask_fills_each_block_slice_and_leaves_rate0_untouched);
+    tcase_add_test(lim, stackmask_element_masks_come_from_the_callers_sampler);
+    tcase_add_test(lim, override_model_replaces_only_the_weights_hooks);
     suite_add_tcase(s, lim);
     return s;
 }

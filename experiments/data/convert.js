@@ -4,7 +4,7 @@
  *
  *   node experiments/data/convert.js NODE_MODULES_DIR OUT_DIR
  *
- * Tokenizer (documented in README, "Training and the fast path"):
+ * Tokenizer (documented in docs/training.md, "make data"):
  *   text -> replace "<br />" (any case, optional spaces) by " " -> lowercase
  *   -> split on runs of characters outside [a-z0-9] -> drop empty pieces.
  *   Vocabulary: ids 0..3 = [PAD] [UNK] [CLS] [MASK], then the VOCAB-4 most

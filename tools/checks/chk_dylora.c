@@ -175,8 +175,10 @@ static int run_b_eq_r(hk_check_result *res)
     HK_TRY(hk_dylora_forward(f.y, f.xa, f.x, f.W0, f.bias, f.A, f.B, f.mask, f.p, N, R, &f.d));
     HK_TRY(hk_dylora_backward(dx, dA, dB, f.dy, f.x, f.xa, f.W0, f.A, f.B, f.mask, f.p, N, R, &f.d));
     double scale = 6.0 / R;
-    HK_TRY(hk_lora_forward(y2, xa2, f.x, f.W0, f.bias, f.A, f.B, f.mask, f.p, N, IN, OUT, R, R, scale));
-    HK_TRY(hk_lora_backward(dx2, dA2, dB2, f.dy, f.x, xa2, f.W0, f.A, f.B, f.mask, f.p, N, IN, OUT, R, R, scale));
+    HK_TRY(hk_lora_forward(y2, xa2, f.x, f.W0, f.bias, f.A, f.B, f.mask, f.p,
+                           &(hk_lora_dims){N, IN, OUT, R, R, scale}));
+    HK_TRY(hk_lora_backward(dx2, dA2, dB2, f.dy, f.x, xa2, f.W0, f.A, f.B, f.mask, f.p,
+                            &(hk_lora_dims){N, IN, OUT, R, R, scale}));
     long diff = 0;
     for (long i = 0; i < N * OUT; i++) diff += memcmp(&f.y[i], &y2[i], sizeof(double)) != 0;
     for (long i = 0; i < N * IN; i++) diff += memcmp(&dx[i], &dx2[i], sizeof(double)) != 0;
@@ -243,7 +245,8 @@ static int run_scale(hk_check_result *res)
         for (long o = 0; o < OUT; o++)
             for (long k = 0; k < b; k++) Bs[o * R + k] = c * f.B[o * R + k];
         HK_TRY(hk_dylora_forward(y, xa, f.x, f.W0, f.bias, f.A, f.B, NULL, 0.0, N, b, &f.d));
-        HK_TRY(hk_lora_forward(y2, xa, f.x, f.W0, f.bias, As, Bs, NULL, 0.0, N, IN, OUT, b, R, f.d.alpha / R));
+        HK_TRY(hk_lora_forward(y2, xa, f.x, f.W0, f.bias, As, Bs, NULL, 0.0,
+                               &(hk_lora_dims){N, IN, OUT, b, R, f.d.alpha / R}));
         HK_TRY(forward_magnitude(M, NULL, &f, b));
         long wi = 0;
         double r = ratio_to_bound(y2, y, M, IN + b + 6, &wi);

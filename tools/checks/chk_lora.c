@@ -27,8 +27,8 @@ typedef struct {
 static double lora_loss(void *p)
 {
     lora_ctx *c = p;
-    if (hk_lora_forward(c->y, c->xa, c->x, c->W0, c->b, c->A, c->B, c->mask, c->p, LN, LIN, LOUT, LR, c->ldB,
-                        c->scale))
+    if (hk_lora_forward(c->y, c->xa, c->x, c->W0, c->b, c->A, c->B, c->mask, c->p,
+                        &(hk_lora_dims){LN, LIN, LOUT, LR, c->ldB, c->scale}))
         return NAN;
     return hk_dot(c->y, c->dy, LN * LOUT);
 }
@@ -50,9 +50,10 @@ static int lora_run(hk_check_result *res, double p, long ldB)
     HK_TRY(s);
     if (p > 0) c.mask = mask;
     double dx[LN * LIN] = {0}, dA[LR * LIN] = {0}, dB[LOUT * LLD_MAX] = {0};
-    HK_TRY(hk_lora_forward(c.y, c.xa, c.x, c.W0, c.b, c.A, c.B, c.mask, p, LN, LIN, LOUT, LR, ldB, c.scale));
-    HK_TRY(hk_lora_backward(dx, dA, dB, c.dy, c.x, c.xa, c.W0, c.A, c.B, c.mask, p, LN, LIN, LOUT, LR, ldB,
-                            c.scale));
+    HK_TRY(hk_lora_forward(c.y, c.xa, c.x, c.W0, c.b, c.A, c.B, c.mask, p,
+                           &(hk_lora_dims){LN, LIN, LOUT, LR, ldB, c.scale}));
+    HK_TRY(hk_lora_backward(dx, dA, dB, c.dy, c.x, c.xa, c.W0, c.A, c.B, c.mask, p,
+                            &(hk_lora_dims){LN, LIN, LOUT, LR, ldB, c.scale}));
     hk_gc_var v[] = {{"dx", c.x, dx, LN * LIN}, {"dA", c.A, dA, LR * LIN}, {"dB", c.B, dB, LOUT * ldB}};
     hk_gc_report rep;
     HK_TRY(hk_gradcheck(lora_loss, &c, v, 3, NULL, &rep));

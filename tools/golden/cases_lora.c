@@ -57,15 +57,15 @@ static int build_lora(hk_case *g, const void *arg)
     hk_case_cfg_real(g, "scale", s);
     hk_case_cfg_real(g, "p", a->p);
     hk_case_cfg_int(g, "bias", a->bias);
-    HK_TRY(hk_lora_forward(y, xa, x, W0, bias, A, B, mask, a->p, N, IN, OUT, r, r, s));
-    HK_TRY(hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, a->p, N, IN, OUT, r, r, s));
+    HK_TRY(hk_lora_forward(y, xa, x, W0, bias, A, B, mask, a->p, &(hk_lora_dims){N, IN, OUT, r, r, s}));
+    HK_TRY(hk_lora_backward(dx, dA, dB, dy, x, xa, W0, A, B, mask, a->p, &(hk_lora_dims){N, IN, OUT, r, r, s}));
     /* The same op on |inputs|: every element's sum of |terms|. */
     double *ax = hk_case_abs_copy(g, x, N * IN), *aW = hk_case_abs_copy(g, W0, OUT * IN);
     double *ab = bias ? hk_case_abs_copy(g, bias, OUT) : NULL, *aA = hk_case_abs_copy(g, A, r * IN);
     double *aB = hk_case_abs_copy(g, B, OUT * r), *ady = hk_case_abs_copy(g, dy, N * OUT);
     if (!ax || !aW || !aA || !aB || !ady) return HK_ENOMEM;
-    HK_TRY(hk_lora_forward(ya, xaa, ax, aW, ab, aA, aB, mask, a->p, N, IN, OUT, r, r, s));
-    HK_TRY(hk_lora_backward(dxa, dAa, dBa, ady, ax, xaa, aW, aA, aB, mask, a->p, N, IN, OUT, r, r, s));
+    HK_TRY(hk_lora_forward(ya, xaa, ax, aW, ab, aA, aB, mask, a->p, &(hk_lora_dims){N, IN, OUT, r, r, s}));
+    HK_TRY(hk_lora_backward(dxa, dAa, dBa, ady, ax, xaa, aW, aA, aB, mask, a->p, &(hk_lora_dims){N, IN, OUT, r, r, s}));
     hk_case_set_scale(g, "out.y", hk_case_maxabs(ya, N * OUT));
     hk_case_set_scale(g, "grad.x", hk_case_maxabs(dxa, N * IN));
     hk_case_set_scale(g, "grad.lora_A", hk_case_maxabs(dAa, r * IN));
