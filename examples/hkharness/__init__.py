@@ -163,9 +163,9 @@ class CheckRun:
     """One `hkref golden check` run: returncode (0 pass, 1 failed, 2 usage / bad golden set),
     stdout, stderr, and with json=True the report (schema hkref-golden-check/2) as a dict."""
 
-    def __init__(self, cmd, proc, report=None):
+    def __init__(self, cmd, proc, report=None, ops=()):
         self.cmd, self.returncode, self.stdout, self.stderr = cmd, proc.returncode, proc.stdout, proc.stderr
-        self.report = report
+        self.report, self.ops = report, list(ops)
 
     def __bool__(self):
         return self.returncode == 0
@@ -346,7 +346,7 @@ class Backend:
                 if json_report and os.path.exists(jpath):
                     with open(jpath) as f:
                         report = json.load(f)
-            runs.append(CheckRun(cmd, proc, report))
+            runs.append(CheckRun(cmd, proc, report, group))
         return runs
 
     def gate(self, golden, outdir, dtypes=("f64", "f32"), hkref=None, args=("-q",), out=sys.stdout):

@@ -104,7 +104,7 @@ class _Group:
         for run in runs:
             records = run.cases()
             for c in ok:
-                if c.op not in run.cmd[run.cmd.index("--op"):]:
+                if c.op not in run.ops:
                     continue
                 rec = records.get(c.name)
                 if run.returncode not in (0, 1) or rec is None:
