@@ -2,7 +2,8 @@
 #   make                the libraries, the CLI build/hkref and the test runner (builds only:
 #                       a missing library is named with the exact apt-get line); V=1 full commands
 #   make test           the full gate: Check suites (-O2, then ASan+UBSan in 2 shards), proofs,
-#                       golden identity, the PyTorch example backend, the C example, lint, doc test;
+#                       golden identity, the PyTorch example backend, the C example, the report
+#                       formats, the Python harness (pytest), the sharded example, lint, doc test;
 #                       installs missing Debian packages first when run as root; one verdict line
 #   make verify         the main job: installs (as root), builds, `hkref verify` + repro-bytes
 #   make deps           check / install the Debian packages of the gate (tools/scripts/deps.sh)
@@ -10,6 +11,9 @@
 #   make proofs         symbolic check of every proof step (SymPy)
 #   make golden-check   committed golden/ == a fresh `hkref golden generate`
 #   make validate-torch the PyTorch example backend against the golden set
+#   make check-reports  the checker's JUnit / TAP / JSON reports, read by junitparser and prove
+#   make harness-pytest the Python harness under pytest (examples/: torch, two-op numpy, LoRA-only)
+#   make sharded        the torch.distributed example (2 gloo ranks) and its wrong variants
 #   make doctest        every shell command in README.md, CONTRIBUTING.md and docs/ (tests/doc/)
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
 #   make valgrind | fuzz | mutate   robustness (docs/reliability.md)
@@ -95,7 +99,7 @@ $(error registry generation failed (tools/scripts/gen_list.sh): $(_gen))
 endif
 
 .PHONY: all build deps deps-build deps-torch deps-fuzz test verify proofs run-tests clean help golden-check \
-  validate-torch lint doctest example-c registry-demo
+  validate-torch lint doctest example-c registry-demo check-reports harness-pytest sharded
 .DEFAULT_GOAL := all
 
 all: deps-build
@@ -104,7 +108,7 @@ all: deps-build
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,18p' Makefile
+	@sed -n '2,22p' Makefile
 
 # `make` only checks (the exact apt-get line on a miss); the gate and verify install as root.
 deps-build:
@@ -177,7 +181,8 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # CK_FORK=no: one process per shard (forking ASan processes and a leak check at
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo
+GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c check-reports harness-pytest \
+  sharded lint doctest registry-demo
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -249,6 +254,63 @@ example-c: $(BUILD)/examples/c_check validate-torch
 	@$(BUILD)/examples/c_check golden $(TORCH_OUT)/bug-softmax_no_max_shift f64 > $(GATE)/example-c-bug.log; \
 	  [ $$? -eq 1 ] || { echo "example-c: FAILED: a wrong variant passed"; exit 1; }
 	@echo "example-c: $$(tail -1 $(GATE)/example-c.log)"; echo "linked libhkgolden + libhkref" > $(GATE)/example-c.ok
+
+# The checker's CI reports on two runs of the torch example's outputs: a two-op backend
+# (softmax and dropkey files only, --skip-missing: the rest SKIPPED) that must pass, and a wrong
+# variant that must fail.  The JUnit files are read by junitparser (tools/scripts/junit_check.py:
+# every testcase, verdict and count equal to the same run's JSON), the TAP files by prove.
+REPORTS = $(BUILD)/reports
+check-reports: validate-torch
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)/two
+	@cp $(foreach f,$(wildcard golden/softmax/*.safetensors golden/dropkey/*.safetensors),$(TORCH_OUT)/f64/$(notdir $(f))) \
+	  $(REPORTS)/two/
+	@$(BUILD)/hkref golden check --outputs $(REPORTS)/two --skip-missing -q --json $(REPORTS)/two.json \
+	  --junit $(REPORTS)/two.xml --tap $(REPORTS)/two.tap > $(REPORTS)/two.log || \
+	  { cat $(REPORTS)/two.log; echo "check-reports: FAILED: the two-op backend does not pass"; exit 1; }
+	@$(BUILD)/hkref golden check --outputs $(TORCH_OUT)/bug-lora_scale_alpha -q --json $(REPORTS)/bug.json \
+	  --junit $(REPORTS)/bug.xml --tap $(REPORTS)/bug.tap > $(REPORTS)/bug.log; \
+	  [ $$? -eq 1 ] || { echo "check-reports: FAILED: a wrong variant did not fail"; exit 1; }
+	@for r in two bug; do $(PYTHON) tools/scripts/junit_check.py --junit $(REPORTS)/$$r.xml \
+	  --json $(REPORTS)/$$r.json || exit 1; done
+	@prove -e cat $(REPORTS)/two.tap > $(REPORTS)/two.prove 2>&1 || \
+	  { cat $(REPORTS)/two.prove; echo "check-reports: FAILED: prove rejects the passing TAP"; exit 1; }
+	@prove -e cat $(REPORTS)/bug.tap > $(REPORTS)/bug.prove 2>&1; \
+	  grep -q "Failed: $$(grep -c '^not ok' $(REPORTS)/bug.tap))" $(REPORTS)/bug.prove || \
+	  { cat $(REPORTS)/bug.prove; echo "check-reports: FAILED: prove does not see the failures"; exit 1; }
+	@echo "check-reports: $$(tail -1 $(REPORTS)/two.log)"
+	@echo "JUnit (junitparser) and TAP (prove) of a pass with skips and of a failure" > $(GATE)/check-reports.ok
+
+# The Python harness as a user runs it: pytest over examples/ (the torch example, the two-op
+# numpy one, a LoRA-only one), one item per golden case and dtype, f64 and f32, plus the
+# harness's own tests (examples/test_harness.py).  The item counts must be what the golden set
+# and the backends' op lists imply (all pass: torch every case; mini softmax + dropkey; LoRA-only
+# lora, attention, encoder, dylora, train_step; each in 2 dtypes; the rest skipped), so a harness
+# that skips or drops cases cannot pass.
+ngold = $$(ls $(foreach o,$(1),golden/$(o)/*.safetensors) 2>/dev/null | wc -l)
+harness-pytest: build
+	@mkdir -p $(GATE)
+	@$(PYTHON) -m pytest -p no:cacheprovider -q examples/ --hk-hkref $(BUILD)/hkref --hk-dtype f64,f32 \
+	  --junitxml $(BUILD)/pytest-examples.xml 2>&1 | tail -3 | tee $(GATE)/harness-pytest.log; \
+	  test $${PIPESTATUS[0]} -eq 0
+	@all=$(call ngold,*); mine=$$(( all + $(call ngold,softmax dropkey) + $(call ngold,lora attention encoder dylora train_step) )); \
+	  own=$$(grep -c '^def test_' examples/test_harness.py); \
+	  want="$$(( 2 * mine + own )) passed, 0 failed, $$(( 3 * 2 * all - 2 * mine )) skipped"; \
+	  got=$$($(PYTHON) tools/scripts/junit_check.py --junit $(BUILD)/pytest-examples.xml --count); \
+	  [ "$$got" = "$$want" ] || { echo "harness-pytest: FAILED: $$got, expected $$want"; exit 1; }; \
+	  echo "harness-pytest: $$got (as the golden set implies)"; echo "$$got" > $(GATE)/harness-pytest.ok
+
+# The sharded example (torch.distributed, gloo, 2 processes): passes the dropkey, dropattention
+# and attention cases, every wrong variant caught; masks sampled by the ranks checked and replayed.
+SHARDED_OUT = $(BUILD)/sharded
+sharded: build
+	@mkdir -p $(GATE)
+	@rm -rf $(SHARDED_OUT)
+	@$(PYTHON) examples/sharded_backend.py --world 2 --out $(SHARDED_OUT) --dtype f64 --bug all --masks \
+	  --hkref $(BUILD)/hkref > $(GATE)/sharded.log 2>&1; rc=$$?; \
+	  grep -E '^(sharded|masks|sharded_backend.py)' $(GATE)/sharded.log | cut -c1-160; \
+	  [ $$rc -eq 0 ] || { cat $(GATE)/sharded.log; echo "sharded: FAILED"; exit 1; }
+	@echo "2 ranks: $$(grep -c '^bug .*: caught' $(GATE)/sharded.log) bugs and $$(grep -c '^sampler bug .*: caught' \
+	  $(GATE)/sharded.log) sampler bugs caught" > $(GATE)/sharded.ok
 
 # A misspelt or reformatted registration: compiled with the gate's flags, a
 # misspelt suite function must fail the build and a reformatted one must

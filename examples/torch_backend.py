@@ -1,86 +1,34 @@
 #!/usr/bin/python3
 """hkref example backend: every golden op in idiomatic PyTorch autograd.
 
-Written from golden/README.md (not from the C reference).  For every golden
-case golden/<op>/<case>.safetensors it reads the inputs, parameters and masks
-(masks are read, never sampled), runs the op forward in the requested dtype,
-back-propagates L = sum over outputs of <out.y, in.d_y>, and writes
+Written from golden/README.md (not from the C reference).  Each op is a
+function f(t, cfg, bug) registered on a hkharness.Backend (examples/hkharness/):
+the harness reads every golden case golden/<op>/<case>.safetensors, hands the
+inputs, parameters and masks to the op (masks are read, never sampled), runs
+L = sum over outputs of <out.y, in.d_y> backward, and writes
 OUT/<case>.safetensors holding out.* and grad.* (same names as the golden
-file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
+file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares
+(--check runs it).
 
     /usr/bin/python3 examples/torch_backend.py --golden golden --out build/torch --dtype f64,f32
         -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
+    ... --check      then run the checker on each dtype (exit status: the checker's)
     ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
                      written to OUT/bug-NAME/ in F64; --bug all runs every one.
 
-Only numpy and torch (Debian python3-numpy, python3-torch); safetensors I/O is
-done here with numpy.
+Only numpy and torch (Debian python3-numpy, python3-torch).  As a pytest gate:
+examples/test_backends.py (`pytest examples/`).
 """
 import argparse
-import json
+import functools
 import math
 import os
-import struct
 import sys
-import tempfile
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-# ---------------------------------------------------------------- safetensors
-
-_DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1", "BOOL": "?"}
-
-
-def st_read(path):
-    """Returns (tensors: dict name -> np.ndarray, metadata: dict)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    if len(buf) < 8:
-        raise ValueError(f"{path}: too short for a safetensors file")
-    (n,) = struct.unpack("<Q", buf[:8])
-    if 8 + n > len(buf):
-        raise ValueError(f"{path}: header length {n} exceeds the file")
-    header = json.loads(buf[8:8 + n].decode("utf-8"))
-    data = memoryview(buf)[8 + n:]
-    meta = header.pop("__metadata__", {}) or {}
-    out = {}
-    for name, e in header.items():
-        if e["dtype"] not in _DT:
-            raise ValueError(f"{path}: tensor {name}: unsupported dtype {e['dtype']}")
-        b, end = e["data_offsets"]
-        arr = np.frombuffer(data[b:end], dtype=_DT[e["dtype"]]).reshape(e["shape"])
-        out[name] = arr.copy()
-    return out, meta
-
-
-def st_write(path, tensors, meta=None):
-    """Writes tensors (name -> np.ndarray) atomically (temp file + rename)."""
-    rev = {v: k for k, v in _DT.items()}
-    items = sorted(tensors.items(), key=lambda kv: (-kv[1].dtype.itemsize, kv[0]))
-    header, blobs, off = {}, [], 0
-    if meta:
-        header["__metadata__"] = dict(meta)
-    for name, a in items:
-        a = np.array(a, order="C")  # (ascontiguousarray would turn a 0-d scalar into shape (1,))
-        key = a.dtype.str if a.dtype.str in rev else a.dtype.newbyteorder("<").str
-        raw = a.astype(key).tobytes()
-        header[name] = {"dtype": rev[key], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
+import hkharness as hk
 
 # ---------------------------------------------------------------- ops
 # Each op: f(t, cfg, bug) -> dict of outputs "out.<name>" -> tensor.
@@ -448,56 +396,12 @@ BUGS = {
 
 # ---------------------------------------------------------------- driver
 
-def run_case(path, dtype, bug):
-    arrays, meta = st_read(path)
-    opname = meta.get("op")
-    if opname not in OPS:
-        raise KeyError(f"{path}: op '{opname}' has no implementation in examples/torch_backend.py")
-    cfg = json.loads(meta.get("config", "{}"))
-    t, leaves = {}, {}
-    for name, a in arrays.items():
-        role, _, short = name.partition(".")
-        if role in ("in", "param"):
-            if a.dtype.kind == "f":
-                v = torch.tensor(a, dtype=dtype)
-                if not short.startswith("d_"):
-                    v.requires_grad_(True)
-                    leaves[short] = v
-            else:
-                v = torch.tensor(a)
-            t[short] = v
-        elif role == "mask":
-            t[name] = torch.tensor(a.astype(np.bool_))  # 1 = dropped
-    outs = OPS[opname](t, cfg, bug)
-    loss = None
-    for k, y in outs.items():
-        d = t.get("d_" + k)
-        if d is not None and y.requires_grad:
-            term = (y * d).sum()
-            loss = term if loss is None else loss + term
-    if loss is not None:
-        loss.backward()
-    res = {}
-    for k, y in outs.items():
-        res["out." + k] = y.detach().numpy()
-    for k, v in leaves.items():  # an input the loss does not reach has gradient 0
-        res["grad." + k] = (v.grad if v.grad is not None else torch.zeros_like(v)).detach().numpy()
-    return res
-
-
-def run_all(golden, outdir, dtype, bug):
-    os.makedirs(outdir, exist_ok=True)
-    n = 0
-    for op_dir in sorted(os.listdir(golden)):
-        d = os.path.join(golden, op_dir)
-        if not os.path.isdir(d):
-            continue
-        for f in sorted(os.listdir(d)):
-            if f.endswith(".safetensors"):
-                res = run_case(os.path.join(d, f), dtype, bug)
-                st_write(os.path.join(outdir, f), res, {"backend": "torch_backend.py", "bug": bug or "none"})
-                n += 1
-    return n
+def backend(bug=None):
+    """The example as a hkharness.Backend; bug: one of BUGS (a deliberately wrong variant) or None."""
+    be = hk.Backend("torch_backend.py" + (f" --bug {bug}" if bug else ""), framework="torch")
+    for name, f in OPS.items():
+        be.register(name, functools.partial(f, bug=bug))
+    return be
 
 
 def main(argv):
@@ -508,6 +412,8 @@ def main(argv):
     ap.add_argument("--bug", action="append", default=[],
                     help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    ap.add_argument("--check", action="store_true", help="run hkref golden check on each dtype's outputs")
+    ap.add_argument("--hkref", default=None, help="the hkref binary for --check (default $HKREF or build/hkref)")
     a = ap.parse_args(argv)
     if a.list_bugs:
         for k, v in BUGS.items():
@@ -517,26 +423,32 @@ def main(argv):
         print(f"torch_backend.py: golden directory '{a.golden}' not found", file=sys.stderr)
         return 2
     torch.use_deterministic_algorithms(True)
-    dts = {"f64": torch.float64, "f32": torch.float32}
     bugs = list(BUGS) if "all" in a.bug else a.bug
     for b in bugs:
         if b not in BUGS:
             print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
             return 2
+    dtypes = a.dtype.split(",")
+    for name in dtypes:
+        if name not in hk.Backend.DTYPES:
+            print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+            return 2
+    rc = 0
     try:
-        for name in a.dtype.split(","):
-            if name not in dts:
-                print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
-                return 2
-            n = run_all(a.golden, os.path.join(a.out, name), dts[name], None)
-            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+        be = backend()
+        if a.check:
+            rc = be.gate(a.golden, a.out, dtypes, a.hkref)
+        else:
+            for name in dtypes:
+                n = len(be.run(a.golden, os.path.join(a.out, name), name))
+                print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
         for b in bugs:
-            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b)
+            n = len(backend(b).run(a.golden, os.path.join(a.out, "bug-" + b), "f64"))
             print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
     except (KeyError, ValueError, OSError) as e:
         print(f"torch_backend.py: {e}", file=sys.stderr)
         return 2
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

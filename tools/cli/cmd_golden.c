@@ -1,23 +1,24 @@
 /* hkref golden — generate the golden set; check a backend's outputs against it. */
 #include "cli.h"
+#include "golden_report.h"
 #include "golden/case.h"
 #include "golden/check.h"
 
 #include "ref/error.h"
 #include "ref/tensorfile.h"
 
-#include <jansson.h>
-#include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char hk_cmd_golden_summary[] = "generate the golden tensor set; check a backend's outputs against it";
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
-           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--json FILE] [--case PREFIX]\n"
+           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [selection] [reports]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
            "          F64, atomically, byte-identical from run to run.\n"
@@ -26,11 +27,29 @@ static void usage(FILE *f)
            "          (F64 for --dtype f64; F32 or F64 for --dtype f32), and compares them element-wise,\n"
            "          |got - ref| <= atol + rtol |ref|, with the tolerance stored in the golden file for\n"
            "          that dtype; integer tensors bit-exactly.  Per case and tensor: max abs / rel error,\n"
-           "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line.\n"
-           "          A missing case file or tensor is a failure.  --json FILE writes a summary.\n"
+           "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line;\n"
+           "          at the end the failed cases by op, what was skipped or not selected, the verdict.\n"
+           "          A missing case file or tensor is a failure.  --outputs must be a directory.\n"
+           "  selection (lists repeat and add up; every other option at most once):\n"
+           "    --op OP              only cases of op OP (repeatable)\n"
+           "    --case PATTERN       only cases matching PATTERN (repeatable): a glob (* ? [...]) over the\n"
+           "                         name, else the case of exactly that name, else every name starting with it\n"
+           "    --exclude-op OP, --exclude-case PATTERN   leave these out (repeatable)\n"
+           "    --forward-only       compare out.* only (no grad.* needed)\n"
+           "    --grads SET[,SET]    compare only these grad.*: all (default), none, inputs, params, lora\n"
+           "                         (the LoRA factors), frozen (params but not lora), or a glob over the\n"
+           "                         name after 'grad.' (e.g. 'W_*')\n"
+           "    --skip-missing       a case without a backend file is SKIPPED (listed, never passed); a run\n"
+           "                         that skips every selected case fails\n"
+           "  reports:\n"
+           "    --json FILE          schema " HK_CHECK_JSON_SCHEMA ": full-precision numbers, NaN/inf counts\n"
+           "    --junit FILE         JUnit XML: a testsuite per op, a testcase per case\n"
+           "    --tap FILE           TAP version 13 (FILE '-': TAP on stdout, the text report on stderr)\n"
+           "    -q, --quiet          text report: failing cases and the closing summary only\n"
            "list      the registered cases (op, case, source).\n"
-           "exit status: 0 all pass, 1 some case failed, 2 usage error or unreadable golden set.\n"
-           "The format, op by op: golden/README.md.\n");
+           "exit status: 0 all pass, 1 some case failed (or every selected case was skipped),\n"
+           "2 usage error or unreadable golden set.  The format, op by op: golden/README.md;\n"
+           "gating a backend: docs/backends.md.\n");
 }
 
 static int cmd_generate(int argc, char **argv)
@@ -71,145 +90,124 @@ static int cmd_list(void)
     return 0;
 }
 
+/* ---- check: options (every single-value option at most once; list options repeat, union) ---- */
+
 typedef struct {
-    const char *golden, *outputs, *json, *prefix;
-    hk_golden_dtype dtype;
+    hk_golden_dir_opts d;
+    hk_check_report_opts rep;
+    const char **ops, **cases, **xops, **xcases; /* each with room for argc entries */
 } check_opts;
 
-static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
-static json_t *case_json(const hk_golden_result *cr, int failed)
+static int add_sel(const char **list, size_t *n, const char *opt, const char *v)
 {
-    json_t *o = json_object(), *ts = json_array();
-    json_object_set_new(o, "case", json_string(cr->name));
-    json_object_set_new(o, "op", json_string(cr->op));
-    json_object_set_new(o, "pass", json_boolean(!failed));
-    if (cr->problem[0]) json_object_set_new(o, "problem", json_string(cr->problem));
-    for (int k = 0; k < cr->ntensors; k++) {
-        const hk_golden_tensor_result *t = &cr->t[k];
-        json_t *j = json_object();
-        json_object_set_new(j, "name", json_string(t->name));
-        json_object_set_new(j, "n", json_integer(t->n));
-        json_object_set_new(j, "nfail", json_integer(t->nfail));
-        json_object_set_new(j, "max_abs", jnum(t->max_abs));
-        json_object_set_new(j, "max_rel", jnum(t->max_rel));
-        json_object_set_new(j, "pct_threshold", jnum(t->pct));
-        json_object_set_new(j, "worst_index", json_string(t->worst));
-        json_object_set_new(j, "atol", jnum(t->atol));
-        json_object_set_new(j, "rtol", jnum(t->rtol));
-        json_object_set_new(j, "exact", json_boolean(t->exact));
-        if (t->problem[0]) json_object_set_new(j, "problem", json_string(t->problem));
-        json_array_append_new(ts, j);
-    }
-    json_object_set_new(o, "tensors", ts);
-    return o;
+    if (!v[0]) return hk_cli_usage_error("golden", "check: %s needs a non-empty value", opt);
+    list[(*n)++] = v;
+    return 0;
 }
 
-static void print_case(const check_opts *o, const hk_golden_case_report *rep)
+/* A single-value option: a second occurrence is refused (never last-one-wins). */
+static int set_once(const char **slot, const char *opt, const char *v)
 {
-    const hk_golden_result *cr = rep->result;
-    long nfail = 0, total = 0;
-    for (int i = 0; i < cr->ntensors; i++) {
-        nfail += cr->t[i].nfail;
-        total += cr->t[i].n;
-    }
-    printf("[%3zu/%zu] %-56s %s\n", rep->index + 1, rep->count, rep->rel, rep->failed ? "FAILED" : "pass");
-    if (cr->problem[0]) printf("    %s\n", cr->problem);
-    for (int i = 0; i < cr->ntensors; i++) {
-        const hk_golden_tensor_result *t = &cr->t[i];
-        if (t->problem[0] && t->nfail == t->n) {
-            printf("    %-16s FAIL %s\n", t->name, t->problem);
+    if (*slot) return hk_cli_usage_error("golden", "check: %s given twice ('%s', then '%s')", opt, *slot, v);
+    *slot = v;
+    return 0;
+}
+
+static int parse_check(int argc, char **argv, check_opts *o, int *help)
+{
+    const char *golden = NULL, *dtype = NULL, *grads = NULL;
+    int forward_only = 0, skip_missing = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (hk_cli_is_help(a)) {
+            *help = 1;
+            return 0;
+        }
+        int *flag = !strcmp(a, "--forward-only") ? &forward_only
+                    : !strcmp(a, "--skip-missing") ? &skip_missing
+                    : (!strcmp(a, "-q") || !strcmp(a, "--quiet")) ? &quiet : NULL;
+        if (flag) {
+            if (*flag) return hk_cli_usage_error("golden", "check: %s given twice", a);
+            *flag = 1;
             continue;
         }
-        printf("    %-16s n=%-4ld fail=%-3ld max_abs=%-9.3g max_rel=%-9.3g worst=%-10s %8.3g%% of thr",
-               t->name, t->n, t->nfail, t->max_abs, t->max_rel, t->worst, t->pct);
-        if (t->exact)
-            printf(" (exact)");
-        else
-            printf(" (atol %.3g rtol %.3g)", t->atol, t->rtol);
-        printf(" %s%s%s\n", t->nfail ? "FAIL" : "ok", t->problem[0] ? " " : "", t->problem);
+        if (i + 1 >= argc) return hk_cli_usage_error("golden", "check: '%s' needs a value or is unknown", a);
+        const char *v = argv[++i];
+        int rc = 0;
+        if (!strcmp(a, "--outputs")) rc = set_once(&o->d.outputs, a, v);
+        else if (!strcmp(a, "--golden")) rc = set_once(&golden, a, v);
+        else if (!strcmp(a, "--json")) rc = set_once(&o->rep.json, a, v);
+        else if (!strcmp(a, "--junit")) rc = set_once(&o->rep.junit, a, v);
+        else if (!strcmp(a, "--tap")) rc = set_once(&o->rep.tap, a, v);
+        else if (!strcmp(a, "--dtype")) rc = set_once(&dtype, a, v);
+        else if (!strcmp(a, "--grads")) rc = set_once(&grads, a, v);
+        else if (!strcmp(a, "--op")) rc = add_sel(o->ops, &o->d.nops, a, v);
+        else if (!strcmp(a, "--case")) rc = add_sel(o->cases, &o->d.ncases, a, v);
+        else if (!strcmp(a, "--exclude-op")) rc = add_sel(o->xops, &o->d.nexclude_ops, a, v);
+        else if (!strcmp(a, "--exclude-case")) rc = add_sel(o->xcases, &o->d.nexclude_cases, a, v);
+        else return hk_cli_usage_error("golden", "check: unknown option '%s'", a);
+        if (rc) return rc;
     }
-    if (rep->elements[0]) printf("  first failing elements (at most 10 per case):\n%s", rep->elements);
-    if (rep->failed) {
-        printf("FAILED %s (errors:%ld total:%ld)\n", cr->name, nfail, total);
-        printf("__REPRO: hkref golden check --outputs %s --golden %s --dtype %s --case %s\n", o->outputs, o->golden,
-               o->dtype == HK_GOLDEN_F32 ? "f32" : "f64", cr->name);
+    o->d.golden = golden ? golden : "golden";
+    o->d.dtype = HK_GOLDEN_F64;
+    if (dtype && !strcmp(dtype, "f32")) o->d.dtype = HK_GOLDEN_F32;
+    else if (dtype && strcmp(dtype, "f64") != 0)
+        return hk_cli_usage_error("golden", "check: --dtype must be f64 or f32 (got '%s')", dtype);
+    if (!o->d.outputs) return hk_cli_usage_error("golden", "check: --outputs DIR is required");
+    struct stat st;
+    if (stat(o->d.outputs, &st) != 0)
+        return hk_cli_usage_error("golden", "check: --outputs '%s': %s", o->d.outputs, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return hk_cli_usage_error("golden", "check: --outputs '%s' is not a directory", o->d.outputs);
+    if (forward_only && grads && strcmp(grads, "none") != 0)
+        return hk_cli_usage_error("golden", "check: --forward-only and --grads %s contradict each other", grads);
+    if (grads && hk_golden_grads_valid(grads)) return hk_cli_usage_error("golden", "check: %s", hk_error_message());
+    if (grads && !strcmp(grads, "all")) grads = NULL;
+    if (grads && !strcmp(grads, "none")) forward_only = 1, grads = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        const char *p = i == 0 ? o->rep.json : i == 1 ? o->rep.junit : o->rep.tap;
+        if (p && !strcmp(p, "-") && i != 2)
+            return hk_cli_usage_error("golden", "check: only --tap can write to stdout ('-')");
     }
-}
-
-typedef struct {
-    const check_opts *o;
-    json_t *cases;
-} report_ctx;
-
-static void report_case(void *ctx, const hk_golden_case_report *rep)
-{
-    report_ctx *rc = ctx;
-    print_case(rc->o, rep);
-    json_array_append_new(rc->cases, case_json(rep->result, rep->failed));
-}
-
-static int write_json(const check_opts *o, const char *dt, const hk_golden_dir_summary *sum, json_t *cases)
-{
-    json_t *root = json_object();
-    json_object_set_new(root, "dtype", json_string(dt));
-    json_object_set_new(root, "golden", json_string(o->golden));
-    json_object_set_new(root, "outputs", json_string(o->outputs));
-    json_object_set_new(root, "cases_run", json_integer(sum->run));
-    json_object_set_new(root, "cases_failed", json_integer(sum->failed));
-    json_object_set_new(root, "cases", json_incref(cases));
-    char *s = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
-    json_decref(root);
-    int st = s ? hk_file_write_atomic(o->json, s, strlen(s))
-               : hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "cannot serialize the JSON summary");
-    free(s);
-    return st;
-}
-
-static int run_check(const check_opts *o)
-{
-    report_ctx ctx = {o, json_array()};
-    hk_golden_dir_opts d = {.golden = o->golden, .outputs = o->outputs, .dtype = o->dtype, .prefix = o->prefix,
-                            .report = report_case, .report_ctx = &ctx};
-    hk_golden_dir_summary sum;
-    int rc = 0;
-    if (hk_golden_check_dir(&d, &sum)) {
-        rc = hk_cli_fail("golden check");
-    } else {
-        const char *dt = o->dtype == HK_GOLDEN_F32 ? "f32" : "f64";
-        printf("hkref golden check (%s): %ld cases, %ld failed -> %s\n", dt, sum.run, sum.failed,
-               sum.failed ? "FAILED" : "pass");
-        if (o->json && write_json(o, dt, &sum, ctx.cases)) rc = hk_cli_fail("golden check");
-        if (rc == 0) rc = sum.failed ? 1 : 0;
-    }
-    json_decref(ctx.cases);
-    return rc;
+    o->d.forward_only = forward_only;
+    o->d.grads = grads;
+    o->d.skip_missing = skip_missing;
+    o->d.ops = o->ops;
+    o->d.cases = o->cases;
+    o->d.exclude_ops = o->xops;
+    o->d.exclude_cases = o->xcases;
+    o->rep.quiet = quiet;
+    o->rep.dir = &o->d;
+    return 0;
 }
 
 static int cmd_check(int argc, char **argv)
 {
-    check_opts o = {.golden = "golden", .dtype = HK_GOLDEN_F64};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (hk_cli_is_help(a)) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) return hk_cli_usage_error("golden", "check: '%s' needs a value or is unknown", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--outputs")) o.outputs = v;
-        else if (!strcmp(a, "--golden")) o.golden = v;
-        else if (!strcmp(a, "--json")) o.json = v;
-        else if (!strcmp(a, "--case")) o.prefix = v;
-        else if (!strcmp(a, "--dtype")) {
-            if (!strcmp(v, "f64")) o.dtype = HK_GOLDEN_F64;
-            else if (!strcmp(v, "f32")) o.dtype = HK_GOLDEN_F32;
-            else return hk_cli_usage_error("golden", "check: --dtype must be f64 or f32 (got '%s')", v);
-        } else
-            return hk_cli_usage_error("golden", "check: unknown option '%s'", a);
+    check_opts o;
+    memset(&o, 0, sizeof o);
+    const char **lists = calloc(4 * (size_t)argc, sizeof *lists);
+    if (!lists) return hk_cli_usage_error("golden", "check: out of memory");
+    o.ops = lists;
+    o.cases = lists + argc;
+    o.xops = lists + 2 * argc;
+    o.xcases = lists + 3 * argc;
+    int help = 0, rc = parse_check(argc, argv, &o, &help);
+    if (help) usage(stdout);
+    hk_check_report *rep = help || rc ? NULL : hk_check_report_new(&o.rep);
+    if (help || rc || !rep) {
+        free(lists);
+        return help ? 0 : rc ? rc : hk_cli_usage_error("golden", "check: out of memory");
     }
-    if (!o.outputs) return hk_cli_usage_error("golden", "check: --outputs DIR is required");
-    return run_check(&o);
+    o.d.report = hk_check_report_case;
+    o.d.skipped = hk_check_report_skip;
+    o.d.report_ctx = rep;
+    hk_golden_dir_summary sum;
+    if (hk_golden_check_dir(&o.d, &sum))
+        rc = hk_cli_fail("golden check");
+    else
+        rc = hk_check_report_finish(rep, &sum);
+    hk_check_report_free(rep);
+    free(lists);
+    return rc;
 }
 
 static int cmd_list_sub(int argc, char **argv)

@@ -65,6 +65,11 @@ typedef struct {
     const hk_golden_result *result;
     int failed;                     /* a tensor failed or the case has a problem */
     const char *elements;           /* the first failing elements, one line each ("" if none) */
+    /* Added with the selection options (all 0 / NULL for an unselective run): */
+    int ignored;                    /* grad.* tensors of the golden file left out by forward_only / grads */
+    const long *got_nan, *got_inf;  /* per result->t[i]: NaN / infinite elements in the backend's tensor
+                                     * (NULL when nothing was read) */
+    const char *skip_reason;        /* for the `skipped` callback: why the case was not compared */
 } hk_golden_case_report;
 
 /* An in-process backend (tests/, a C backend): given the golden case, returns
@@ -82,16 +87,67 @@ typedef struct {
     const char *op;                 /* only cases of this op (NULL: all) */
     void (*report)(void *ctx, const hk_golden_case_report *r); /* per case, may be NULL */
     void *report_ctx;
+
+    /* ---- selection and partial gating (all optional; 0 / NULL: no restriction) ----
+     * A golden file is selected when its op is one of ops[] (if nops > 0) AND
+     * (prefix / op above) AND its name matches one of cases[] (if ncases > 0),
+     * and neither its op is in exclude_ops[] nor its name matches one of
+     * exclude_cases[].  Name patterns: see hk_golden_name_match. */
+    const char *const *ops;
+    size_t nops;
+    const char *const *cases;
+    size_t ncases;
+    const char *const *exclude_ops;
+    size_t nexclude_ops;
+    const char *const *exclude_cases;
+    size_t nexclude_cases;
+    /* Which grad.* tensors are compared (out.* always are): forward_only = 1
+     * compares none; else grads = NULL compares all, or a comma-separated
+     * union of sets (hk_golden_grads_valid).  A grad.* left out is counted in
+     * the case report's `ignored`, never compared, never required. */
+    int forward_only;
+    const char *grads;
+    /* skip_missing = 1: a selected case whose backend file does not exist
+     * (ENOENT) is skipped, not compared: counted in summary.skipped and handed
+     * to `skipped` (a file that exists but cannot be read still fails). */
+    int skip_missing;
+    void (*skipped)(void *ctx, const hk_golden_case_report *r); /* per skipped case (result: op and name
+                                                                   only), may be NULL; gets report_ctx */
 } hk_golden_dir_opts;
 
 typedef struct {
-    long run, failed, skipped;      /* skipped: the in-process backend returned no outputs */
+    long run, failed, skipped;      /* skipped: the in-process backend returned no outputs, or
+                                     * (skip_missing) no backend file */
+    long listed;                    /* golden files under the directory */
+    long not_selected;              /* golden files the selection left out */
+    long ignored;                   /* grad.* tensors left out by forward_only / grads, over the run */
 } hk_golden_dir_summary;
 
+/* 1 if case name `name` matches pattern `pat`: a pattern with a glob
+ * character (* ? [) is an fnmatch(3) glob over the whole name; otherwise it
+ * selects the case of exactly that name when `exact_exists` (some listed
+ * case has that exact name), else every name that starts with it (so
+ * `--case lora` is every LoRA case and a __REPRO line's full name is one case). */
+int hk_golden_name_match(const char *pat, const char *name, int exact_exists);
+
+/* 1 if grad.* tensor `grad` ("grad.lora_A") of golden file gold is in the
+ * gradient set `grads` (comma-separated union): all | none | inputs (the
+ * gradient of an in.* tensor) | params (of a param.* tensor) | lora (of a
+ * param.* whose name contains "lora_": the LoRA factors) | frozen (params
+ * but not lora) | any other token: an fnmatch glob over the name after
+ * "grad." (e.g. "W_*").  NULL = all. */
+int hk_golden_grad_selected(const hk_st_file *gold, const char *grad, const char *grads);
+/* HK_OK if every token of grads is a set name or a non-empty glob; else
+ * HK_EINVAL naming the token. */
+int hk_golden_grads_valid(const char *grads);
+
 /* Checks every golden file under o->golden that the filters select, in sorted
- * order.  HK_OK when the run completed (failures are counted in *sum);
- * HK_EIO / HK_EFORMAT for an unreadable or malformed golden set (the run
- * stops there); HK_EINVAL when no golden file matches the filters. */
+ * order.  HK_OK when the run completed (failures are counted in *sum; a run
+ * where every selected case was skipped has sum->run = 0: the caller must
+ * not call that a pass); HK_EIO / HK_EFORMAT for an unreadable or malformed
+ * golden set (the run stops there); HK_EINVAL when no golden file matches
+ * the filters, when one of ops[] / cases[] matches no golden file (a typo
+ * must not pass as a smaller run), or for a bad grads set. */
 int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum);
 
 #endif
