@@ -89,7 +89,8 @@ _gen := $(shell mkdir -p $(BUILD)/gen && \
   tools/scripts/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS chk_ $(wildcard tools/checks/chk_*.c) && \
   tools/scripts/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD cmd_ $(wildcard tools/cli/cmd_*.c) && \
   tools/scripts/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE test_ $(wildcard tests/test_*.c) && \
-  tools/scripts/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN cases_ $(wildcard tools/golden/cases_*.c) || echo FAILED)
+  tools/scripts/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN cases_ $(wildcard tools/golden/cases_*.c) && \
+  tools/scripts/gen_version.sh $(BUILD)/gen/version.h || echo FAILED)
 ifneq ($(_gen),)
 $(error registry generation failed (tools/scripts/gen_list.sh): $(_gen))
 endif

@@ -231,7 +231,8 @@ static int combos(hk_check_result *res)
 
 static const hk_check checks[] = {
     {"gradcheck", "train.combinations",
-     "all 462 valid combinations at lora/input/hidden/output x losses x gradient choices, dA dB vs FD", combos},
+     "all 462 valid combinations at lora/input/hidden/output x losses x gradient choices, dA dB vs FD", combos,
+     "All 462 combinations on a one-layer model: training step matches finite differences"},
 };
 
 const hk_check *hk_checks_train(size_t *n)
