@@ -14,6 +14,7 @@
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
 #   make valgrind | fuzz | mutate   robustness (docs/reliability.md)
 #   make data | bench | reproduce   training data, fast-path benchmark, reproduction (docs/training.md)
+#   make figures        the PNGs of docs/figures.md from hkref's own numbers (gnuplot)
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -96,7 +97,7 @@ $(error registry generation failed (tools/scripts/gen_list.sh): $(_gen))
 endif
 
 .PHONY: all build deps deps-build deps-torch deps-fuzz test verify proofs run-tests clean help golden-check \
-  validate-torch lint doctest example-c registry-demo
+  validate-torch lint doctest example-c registry-demo figures figures-data
 .DEFAULT_GOAL := all
 
 all: deps-build
@@ -178,7 +179,8 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # CK_FORK=no: one process per shard (forking ASan processes and a leak check at
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo
+GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo \
+  figures-data
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -264,6 +266,21 @@ lint:
 	@mkdir -p $(GATE)
 	@tools/scripts/lint.sh $(BUILD) "$(CFLAGS_BASE) $(INCLUDES) $(PKG_CFLAGS)" $(LINT_SRC) && \
 	  echo "clean" > $(GATE)/lint.ok
+
+# make figures: the PNGs of docs/figures.md (docs/figures/*.png, committed), regenerated from the
+# code: tools/scripts/figures.sh runs hkref commands (demo attention --csv, dylora demo / spectrum)
+# into $(BUILD)/figures, then gnuplot.  gnuplot first: installed as root, else the apt-get line
+# (never discovered missing at the end of a run).  Not in the gate; figures-data is.
+figures:
+	@tools/scripts/deps.sh figures
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@tools/scripts/figures.sh $(BUILD)/hkref $(BUILD)/figures docs/figures
+
+# The figures' DATA commands (no gnuplot): a changed output format fails here, not in a figure.
+figures-data: build
+	@mkdir -p $(GATE)
+	@tools/scripts/figures.sh --data-only $(BUILD)/hkref $(GATE)/figures | tee $(GATE)/figures-data.log; \
+	  test $${PIPESTATUS[0]} -eq 0 && echo "4 figures' data" > $(GATE)/figures-data.ok
 
 doctest: build
 	@mkdir -p $(GATE)

@@ -258,12 +258,25 @@ static void report(const demo_args *a, const demo_result *R)
            R->leak_ex[1], R->leak_ex[2]);
 }
 
-/* A double as CSV: %.17g, "nan" for not-a-number (readable by gnuplot, numpy, pandas). */
+/* The shortest "%.Ng" that reads back as v (0.4, not 0.40000000000000002). */
+static int put_num(char *buf, size_t n, const char *fmt_prefix, double v)
+{
+    char num[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, v);
+        if (strtod(num, NULL) == v) break;
+    }
+    return snprintf(buf, n, "%s%s", fmt_prefix, num);
+}
+
+/* A double as CSV: the shortest exact decimal, "nan" for not-a-number
+ * (readable by gnuplot, numpy, pandas). */
 static void csv_num(FILE *f, double v, int last)
 {
-    if (isnan(v)) fprintf(f, "nan");
-    else fprintf(f, "%.17g", v);
-    fputc(last ? '\n' : ',', f);
+    char num[48];
+    if (isnan(v)) snprintf(num, sizeof num, "nan");
+    else put_num(num, sizeof num, "", v);
+    fprintf(f, "%s%c", num, last ? '\n' : ',');
 }
 
 static void write_csv(FILE *f, const demo_args *a, const demo_result *R)
@@ -387,17 +400,6 @@ static int emit(const char *path, const demo_args *a, const demo_result *R, int 
     }
     free(buf);
     return rc;
-}
-
-/* The shortest "%.Ng" that reads back as v (0.4, not 0.40000000000000002). */
-static int put_num(char *buf, size_t n, const char *fmt_prefix, double v)
-{
-    char num[40];
-    for (int prec = 6; prec <= 17; prec++) {
-        snprintf(num, sizeof num, "%.*g", prec, v);
-        if (strtod(num, NULL) == v) break;
-    }
-    return snprintf(buf, n, "%s%s", fmt_prefix, num);
 }
 
 static int parse_list(const hk_args *spec, const hk_opt *o, const char *v, void *dest)
