@@ -181,7 +181,7 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo \
-  figures-data package-check
+  figures-data package-check notes-links
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -278,7 +278,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell tr -d ' \n' < VERSION 2>/dev/null)
 DEB = $(BUILD)/hkref_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo unknown).deb
-.PHONY: install deb package-check
+.PHONY: install deb package-check notes-links
 install: $(BUILD)/hkref $(LIB_HKREF) $(LIB_HKGOLDEN)
 	@d="$(DESTDIR)$(PREFIX)"; set -e; \
 	  install -d "$$d/bin" "$$d/lib/pkgconfig" "$$d/include/hkref/ref" "$$d/include/hkref/golden" \
@@ -307,6 +307,12 @@ package-check: deb
 	@mkdir -p $(GATE)
 	@tools/scripts/package_check.sh $(DEB) $(BUILD)/pkgcheck "$(CC)" | tee $(GATE)/package-check.log; \
 	  test $${PIPESTATUS[0]} -eq 0 && tail -1 $(GATE)/package-check.log | sed 's/^package-check: //' > $(GATE)/package-check.ok
+
+# Every link of PAPER_NOTES.md's equation tables resolves: file, function, test, check id, proof section.
+notes-links: build
+	@mkdir -p $(GATE)
+	@$(PYTHON) tools/scripts/check_paper_notes.py $(BUILD)/hkref PAPER_NOTES.md | tee $(GATE)/notes-links.log; \
+	  test $${PIPESTATUS[0]} -eq 0 && sed -n 's/^notes-links: \([0-9]*\) equation rows.*/\1 rows/p' $(GATE)/notes-links.log > $(GATE)/notes-links.ok
 
 # make figures: the PNGs of docs/figures.md (docs/figures/*.png, committed), regenerated from the
 # code: tools/scripts/figures.sh runs hkref commands (demo attention --csv, dylora demo / spectrum)
