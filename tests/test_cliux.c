@@ -408,11 +408,21 @@ START_TEST(output_paths)
 {
     char dir[] = "/tmp/hkref-ux-XXXXXX", p[256];
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    /* refused before any work: a device, a directory */
-    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", "/dev/null")), 2);
-    ck_assert_msg(strstr(err, "/dev/null is not a regular file; refusing to replace it") && out[0] == '\0', "%s", err);
+    /* refused before any work: a FIFO (as /dev/null would be: a node, not a file; never
+     * tried on the real /dev/null, which a broken build running as root would replace),
+     * a directory, a symbolic link */
+    snprintf(p, sizeof p, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
+    ck_assert_msg(strstr(err, "fifo is not a regular file; refusing to replace it") && out[0] == '\0', "%s", err);
+    unlink(p);
     ck_assert_int_eq(run(ARGS("demo", "attention", "--json", dir)), 2);
     ck_assert_msg(strstr(err, "is not a regular file"), "%s", err);
+    snprintf(p, sizeof p, "%s/link", dir);
+    ck_assert_int_eq(symlink("elsewhere", p), 0);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
+    ck_assert_msg(strstr(err, "link is not a regular file"), "%s", err);
+    unlink(p);
     /* a parent that is a file */
     snprintf(p, sizeof p, "%s/file", dir);
     FILE *f = fopen(p, "w");

@@ -126,7 +126,7 @@ int hk_cli_check_output(const char *cmd, const char *path)
         fprintf(stderr, "hkref %s: an output file name is empty\n", cmd);
         return 2;
     }
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         fprintf(stderr, "hkref %s: %s is not a regular file; refusing to replace it\n", cmd, path);
         return 2;
     }

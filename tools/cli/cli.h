@@ -49,8 +49,8 @@ int hk_cli_mkdirs_for(const char *cmd, const char *path);
 
 /* Writes buf[0..len) to `path` for command cmd: creates missing parent
  * directories, refuses to replace anything that is not a regular file (a
- * directory, a device such as /dev/null, a FIFO; a symlink is replaced, not
- * followed), and writes atomically (ref/fileio.h: temporary file + rename).
+ * directory, a symbolic link, a device such as /dev/null, a FIFO; ref/fileio.c
+ * refuses them too), and writes atomically (ref/fileio.h: temporary file + rename).
  * Returns 0, or 2 after printing "hkref <cmd>: <path>: <reason>". */
 int hk_cli_write_file(const char *cmd, const char *path, const void *buf, size_t len);
 /* The check hk_cli_write_file makes before writing, to run before the work:

@@ -498,7 +498,7 @@ static int cmd_attention(int argc, char **argv)
     for (int j = 0; j < a.nm; j++) ADD(put_num(c, left, j ? "," : " --mask ", a.mlist[j]));
 #undef ADD
 
-    demo_result R;
+    demo_result R = {0};
     hk_error_clear();
     if (compute(&a, &R)) return hk_cli_fail("demo attention");
     int to_stdout = (a.csv && !strcmp(a.csv, "-")) || (a.json && !strcmp(a.json, "-"));
