@@ -234,6 +234,7 @@ START_TEST(verify_list_check_and_k)
     ck_assert_msg(strstr(out, want), "--list does not end with the registry count '%s'", want + 1);
     for (size_t i = 0; i < hk_checks_count(); i++) {
         const hk_check *c = hk_checks_get(i);
+        ck_assert_msg(c->title != NULL, "check %s has no title", c->name);
         char line[512];
         snprintf(line, sizeof line, "  %s ", c->name);
         const char *at = strstr(out, line);
@@ -256,7 +257,7 @@ START_TEST(verify_list_check_and_k)
         const hk_check *c = hk_checks_get(i);
         hk_check_filter f = {.group = "gradcheck", .substr = "dropkey"};
         expect += (size_t)hk_check_matches(c, &f);
-        int in_id = strstr(c->name, "dropkey") != NULL, in_title = strstr(c->title, "DropKey") != NULL;
+        int in_id = strstr(c->name, "dropkey") != NULL, in_title = c->title && strstr(c->title, "DropKey") != NULL;
         char row[256];
         snprintf(row, sizeof row, "\n%s ", c->name);
         int shown = strstr(out, row) != NULL;

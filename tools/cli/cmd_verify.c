@@ -81,7 +81,7 @@ static void list_checks(const hk_check_filter *f)
         const hk_check *c = hk_checks_get(i);
         int known = 0;
         for (int g = 0; groups[g]; g++) known |= !strcmp(groups[g], c->group);
-        if (!known && hk_check_matches(c, f)) printf("%s (other): %s %s\n", c->group, c->name, c->title);
+        if (!known && hk_check_matches(c, f)) printf("%s (other): %s %s\n", c->group, c->name, c->title ? c->title : "");
     }
     printf("%zu checks\n", hk_checks_count_matching(f));
 }
