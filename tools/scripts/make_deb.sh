@@ -10,13 +10,20 @@ root="$stage/debian/hkref"
 arch=$(dpkg --print-architecture)
 bin="$root/usr/bin/hkref"
 [ -x "$bin" ] || { echo "make_deb.sh: $bin missing (run make install DESTDIR=$root PREFIX=/usr)" >&2; exit 2; }
-if command -v dpkg-shlibdeps >/dev/null 2>&1; then
+# dpkg-shlibdeps takes ~8 s (dpkg -S per library): its answer is kept next to the stage, keyed
+# by the libraries and versioned symbols the binary needs and the dpkg database's state, so an
+# unchanged system and binary (the gate's case) reuse it.
+cache="$(dirname "$stage")/deb-depends.cache"
+key="$(objdump -p "$bin" | awk '$1 == "NEEDED" { print $2 }' | LC_ALL=C sort | tr '\n' ' ')|$(objdump -T "$bin" | grep -F '*UND*' | LC_ALL=C sort | md5sum | cut -c1-16)|$(stat -c %Y /var/lib/dpkg/status 2>/dev/null)|$arch"
+depends=""
+if [ -f "$cache" ] && [ "$(head -1 "$cache")" = "$key" ]; then
+  depends=$(sed -n 2p "$cache")
+elif command -v dpkg-shlibdeps >/dev/null 2>&1; then
   mkdir -p "$stage/debian"
   printf 'Source: hkref\n\nPackage: hkref\nArchitecture: any\n' > "$stage/debian/control"
   depends=$(cd "$stage" && dpkg-shlibdeps -O -e "debian/hkref/usr/bin/hkref" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
   rm -f "$stage/debian/control"
 else
-  depends=""
   for lib in $(objdump -p "$bin" | awk '$1 == "NEEDED" { print $2 }'); do
     path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
     [ -n "$path" ] || continue
@@ -25,6 +32,7 @@ else
   done
 fi
 [ -n "$depends" ] || { echo "make_deb.sh: could not determine the runtime Depends of $bin" >&2; exit 1; }
+printf '%s\n%s\n' "$key" "$depends" > "$cache"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 mkdir -p "$root/DEBIAN"
 cat > "$root/DEBIAN/control" <<CTL
