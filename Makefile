@@ -18,6 +18,8 @@
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
 #   make valgrind | fuzz | mutate   robustness (docs/reliability.md)
 #   make data | bench | reproduce   training data, fast-path benchmark, reproduction (docs/training.md)
+#   make figures        the PNGs of docs/figures.md from hkref's own numbers (gnuplot)
+#   make install | deb  PREFIX/DESTDIR install (CLI, libs, headers, hkref.pc, golden set); a .deb
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -93,13 +95,14 @@ _gen := $(shell mkdir -p $(BUILD)/gen && \
   tools/scripts/gen_list.sh $(BUILD)/gen/checks.inc HK_CHECKS chk_ $(wildcard tools/checks/chk_*.c) && \
   tools/scripts/gen_list.sh $(BUILD)/gen/cmds.inc HK_CMD cmd_ $(wildcard tools/cli/cmd_*.c) && \
   tools/scripts/gen_list.sh $(BUILD)/gen/suites.inc HK_SUITE test_ $(wildcard tests/test_*.c) && \
-  tools/scripts/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN cases_ $(wildcard tools/golden/cases_*.c) || echo FAILED)
+  tools/scripts/gen_list.sh $(BUILD)/gen/golden.inc HK_GOLDEN cases_ $(wildcard tools/golden/cases_*.c) && \
+  tools/scripts/gen_version.sh $(BUILD)/gen/version.h || echo FAILED)
 ifneq ($(_gen),)
 $(error registry generation failed (tools/scripts/gen_list.sh): $(_gen))
 endif
 
 .PHONY: all build deps deps-build deps-torch deps-fuzz test verify proofs run-tests clean help golden-check \
-  validate-torch lint doctest example-c registry-demo check-reports harness-pytest sharded
+  validate-torch lint doctest example-c registry-demo check-reports harness-pytest sharded figures figures-data
 .DEFAULT_GOAL := all
 
 all: deps-build
@@ -108,7 +111,7 @@ all: deps-build
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,22p' Makefile
+	@sed -n '2,23p' Makefile
 
 # `make` only checks (the exact apt-get line on a miss); the gate and verify install as root.
 deps-build:
@@ -182,7 +185,7 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c check-reports harness-pytest \
-  sharded lint doctest registry-demo
+  sharded lint doctest registry-demo figures-data package-check notes-links
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -325,6 +328,67 @@ lint:
 	@mkdir -p $(GATE)
 	@tools/scripts/lint.sh $(BUILD) "$(CFLAGS_BASE) $(INCLUDES) $(PKG_CFLAGS)" $(LINT_SRC) && \
 	  echo "clean" > $(GATE)/lint.ok
+
+# ---- Install and package (docs/install.md) ----------------------------------
+# make install  PREFIX (/usr/local), DESTDIR: the CLI, the two public static libraries with
+#               their headers (ref/*.h, golden/check.h under include/hkref/, so that
+#               -I$(PREFIX)/include/hkref finds "ref/error.h" and "golden/check.h"), the
+#               pkg-config file hkref.pc, the golden set under share/hkref/golden
+# make deb      $(BUILD)/hkref_<VERSION>_<arch>.deb (dpkg-deb; Depends from dpkg-shlibdeps)
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell tr -d ' \n' < VERSION 2>/dev/null)
+DEB = $(BUILD)/hkref_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo unknown).deb
+.PHONY: install deb package-check notes-links
+install: $(BUILD)/hkref $(LIB_HKREF) $(LIB_HKGOLDEN)
+	@d="$(DESTDIR)$(PREFIX)"; set -e; \
+	  install -d "$$d/bin" "$$d/lib/pkgconfig" "$$d/include/hkref/ref" "$$d/include/hkref/golden" \
+	    "$$d/share/hkref" "$$d/share/doc/hkref"; \
+	  install -m 755 $(BUILD)/hkref "$$d/bin/hkref"; \
+	  install -m 644 $(LIB_HKREF) $(LIB_HKGOLDEN) "$$d/lib/"; \
+	  install -m 644 ref/*.h "$$d/include/hkref/ref/"; \
+	  install -m 644 tools/golden/check.h "$$d/include/hkref/golden/"; \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/scripts/hkref.pc.in > "$$d/lib/pkgconfig/hkref.pc"; \
+	  chmod 644 "$$d/lib/pkgconfig/hkref.pc"; \
+	  rm -rf "$$d/share/hkref/golden"; cp -R golden "$$d/share/hkref/golden"; \
+	  find "$$d/share/hkref/golden" -type d -exec chmod 755 {} + ; find "$$d/share/hkref/golden" -type f -exec chmod 644 {} + ; \
+	  install -m 644 README.md PAPER_NOTES.md "$$d/share/doc/hkref/"; \
+	  echo "make install: hkref $(VERSION) into $$d (bin, lib, include/hkref, lib/pkgconfig/hkref.pc, share/hkref/golden)"
+
+deb: $(BUILD)/hkref $(LIB_HKREF) $(LIB_HKGOLDEN)
+	@tools/scripts/deps.sh --check package
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/debian/hkref
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb/debian/hkref PREFIX=/usr >/dev/null
+	@strip --strip-unneeded $(BUILD)/deb/debian/hkref/usr/bin/hkref   # as dh_strip: no debug info in the package
+	@strip --strip-debug $(BUILD)/deb/debian/hkref/usr/lib/*.a
+	@tools/scripts/make_deb.sh $(BUILD)/deb "$(VERSION)" $(DEB)
+
+# The gate installs the .deb into a temporary root and uses it from there (tools/scripts/package_check.sh).
+package-check: deb
+	@mkdir -p $(GATE)
+	@tools/scripts/package_check.sh $(DEB) $(BUILD)/pkgcheck "$(CC)" | tee $(GATE)/package-check.log; \
+	  test $${PIPESTATUS[0]} -eq 0 && tail -1 $(GATE)/package-check.log | sed 's/^package-check: //' > $(GATE)/package-check.ok
+
+# Every link of PAPER_NOTES.md's equation tables resolves: file, function, test, check id, proof section.
+notes-links: build
+	@mkdir -p $(GATE)
+	@$(PYTHON) tools/scripts/check_paper_notes.py $(BUILD)/hkref PAPER_NOTES.md | tee $(GATE)/notes-links.log; \
+	  test $${PIPESTATUS[0]} -eq 0 && sed -n 's/^notes-links: \([0-9]*\) equation rows.*/\1 rows/p' $(GATE)/notes-links.log > $(GATE)/notes-links.ok
+
+# make figures: the PNGs of docs/figures.md (docs/figures/*.png, committed), regenerated from the
+# code: tools/scripts/figures.sh runs hkref commands (demo attention --csv, dylora demo / spectrum)
+# into $(BUILD)/figures, then gnuplot.  gnuplot first: installed as root, else the apt-get line
+# (never discovered missing at the end of a run).  Not in the gate; figures-data is.
+figures:
+	@tools/scripts/deps.sh figures
+	@$(MAKE) --no-print-directory -j$(JOBS) build
+	@tools/scripts/figures.sh $(BUILD)/hkref $(BUILD)/figures docs/figures
+
+# The figures' DATA commands (no gnuplot): a changed output format fails here, not in a figure.
+figures-data: build
+	@mkdir -p $(GATE)
+	@tools/scripts/figures.sh --data-only $(BUILD)/hkref $(GATE)/figures | tee $(GATE)/figures-data.log; \
+	  test $${PIPESTATUS[0]} -eq 0 && echo "4 figures' data" > $(GATE)/figures-data.ok
 
 doctest: build
 	@mkdir -p $(GATE)

@@ -24,6 +24,12 @@ int hk_file_write_atomic(const char *path, const void *buf, size_t len)
     HK_REQUIRE_PTR(path);
     HK_REQUIRE(buf || len == 0, HK_EINVAL, "argument 'buf' is NULL for %zu bytes", len);
     HK_REQUIRE(path[0] != '\0', HK_EINVAL, "argument 'path' is empty");
+    /* Only a regular file is ever replaced: renaming over a device (as root, /dev/null
+     * itself), a FIFO, a socket or a symlink would replace that node, not write to it. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        HK_ERROR(HK_EIO, "%s exists and is not a regular file (%s); refusing to replace it", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : S_ISLNK(st.st_mode) ? "a symbolic link" : "a device, FIFO or socket");
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 12);
     if (!tmp) HK_ERROR(HK_ENOMEM, "cannot allocate a temporary name for %s", path);

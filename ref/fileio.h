@@ -9,7 +9,9 @@
 /* Writes buf[0..len) to path atomically: a temporary file in the same
  * directory, fsync, rename over path, fsync of the directory.  On any failure
  * the temporary is removed and path is left as it was.  The new file gets
- * mode 0666 & ~umask, like fopen. */
+ * mode 0666 & ~umask, like fopen.  An existing path that is not a regular file
+ * (a directory, a symbolic link, a device such as /dev/null, a FIFO) is never
+ * replaced: HK_EIO, nothing written. */
 int hk_file_write_atomic(const char *path, const void *buf, size_t len);
 /* Reads a whole regular file (at most max_len bytes, else HK_EIO) into a
  * malloc'd buffer (*buf, *len); caller frees. */

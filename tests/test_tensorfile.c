@@ -613,10 +613,11 @@ START_TEST(atomic_write_failure_leaves_nothing)
 {
     make_tmpdir();
     char p[128], dir[128];
-    /* Target is an existing directory: rename fails after the data was written. */
+    /* Target is an existing directory: refused before anything is written (ref/fileio.c never
+     * replaces a non-regular file; tests/test_fileio.c has the other kinds). */
     snprintf(dir, sizeof dir, "%s/target", tmpdir);
     ck_assert_int_eq(mkdir(dir, 0700), 0);
-    hk_assert_fails(hk_file_write_atomic(dir, "abc", 3), HK_EIO, "rename failed");
+    hk_assert_fails(hk_file_write_atomic(dir, "abc", 3), HK_EIO, "not a regular file");
     ck_assert_int_eq(count_entries(tmpdir), 1); /* only the directory: the temporary was removed */
     /* Directory does not exist: nothing can be created. */
     snprintf(p, sizeof p, "%s/no/such/dir/x.safetensors", tmpdir);

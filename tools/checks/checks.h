@@ -27,9 +27,13 @@ typedef struct {
 
 typedef struct {
     const char *group;  /* "gradcheck", "theorem", "property", "golden" */
-    const char *name;   /* "softmax", "dropkey.column" */
+    const char *name;   /* the id: "softmax", "attndrop.thm1.forward" (never renamed: scripts use it) */
     const char *what;   /* one line: what is checked and why the bound */
     int (*run)(hk_check_result *res); /* HK_OK if it ran; pass/fail in res->failed */
+    const char *title;  /* what a reader looks for, a sentence: "DropKey equals normalized
+                           DropAttention in the forward pass" (`hkref verify` prints it next
+                           to the id; every check has one: tests/test_cliux.c).  Last, so a
+                           table written before it existed still compiles. */
 } hk_check;
 
 /* One prototype per tools/checks/chk_<module>.c (generated from the file names). */
@@ -44,6 +48,27 @@ const hk_check *hk_checks_get(size_t i);
  * starts with `prefix` (all when NULL), printing one table row each to out.
  * Returns the number of failing (or erroring) checks. */
 long hk_checks_run(const char *group, const char *prefix, FILE *out, int verbose);
+
+/* Which checks to run or list: every field that is set must match. */
+typedef struct {
+    const char *group;  /* exactly this group; NULL: any */
+    const char *id;     /* exactly this id; NULL: any */
+    const char *substr; /* a substring of the id or of the title, case-insensitive; NULL: any */
+    const char *prefix; /* the id starts with it; NULL: any */
+    const char *id_contains; /* a substring of the id (case-sensitive); NULL: any */
+} hk_check_filter;
+int hk_check_matches(const hk_check *c, const hk_check_filter *f);
+/* Number of registered checks the filter selects. */
+size_t hk_checks_count_matching(const hk_check_filter *f);
+
+/* Runs every check f selects, printing a header and one table row each
+ * (id, cases, worst, bound, unit, result, title) to out (may be NULL).
+ * before(c, k, n, ctx), if set, is called before the k-th of n selected
+ * checks runs and after(ctx) before its row is printed (a progress line).
+ * Returns the number of failing (or erroring) checks. */
+long hk_checks_run_filter(const hk_check_filter *f, FILE *out, int verbose,
+                          void (*before)(const hk_check *c, size_t k, size_t n, void *ctx), void (*after)(void *ctx),
+                          void *ctx);
 
 /* Runs one check, turning an error status into a failed result with the
  * message in detail. Returns 1 if it passed. */

@@ -108,15 +108,20 @@ static int run_lora_all(hk_check_result *res)
 }
 
 static const hk_check checks[] = {
-    {"gradcheck", "attention", "MHA backward (dx, W/b of q,k,v,o) vs FD, no LoRA, B=2 T=5 C=6 NH=2", run_plain},
+    {"gradcheck", "attention", "MHA backward (dx, W/b of q,k,v,o) vs FD, no LoRA, B=2 T=5 C=6 NH=2", run_plain,
+     "Multi-head attention: backward matches finite differences"},
     {"gradcheck", "attention.lora_kv", "MHA backward vs FD, LoRA on k,v (r=2, alpha=4, B != 0), + frozen grads",
-     run_lora_kv},
+     run_lora_kv,
+     "Attention with LoRA on k and v: backward matches finite differences"},
     {"gradcheck", "attention.pad", "MHA backward vs FD with key padding (trailing and leading pads), LoRA k,v",
-     run_pad},
+     run_pad,
+     "Attention with key padding: backward matches finite differences"},
     {"gradcheck", "attention.hooks",
-     "MHA backward vs FD through fixed hooks: logits + add, weights * mul (positive), with padding", run_hooks},
+     "MHA backward vs FD through fixed hooks: logits + add, weights * mul (positive), with padding", run_hooks,
+     "Attention through logits and weights hooks: backward matches finite differences"},
     {"gradcheck", "attention.lora_all",
-     "MHA backward vs FD, LoRA on q,k,v,o with Bernoulli(0.25) input masks and ldB=3 > r=2", run_lora_all},
+     "MHA backward vs FD, LoRA on q,k,v,o with Bernoulli(0.25) input masks and ldB=3 > r=2", run_lora_all,
+     "Attention with LoRA on q, k, v, o and input dropout: backward matches finite differences"},
 };
 
 const hk_check *hk_checks_attention(size_t *n)

@@ -765,57 +765,79 @@ ATT3(M_DA_CLASSIC)
 ATT3(M_DA_NOGRAD)
 ATT3(M_DA_NORM)
 
-#define ATT_ROW(m, pat, nm, pn, what) {"gradcheck", "attndrop.attention." nm "." pn, what, att_##m##_##pat}
-#define ATT_ROWS(m, nm, what) \
-    ATT_ROW(m, ELEMENT, nm, "element", what), ATT_ROW(m, COLUMN, nm, "column", what), ATT_ROW(m, SPAN, nm, "span", what)
+#define ATT_ROW(m, pat, nm, pn, what, title) \
+    {"gradcheck", "attndrop.attention." nm "." pn, what, att_##m##_##pat, title ", " pn " mask: backward matches finite differences"}
+#define ATT_ROWS(m, nm, what, title)                                                                       \
+    ATT_ROW(m, ELEMENT, nm, "element", what, title), ATT_ROW(m, COLUMN, nm, "column", what, title),            \
+        ATT_ROW(m, SPAN, nm, "span", what, title)
 
 static const hk_check checks[] = {
     {"theorem", "attndrop.thm1.forward",
      "DropKey w' = normalized DropAttention w' (Eq. 5 = Eq. 6), 1000 random cases incl. logits +-1000; "
      "per element rel. error <= (4*spread + T + 8) ulp: rounding of g-max, exp, two sums, divisions",
-     run_thm1},
+     run_thm1,
+     "DropKey equals normalized DropAttention in the forward pass"},
     {"theorem", "attndrop.thm2.ratio",
      "per kept u: J^DK_uu (1-w_u) = (1-w'_u) J^NG_uu (k = (1-w'_u)/(1-w_u) for any set M), 1-k > 0 from "
      "positive terms, k=1 bitwise if M empty, k=0 if u only kept; u!=v entries; dev/(eps w'_u) <= 4(T+4)",
-     run_thm2},
+     run_thm2,
+     "DropKey's gradient is k < 1 times NoGrad DropAttention's, k = (1 - w'_u)/(1 - w_u)"},
     {"theorem", "attndrop.thm2.fd",
      "Jacobian rows of DropKey and NoGrad DropAttention (vs the forward with the denominator frozen) "
      "against central FD, per element; 1000 cases",
-     run_thm2_fd},
+     run_thm2_fd,
+     "The Jacobians behind k agree with finite differences"},
     {"theorem", "attndrop.thm3.norm_is_dropkey",
      "DropAttention without NoGrad has DropKey's backward: dL/dg equal to 4(T+4) eps max|dL/dw'|, 1000 cases",
-     run_thm3},
+     run_thm3,
+     "DropAttention without NoGrad has exactly DropKey's backward"},
     {"theorem", "attndrop.thm3.attention",
      "DropKey vs normalized DropAttention inside MHA (LoRA k,v; padding; p=0.5; 30 masks, 3 patterns): every "
      "gradient (input, W, b, LoRA A, B) equal to 256 eps of the gradient norm; NoGrad must differ by > 1e-6 (power)",
-     run_thm3_att},
+     run_thm3_att,
+     "Inside attention, normalized DropAttention and DropKey give the same gradients"},
     {"theorem", "attndrop.thm4.nograd_leak",
      "NoGrad: d w'_u / d g_m = -w'_u w_m < 0 for masked m (Eq. 8, any set M), DropKey's is exactly 0; 1000 cases",
-     run_thm4},
+     run_thm4,
+     "NoGrad DropAttention leaks gradient -w'_u w_m to dropped logits; DropKey does not"},
     {"property", "attndrop.dropkey.finite_form",
      "DropKey with -1e12 gives the -inf form's weights and gradients bit for bit (|g| <= 1004), 1000 cases",
-     run_finite},
+     run_finite,
+     "DropKey with -1e12 equals DropKey with -inf, bit for bit"},
     {"gradcheck", "attndrop.dropkey.neginf.keep", "DropKey g -> w' (-inf form) vs FD; rows all-masked and undropped",
-     gc_dk_neginf_keep},
+     gc_dk_neginf_keep,
+     "DropKey (-inf), all-masked rows kept: backward matches finite differences"},
     {"gradcheck", "attndrop.dropkey.neginf.zero", "DropKey g -> w' vs FD, all-masked row policy zero",
-     gc_dk_neginf_zero},
-    {"gradcheck", "attndrop.dropkey.finite.keep", "DropKey g -> w' (-1e12 form) vs FD", gc_dk_finite_keep},
+     gc_dk_neginf_zero,
+     "DropKey (-inf), all-masked rows zeroed: backward matches finite differences"},
+    {"gradcheck", "attndrop.dropkey.finite.keep", "DropKey g -> w' (-1e12 form) vs FD", gc_dk_finite_keep,
+     "DropKey (-1e12): backward matches finite differences"},
     {"gradcheck", "attndrop.dropattn.classic.keep", "DropAttention classic w m/(1-p) vs FD, w_in unnormalized",
-     gc_da_classic_keep},
-    {"gradcheck", "attndrop.dropattn.classic.zero", "DropAttention classic vs FD, policy zero", gc_da_classic_zero},
+     gc_da_classic_keep,
+     "Classic DropAttention w m/(1-p): backward matches finite differences"},
+    {"gradcheck", "attndrop.dropattn.classic.zero", "DropAttention classic vs FD, policy zero", gc_da_classic_zero,
+     "Classic DropAttention, all-masked rows zeroed: backward matches finite differences"},
     {"gradcheck", "attndrop.dropattn.nograd.keep",
      "DropAttention NoGrad backward vs FD of the forward WITH THE DENOMINATOR FROZEN (by design not the "
      "derivative of its own forward)",
-     gc_da_nograd_keep},
+     gc_da_nograd_keep,
+     "NoGrad DropAttention matches finite differences of the frozen-denominator forward"},
     {"gradcheck", "attndrop.dropattn.norm.keep", "DropAttention normalized, gradient through Z, vs FD",
-     gc_da_norm_keep},
-    {"gradcheck", "attndrop.dropattn.norm.zero", "DropAttention normalized vs FD, policy zero", gc_da_norm_zero},
-    ATT_ROWS(M_DK_NEGINF, "dropkey", "MHA (LoRA k,v; padding) with DropKey -inf hooks, fixed mask p=0.4, vs FD"),
-    ATT_ROWS(M_DK_FINITE, "dropkey_finite", "MHA with DropKey -1e12 hooks, fixed mask, vs FD"),
-    ATT_ROWS(M_DA_CLASSIC, "dropattn_classic", "MHA with classic DropAttention, fixed mask, vs FD"),
+     gc_da_norm_keep,
+     "Normalized DropAttention, gradient through the sum: backward matches finite differences"},
+    {"gradcheck", "attndrop.dropattn.norm.zero", "DropAttention normalized vs FD, policy zero", gc_da_norm_zero,
+     "Normalized DropAttention, all-masked rows zeroed: backward matches finite differences"},
+    ATT_ROWS(M_DK_NEGINF, "dropkey", "MHA (LoRA k,v; padding) with DropKey -inf hooks, fixed mask p=0.4, vs FD",
+             "Attention with DropKey (-inf)"),
+    ATT_ROWS(M_DK_FINITE, "dropkey_finite", "MHA with DropKey -1e12 hooks, fixed mask, vs FD",
+             "Attention with DropKey (-1e12)"),
+    ATT_ROWS(M_DA_CLASSIC, "dropattn_classic", "MHA with classic DropAttention, fixed mask, vs FD",
+             "Attention with classic DropAttention"),
     ATT_ROWS(M_DA_NOGRAD, "dropattn_nograd",
-             "MHA with NoGrad DropAttention: backward vs FD of the forward with each row's denominator frozen"),
-    ATT_ROWS(M_DA_NORM, "dropattn_norm", "MHA with normalized DropAttention (gradient through Z), vs FD"),
+             "MHA with NoGrad DropAttention: backward vs FD of the forward with each row's denominator frozen",
+             "Attention with NoGrad DropAttention (frozen denominator)"),
+    ATT_ROWS(M_DA_NORM, "dropattn_norm", "MHA with normalized DropAttention (gradient through Z), vs FD",
+             "Attention with normalized DropAttention"),
 };
 
 const hk_check *hk_checks_attndrop(size_t *n)

@@ -63,9 +63,11 @@ static int run_ce(hk_check_result *res) { return ce_run(res, 0); }
 static int run_ce_extreme(hk_check_result *res) { return ce_run(res, 1); }
 
 static const hk_check checks[] = {
-    {"gradcheck", "crossentropy", "cross-entropy backward (dlogits) vs central FD, logits in [-3,3]", run_ce},
+    {"gradcheck", "crossentropy", "cross-entropy backward (dlogits) vs central FD, logits in [-3,3]", run_ce,
+     "Cross-entropy: backward matches finite differences"},
     {"gradcheck", "crossentropy.extreme", "cross-entropy backward vs FD with rows at +-700 and a +700/-700 row",
-     run_ce_extreme},
+     run_ce_extreme,
+     "Cross-entropy at logits +-700: backward matches finite differences"},
 };
 
 const hk_check *hk_checks_crossentropy(size_t *n)

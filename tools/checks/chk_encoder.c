@@ -106,12 +106,16 @@ static int run_tanh(hk_check_result *res) { return run_case(res, &(enc_case){.ge
 static const hk_check checks[] = {
     {"gradcheck", "encoder.lora_kv",
      "post-LN encoder block backward (dx, LoRA k,v, attention W/b, LN1/LN2, FFN) vs FD; B=2 T=3 C=4 NH=2 F=6 r=2",
-     run_lora_kv},
-    {"gradcheck", "encoder.pad", "encoder block backward vs FD with key padding", run_pad},
+     run_lora_kv,
+     "Encoder block with LoRA on k and v: backward matches finite differences"},
+    {"gradcheck", "encoder.pad", "encoder block backward vs FD with key padding", run_pad,
+     "Encoder block with key padding: backward matches finite differences"},
     {"gradcheck", "encoder.hooks",
      "encoder block backward vs FD through fixed logits/weights hooks and a hidden hook (h*mul + add), padded",
-     run_hooks},
-    {"gradcheck", "encoder.gelu_tanh", "encoder block backward vs FD with the tanh GELU", run_tanh},
+     run_hooks,
+     "Encoder block through logits, weights and hidden hooks: backward matches finite differences"},
+    {"gradcheck", "encoder.gelu_tanh", "encoder block backward vs FD with the tanh GELU", run_tanh,
+     "Encoder block with the tanh GELU: backward matches finite differences"},
 };
 
 const hk_check *hk_checks_encoder(size_t *n)

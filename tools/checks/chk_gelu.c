@@ -48,8 +48,10 @@ static int run_gelu(hk_check_result *res) { return ge_run(res, HK_GELU_ERF); }
 static int run_gelu_tanh(hk_check_result *res) { return ge_run(res, HK_GELU_TANH); }
 
 static const hk_check checks[] = {
-    {"gradcheck", "gelu", "GELU (exact erf form) backward vs central FD on [-6,6] and +-30", run_gelu},
-    {"gradcheck", "gelu.tanh", "GELU (tanh approximation) backward vs central FD on [-6,6] and +-30", run_gelu_tanh},
+    {"gradcheck", "gelu", "GELU (exact erf form) backward vs central FD on [-6,6] and +-30", run_gelu,
+     "GELU (exact erf form): backward matches finite differences"},
+    {"gradcheck", "gelu.tanh", "GELU (tanh approximation) backward vs central FD on [-6,6] and +-30", run_gelu_tanh,
+     "GELU (tanh approximation): backward matches finite differences"},
 };
 
 const hk_check *hk_checks_gelu(size_t *n)

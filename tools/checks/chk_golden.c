@@ -257,11 +257,14 @@ static int run_rejects(hk_check_result *res)
 
 static const hk_check checks[] = {
     {"golden", "golden.regenerates", "every case rebuilt in memory equals the committed golden/ file byte for byte",
-     run_regenerates},
+     run_regenerates,
+     "The golden set regenerates byte for byte"},
     {"golden", "golden.checker.self",
-     "checker: reference vs itself passes (f64, f32); +0.5 threshold passes, +2 threshold fails", run_self},
+     "checker: reference vs itself passes (f64, f32); +0.5 threshold passes, +2 threshold fails", run_self,
+     "The golden checker passes the reference against itself"},
     {"golden", "golden.checker.rejects",
-     "checker: unusable tolerances rejected; missing / misshapen / wrong-dtype / mistrusted outputs fail", run_rejects},
+     "checker: unusable tolerances rejected; missing / misshapen / wrong-dtype / mistrusted outputs fail", run_rejects,
+     "The golden checker fails wrong, missing or untrustworthy outputs"},
 };
 
 const hk_check *hk_checks_golden(size_t *n)

@@ -66,16 +66,24 @@ static int hc_span_imp(hk_check_result *res) { return hc_run(res, HK_HC_COUNT, 0
 static int hc_span_imp_rescale(hk_check_result *res) { return hc_run(res, HK_HC_COUNT, 1); }
 
 static const hk_check checks[] = {
-    {"gradcheck", "hiddencut.element", "HiddenCut element pattern, no rescale (official), via the hidden hook", hc_element},
+    {"gradcheck", "hiddencut.element", "HiddenCut element pattern, no rescale (official), via the hidden hook", hc_element,
+     "HiddenCut, element pattern: backward matches finite differences"},
     {"gradcheck", "hiddencut.element.rescale", "element pattern with 1/(1-p) (vanilla dropout / output dropout)",
-     hc_element_rescale},
-    {"gradcheck", "hiddencut.column", "column pattern (feature dim for every token; Cutoff feature)", hc_column},
-    {"gradcheck", "hiddencut.column.rescale", "column pattern with 1/(1-p)", hc_column_rescale},
-    {"gradcheck", "hiddencut.span", "span pattern (contiguous tokens; official HiddenCut, Cutoff token-span)", hc_span},
-    {"gradcheck", "hiddencut.span.rescale", "span pattern with 1/(1-p)", hc_span_rescale},
+     hc_element_rescale,
+     "HiddenCut, element pattern with 1/(1-p): backward matches finite differences"},
+    {"gradcheck", "hiddencut.column", "column pattern (feature dim for every token; Cutoff feature)", hc_column,
+     "HiddenCut, column pattern: backward matches finite differences"},
+    {"gradcheck", "hiddencut.column.rescale", "column pattern with 1/(1-p)", hc_column_rescale,
+     "HiddenCut, column pattern with 1/(1-p): backward matches finite differences"},
+    {"gradcheck", "hiddencut.span", "span pattern (contiguous tokens; official HiddenCut, Cutoff token-span)", hc_span,
+     "HiddenCut, span pattern: backward matches finite differences"},
+    {"gradcheck", "hiddencut.span.rescale", "span pattern with 1/(1-p)", hc_span_rescale,
+     "HiddenCut, span pattern with 1/(1-p): backward matches finite differences"},
     {"gradcheck", "hiddencut.span_importance", "official attention-importance span (start among top-40% tokens), "
-                                               "no rescale", hc_span_imp},
-    {"gradcheck", "hiddencut.span_importance.rescale", "importance span with 1/(1-p)", hc_span_imp_rescale},
+                                               "no rescale", hc_span_imp,
+     "HiddenCut, official attention-importance span: backward matches finite differences"},
+    {"gradcheck", "hiddencut.span_importance.rescale", "importance span with 1/(1-p)", hc_span_imp_rescale,
+     "HiddenCut, importance span with 1/(1-p): backward matches finite differences"},
 };
 
 const hk_check *hk_checks_hiddencut(size_t *n)

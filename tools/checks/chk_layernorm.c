@@ -52,9 +52,11 @@ static int run_layernorm_smallvar(hk_check_result *res) { return ln_run(res, 3e-
 
 static const hk_check checks[] = {
     {"gradcheck", "layernorm", "LayerNorm backward (dinp, dweight, dbias) vs central FD, eps 1e-5, affine weight/bias",
-     run_layernorm},
+     run_layernorm,
+     "LayerNorm: backward matches finite differences"},
     {"gradcheck", "layernorm.smallvar",
-     "LayerNorm backward vs FD with a row of variance ~ eps, offset 3.5 (eps term matters)", run_layernorm_smallvar},
+     "LayerNorm backward vs FD with a row of variance ~ eps, offset 3.5 (eps term matters)", run_layernorm_smallvar,
+     "LayerNorm with a variance near eps: backward matches finite differences"},
 };
 
 const hk_check *hk_checks_layernorm(size_t *n)

@@ -66,10 +66,13 @@ static int run_lora_mask(hk_check_result *res) { return lora_run(res, 0.3, LR); 
 static int run_lora_ldb(hk_check_result *res) { return lora_run(res, 0.3, LLD_MAX); }
 
 static const hk_check checks[] = {
-    {"gradcheck", "lora", "LoRA linear backward (dx, dA, dB) vs central FD, p = 0, no mask", run_lora},
-    {"gradcheck", "lora.mask", "LoRA backward vs FD with a Bernoulli(0.3) input-dropout mask", run_lora_mask},
+    {"gradcheck", "lora", "LoRA linear backward (dx, dA, dB) vs central FD, p = 0, no mask", run_lora,
+     "LoRA linear layer: backward matches finite differences"},
+    {"gradcheck", "lora.mask", "LoRA backward vs FD with a Bernoulli(0.3) input-dropout mask", run_lora_mask,
+     "LoRA with input dropout: backward matches finite differences"},
     {"gradcheck", "lora.ldb", "LoRA backward vs FD with B row stride ldB = 4 > r = 2 (DyLoRA truncation layout)",
-     run_lora_ldb},
+     run_lora_ldb,
+     "LoRA with B row stride ldB > r (the DyLoRA layout): backward matches finite differences"},
 };
 
 const hk_check *hk_checks_lora(size_t *n)

@@ -83,12 +83,17 @@ static int run_linear(hk_check_result *res)
 }
 
 static const hk_check checks[] = {
-    {"gradcheck", "softmax", "softmax backward vs central FD, (3,7) logits in [-3,3]", run_softmax},
+    {"gradcheck", "softmax", "softmax backward vs central FD, (3,7) logits in [-3,3]", run_softmax,
+     "Softmax: backward matches finite differences"},
     {"gradcheck", "softmax.large", "softmax backward vs FD with a row shifted by +700 (naive exp overflows)",
-     run_softmax_large},
-    {"gradcheck", "logsoftmax", "log-softmax backward vs central FD", run_logsoftmax},
-    {"gradcheck", "logsoftmax.large", "log-softmax backward vs FD with a row shifted by +700", run_logsoftmax_large},
-    {"gradcheck", "linear", "linear backward (dinp, dw, dbias) vs central FD", run_linear},
+     run_softmax_large,
+     "Softmax at logits +700: backward matches finite differences"},
+    {"gradcheck", "logsoftmax", "log-softmax backward vs central FD", run_logsoftmax,
+     "Log-softmax: backward matches finite differences"},
+    {"gradcheck", "logsoftmax.large", "log-softmax backward vs FD with a row shifted by +700", run_logsoftmax_large,
+     "Log-softmax at logits +700: backward matches finite differences"},
+    {"gradcheck", "linear", "linear backward (dinp, dw, dbias) vs central FD", run_linear,
+     "Linear layer: backward matches finite differences"},
 };
 
 const hk_check *hk_checks_softmax(size_t *n)

@@ -581,29 +581,42 @@ static int combos_product(hk_check_result *res)
 }
 
 static const hk_check checks[] = {
-    {"gradcheck", "stack.preset.lora", "2 encoder blocks + head, preset lora: all LoRA A,B vs FD", p_lora},
-    {"gradcheck", "stack.preset.dropkey", "2 blocks, preset dropkey (element, -inf) vs FD", p_dropkey},
+    {"gradcheck", "stack.preset.lora", "2 encoder blocks + head, preset lora: all LoRA A,B vs FD", p_lora,
+     "Two encoder blocks + head, preset lora: training step matches finite differences"},
+    {"gradcheck", "stack.preset.dropkey", "2 blocks, preset dropkey (element, -inf) vs FD", p_dropkey,
+     "Two encoder blocks + head, preset dropkey: training step matches finite differences"},
     {"gradcheck", "stack.preset.dropattention", "2 blocks, preset dropattention (NoGrad normalized) vs FD",
-     p_dropattention},
+     p_dropattention,
+     "Two encoder blocks + head, preset dropattention: training step matches finite differences"},
     {"gradcheck", "stack.preset.hiddencut", "2 blocks, preset hiddencut = hiddencut-clean (importance span, clean "
-     "pass, mixture JS)", p_hiddencut},
+     "pass, mixture JS)", p_hiddencut,
+     "Two encoder blocks + head, preset hiddencut (clean second pass): training step matches finite differences"},
     {"gradcheck", "stack.preset.hiddencut-official", "2 blocks, preset hiddencut-official (pass 1 dropout, pass 2 "
-     "importance span, CE1 + CE2 + mixture JS, both passes backpropagated)", p_hiddencut_official},
+     "importance span, CE1 + CE2 + mixture JS, both passes backpropagated)", p_hiddencut_official,
+     "Two encoder blocks + head, HiddenCut's official objective: training step matches finite differences"},
     {"gradcheck", "stack.per_pass", "2 blocks, pass 2 with its own sites (second_sites): different attention "
-     "positions / NoGrad on one pass only / lora vs input+output / regression, each task_both", per_pass_run},
-    {"gradcheck", "stack.preset.rdrop", "2 blocks, preset rdrop (KL, two dropout passes, CE on both)", p_rdrop},
+     "positions / NoGrad on one pass only / lora vs input+output / regression, each task_both", per_pass_run,
+     "Two passes with different dropout sites: training step matches finite differences"},
+    {"gradcheck", "stack.preset.rdrop", "2 blocks, preset rdrop (KL, two dropout passes, CE on both)", p_rdrop,
+     "Two encoder blocks + head, preset rdrop: training step matches finite differences"},
     {"gradcheck", "stack.preset.hiddenkey-", "2 blocks, preset hiddenkey- (column DropKey + element HiddenCut)",
-     p_hiddenkey_minus},
+     p_hiddenkey_minus,
+     "Two encoder blocks + head, preset hiddenkey-: training step matches finite differences"},
     {"gradcheck", "stack.preset.hiddenkey", "2 blocks, preset hiddenkey (+ KL, one branch; 1 backward pass)",
-     p_hiddenkey},
+     p_hiddenkey,
+     "Two encoder blocks + head, preset hiddenkey: training step matches finite differences"},
     {"gradcheck", "stack.combinations", "all 594 valid single positions x pattern x rescale x loss x gradient "
-                                        "choice through an encoder block, forward + backward vs FD", combos},
+                                        "choice through an encoder block, forward + backward vs FD", combos,
+     "All 594 single-position dropout configurations: training step matches finite differences"},
     {"gradcheck", "stack.combinations.pairs", "all 564 valid pairs of sites at two positions (both tasks), loss and "
-                                              "gradient choice rotating, vs FD", combos_pairs},
+                                              "gradient choice rotating, vs FD", combos_pairs,
+     "All 564 two-position dropout configurations: training step matches finite differences"},
     {"gradcheck", "stack.combinations.all_positions", "all six positions active at once (16 configs, 2 blocks), "
-                                                      "every site occurring, vs FD", combos_all},
+                                                      "every site occurring, vs FD", combos_all,
+     "All six dropping positions at once (16 configurations): training step matches finite differences"},
     {"gradcheck", "stack.combinations.product", "every subset of positions x their valid sites (9701 configs), "
-                                                "loss and gradient choice rotating, directional FD", combos_product},
+                                                "loss and gradient choice rotating, directional FD", combos_product,
+     "Every valid subset of positions (9701 configurations): directional derivative matches FD"},
 };
 
 const hk_check *hk_checks_stack(size_t *n)

@@ -164,10 +164,13 @@ static int run_mutation(hk_check_result *res)
 
 static const hk_check checks[] = {
     {"property", "tensorfile.roundtrip", "F64 (with -0, subnormal, inf, NaN), U8, I64, BOOL: serialize/parse bit-identical",
-     run_roundtrip},
-    {"property", "tensorfile.truncation", "every strict prefix of a valid file is rejected with EFORMAT", run_truncation},
+     run_roundtrip,
+     "Safetensors files round-trip bit for bit"},
+    {"property", "tensorfile.truncation", "every strict prefix of a valid file is rejected with EFORMAT", run_truncation,
+     "Every truncated safetensors file is rejected"},
     {"property", "tensorfile.mutation", "single-byte header mutations: parse, or EFORMAT; never another code or a crash",
-     run_mutation},
+     run_mutation,
+     "Corrupted safetensors headers are parsed or rejected, never crash"},
 };
 
 const hk_check *hk_checks_tensorfile(size_t *n)

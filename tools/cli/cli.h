@@ -19,9 +19,13 @@
 /* hkref train / pretrain (tools/cli/cmd_train.c): one option parser, pre = 1 for pretrain. */
 int hk_cmd_train_main(int argc, char **argv, int pre);
 
-/* Prints "hkref <cmd>: <message from ref/'s error path>" to stderr, returns 2. */
+/* Prints "hkref <cmd>: <message from ref/'s error path>" to stderr, returns 2.
+ * The C source locations ref/ records ("tensorfile.c:583: ") are left out
+ * unless hk_cli_debug is set (`hkref --debug ...` or HKREF_DEBUG=1). */
 int hk_cli_fail(const char *cmd);
-/* Prints "hkref <cmd>: <formatted message>" to stderr, returns 2. */
+/* Prints the one usage-error line to stderr and returns 2:
+ *     hkref <cmd>: <formatted message>; see 'hkref <cmd> --help'
+ * (a hint the message itself ends with, "(see ...)", is dropped: one hint). */
 int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -30,15 +34,58 @@ int hk_cli_usage_error(const char *cmd, const char *fmt, ...)
 /* 1 if a is "-h" or "--help". */
 int hk_cli_is_help(const char *a);
 
+/* Set by `hkref --debug` (or HKREF_DEBUG=1 in the environment): messages keep
+ * the C source locations of ref/'s error path. */
+extern int hk_cli_debug;
+
+/* Copies src into dst (size n, NUL-terminated), leaving out every C source
+ * location "<name>.c:<line>: " of ref/'s error path (unless hk_cli_debug). */
+void hk_cli_strip_locations(char *dst, size_t n, const char *src);
+
+/* Creates the missing parent directories of the file `path` (mode 0777 &
+ * ~umask), like `mkdir -p "$(dirname path)"`.  Returns 0, or 2 after printing
+ * "hkref <cmd>: cannot create directory 'D': <reason>". */
+int hk_cli_mkdirs_for(const char *cmd, const char *path);
+
+/* Writes buf[0..len) to `path` for command cmd: creates missing parent
+ * directories, refuses to replace anything that is not a regular file (a
+ * directory, a symbolic link, a device such as /dev/null, a FIFO; ref/fileio.c
+ * refuses them too), and writes atomically (ref/fileio.h: temporary file + rename).
+ * Returns 0, or 2 after printing "hkref <cmd>: <path>: <reason>". */
+int hk_cli_write_file(const char *cmd, const char *path, const void *buf, size_t len);
+/* The check hk_cli_write_file makes before writing, to run before the work:
+ * 0 if path ("-" is stdout) may be written, else 2 after the message. */
+int hk_cli_check_output(const char *cmd, const char *path);
+
+/* Progress of a long run, on f (normally stderr).  On a terminal (isatty) one
+ * live line rewritten in place with '\r'; otherwise (a CI log, a pipe) a plain
+ * line at most every `every` seconds, so a log never becomes one line of
+ * fragments.  hk_progress_done clears the live line (a terminal) or does
+ * nothing.  quiet = 1: nothing at all. */
+typedef struct {
+    FILE *f;
+    int tty, quiet, live;  /* live: a line is on the terminal */
+    double every, last;    /* seconds between plain lines; time of the last one (-1: none yet) */
+} hk_progress;
+void hk_progress_init(hk_progress *p, FILE *f, double every, int quiet);
+void hk_progress_update(hk_progress *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void hk_progress_done(hk_progress *p);
+
 /* A command with subcommands (`hkref golden generate ...`): run(argc, argv) gets
  * argv[0] = the subcommand's name. */
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } hk_cli_sub;
-/* Runs the subcommand named by argv[1] with (argc - 1, argv + 1).  -h/--help:
- * usage(stdout), 0.  None or an unknown name: a message naming the available
- * ones, usage(stderr), 2. */
+/* Runs the subcommand named by argv[1] with (argc - 1, argv + 1).
+ * -h/--help as argv[1], or anywhere after a known subcommand (before "--"):
+ * usage(stdout), 0 — so every --help exits 0 (the command's usage covers its
+ * subcommands).  No subcommand: usage on stderr, 2.  An unknown one: one line
+ * naming the available ones (and a did-you-mean), 2. */
 int hk_cli_dispatch(const char *cmd, int argc, char **argv, const hk_cli_sub *subs, int nsubs,
                     void (*usage)(FILE *f));
 

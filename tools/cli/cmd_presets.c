@@ -1,4 +1,5 @@
 /* hkref presets — the named framework presets with their full configs and sources. */
+#include "args.h"
 #include "cli.h"
 
 #include "ref/error.h"
@@ -20,25 +21,35 @@ static int show(size_t i)
     return 0;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hkref presets [NAME]\n\n"
+               "Lists the unified-framework presets of 2403.00812 with every field of their\n"
+               "configuration (positions lora/input/logits/weights/hidden/output: rate, pattern,\n"
+               "rescale; consistency loss, weight, passes, gradient choices) and the source.\n"
+               "Rates p = 0.1 and weight 1 are placeholders: the paper sweeps them.\n"
+               "  NAME   show only this preset (");
+    for (size_t i = 0; i < hk_preset_count(); i++) fprintf(f, "%s%s", i ? ", " : "", hk_preset_name(i));
+    fprintf(f, ")\nexit status: 0 ok, 2 unknown preset (with the closest name).\n");
+}
+
+static const char *preset_name(size_t i, void *ctx)
+{
+    (void)ctx;
+    return hk_preset_name(i);
+}
+
 int hk_cmd_presets(int argc, char **argv)
 {
     const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            printf("usage: hkref presets [NAME]\n\n"
-                   "Lists the unified-framework presets of 2403.00812 with every field of their\n"
-                   "configuration (positions lora/input/logits/weights/hidden/output: rate, pattern,\n"
-                   "rescale; consistency loss, weight, passes, gradient choices) and the source.\n"
-                   "Rates p = 0.1 and weight 1 are placeholders: the paper sweeps them.\n"
-                   "  NAME   show only this preset\n"
-                   "exit status: 0 ok, 2 unknown preset.\n");
-            return 0;
-        } else if (argv[i][0] == '-' || only) {
-            return hk_cli_usage_error("presets", "unexpected argument '%s'", argv[i]);
-        } else {
-            only = argv[i];
-        }
+    const hk_opt opts[] = {{0}};
+    const hk_args spec = {.cmd = "presets", .opts = opts, .pos = &only, .maxpos = 1, .posname = "NAME"};
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (rc) return rc;
     int found = 0;
     for (size_t i = 0; i < hk_preset_count(); i++) {
         if (only && strcmp(only, hk_preset_name(i)) != 0) continue;
@@ -46,9 +57,12 @@ int hk_cmd_presets(int argc, char **argv)
         if (show(i)) return 2;
     }
     if (only && !found) {
-        hk_framework cfg;
-        hk_preset_get(&cfg, only); /* records the message naming the valid presets */
-        return hk_cli_fail("presets");
+        char list[256] = "";
+        for (size_t i = 0; i < hk_preset_count(); i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", hk_preset_name(i));
+        const char *s = hk_args_suggest_fn(only, preset_name, hk_preset_count(), NULL);
+        if (s) return hk_args_error(&spec, "unknown preset '%s' (did you mean '%s'? presets: %s)", only, s, list);
+        return hk_args_error(&spec, "unknown preset '%s' (presets: %s)", only, list);
     }
     return 0;
 }

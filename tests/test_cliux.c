@@ -1,0 +1,520 @@
+/* hkref — how the command line behaves (docs/cli.md), end to end through the
+ * built binary (build/hkref next to this runner, or the ASan one): --version,
+ * did-you-mean, every --help exits 0, one message shape without C source
+ * locations, verify's titles / --list / --check / -k, gradcheck's substring
+ * match, demo attention's own logits and mask with CSV / JSON checked against
+ * values derived here from the formulas (not copied from the program), output
+ * paths (parent directories, non-regular targets, stdout), and the progress
+ * line (a terminal vs a log). */
+#define _XOPEN_SOURCE 700 /* posix_openpt */
+#include "hk_test.h"
+
+#include "checks/checks.h"
+#include "cli/cli.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { OUTSZ = 1 << 20 };
+static char out[OUTSZ], err[1 << 16];
+
+static void exe_path(char *exe, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", exe, n - 16);
+    ck_assert(k > 0);
+    exe[k] = '\0';
+    char *slash = strrchr(exe, '/');
+    ck_assert_ptr_nonnull(slash);
+    strcpy(slash + 1, "hkref");
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+}
+
+/* Runs build/hkref with the NULL-terminated args; stdout into out, stderr into err. */
+static int run(const char *const *args)
+{
+    char exe[4096], po[64], pe[64];
+    exe_path(exe, sizeof exe);
+    snprintf(po, sizeof po, "/tmp/hkref-ux-o-%d", (int)getpid());
+    snprintf(pe, sizeof pe, "/tmp/hkref-ux-e-%d", (int)getpid());
+    char *argv[40] = {exe};
+    int n = 0;
+    for (; args[n] && n < 38; n++) argv[n + 1] = (char *)args[n];
+    argv[n + 1] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(127);
+        execv(exe, argv);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "hkref %s did not exit normally", args[0] ? args[0] : "");
+    slurp(po, out, sizeof out);
+    slurp(pe, err, sizeof err);
+    unlink(po);
+    unlink(pe);
+    return WEXITSTATUS(status);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(version_names_the_version_file_and_the_commit)
+{
+    ck_assert_int_eq(run(ARGS("--version")), 0);
+    char v[64] = "";
+    FILE *f = fopen("VERSION", "r"); /* the runner runs from the repository root */
+    if (f) {
+        if (!fgets(v, sizeof v, f)) v[0] = '\0';
+        fclose(f);
+        v[strcspn(v, "\n")] = '\0';
+    }
+    char want[128];
+    snprintf(want, sizeof want, "hkref %s (git ", v[0] ? v : "");
+    ck_assert_msg(!strncmp(out, want, strlen(want)), "--version printed '%s', expected it to start '%s'", out, want);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(unknown_command_gets_a_did_you_mean)
+{
+    ck_assert_int_eq(run(ARGS("verfy")), 2);
+    ck_assert_str_eq(err, "hkref: unknown command 'verfy' (did you mean 'verify'?); see 'hkref --help'\n");
+    ck_assert_int_eq(run(ARGS("gradchek", "--op", "softmax")), 2);
+    ck_assert_msg(strstr(err, "did you mean 'gradcheck'?"), "%s", err);
+    ck_assert_int_eq(run(ARGS("frobnicate")), 2);
+    ck_assert_str_eq(err, "hkref: unknown command 'frobnicate'; see 'hkref --help'\n");
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Every command `hkref --help` lists, and every subcommand, answers --help
+ * with its usage on stdout and exit 0 — also with other arguments around. */
+START_TEST(every_help_exits_zero)
+{
+    ck_assert_int_eq(run(ARGS("--help")), 0);
+    static char list[OUTSZ];
+    memcpy(list, out, sizeof list);
+    int ncmd = 0;
+    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[64];
+        if (strncmp(line, "  ", 2) != 0 || line[2] == ' ' || line[2] == '-' || sscanf(line, " %63s", name) != 1)
+            continue;
+        ncmd++;
+        ck_assert_msg(run(ARGS(name, "--help")) == 0, "hkref %s --help exited non-zero: %s", name, err);
+        ck_assert_msg(!strncmp(out, "usage: hkref", 12), "hkref %s --help: no usage on stdout: %.80s", name, out);
+        ck_assert_msg(run(ARGS(name, "-h")) == 0, "hkref %s -h exited non-zero", name);
+    }
+    ck_assert_int_ge(ncmd, 9);
+    static const char *const subs[][4] = {
+        {"golden", "list", "--help"},          {"golden", "list", "extra", "--help"},
+        {"golden", "check", "--help"},         {"golden", "generate", "--case", "--help"},
+        {"dylora", "spectrum", "--help"},      {"dylora", "demo", "--steps", "x"},
+        {"demo", "attention", "--bogus"},      {"verify", "--check", "nope"},
+        {"gradcheck", "--op", "nope"},         {"presets", "no-such-preset"},
+        {"inspect", "missing.safetensors"}};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        const char *a[6] = {subs[i][0], subs[i][1], subs[i][2], subs[i][3], NULL, NULL};
+        int last = 0;
+        while (last < 4 && subs[i][last]) last++;
+        if (strcmp(a[last - 1], "--help") != 0) a[last] = "--help"; /* an error-to-be, then --help */
+        ck_assert_msg(run(a) == 0, "hkref %s %s %s ... --help exited non-zero: %s", a[0], a[1], a[2] ? a[2] : "", err);
+        ck_assert_msg(!strncmp(out, "usage: hkref", 12), "hkref %s %s --help: no usage: %.80s", a[0], a[1], out);
+    }
+}
+END_TEST
+
+/* Bad invocations of the commands built on the one parser: exit 2 and one
+ * line on stderr, "hkref CMD: what is wrong; see 'hkref CMD --help'". */
+static const struct {
+    const char *cmd, *args[6], *says;
+} shape_rows[] = {
+    {"verify", {"verify", "--bogus"}, "unknown option '--bogus'"},
+    {"verify", {"verify", "--lst"}, "unknown option '--lst' (did you mean '--list'?)"},
+    {"verify", {"verify", "--check"}, "option '--check' needs a value (ID)"},
+    {"verify", {"verify", "--check", "a", "--check", "b"}, "--check given twice"},
+    {"verify", {"verify", "--check", "attndrop.thm1.forwrd"}, "did you mean 'attndrop.thm1.forward'?"},
+    {"verify", {"verify", "-k", "no-such-text"}, "no check's id or title contains 'no-such-text'"},
+    {"verify", {"verify", "--group", "theorems"}, "(did you mean 'theorem'?)"},
+    {"verify", {"verify", "--check", "softmax", "-k", "dropkey"}, "check 'softmax' does not match -k 'dropkey'"},
+    {"gradcheck", {"gradcheck", "--op=sofmax"}, "no gradcheck id contains 'sofmax' (did you mean 'softmax'?)"},
+    {"gradcheck", {"gradcheck", "--op", "hidencut"}, "did you mean 'hiddencut."},
+    {"gradcheck", {"gradcheck", "--op", "zzzz"}, "no gradcheck id contains 'zzzz'"},
+    {"gradcheck", {"gradcheck", "-v=1"}, "unknown option '-v=1'"},
+    {"presets", {"presets", "hidenkey"}, "unknown preset 'hidenkey' (did you mean 'hiddenkey'?"},
+    {"presets", {"presets", "a", "b"}, "unexpected argument 'b'"},
+    {"demo attention", {"demo", "attention", "--seed"}, "option '--seed' needs a value (S)"},
+    {"demo attention", {"demo", "attention", "--seed", "--p", "0.3"}, "option '--seed' needs a value (S)"},
+    {"demo attention", {"demo", "attention", "--p=1"}, "--p '1': expected a number in [0, 1)"},
+    {"demo attention", {"demo", "attention", "--pattern", "colum"}, "(did you mean 'column'?)"},
+    {"demo attention", {"demo", "attention", "--logits", "1,x"}, "--logits: entry 2 'x' is not a finite number"},
+    {"demo attention", {"demo", "attention", "--logits", "1,2,3", "--mask", "0,1"}, "one mask entry per logit"},
+    {"demo attention", {"demo", "attention", "--mask", "0,2,0"}, "--mask: entry 2 is 2"},
+    {"demo attention", {"demo", "attention", "--mask", "0,1", "--pattern", "span"}, "a given mask has no pattern"},
+    {"demo attention", {"demo", "attention", "--logits", "1"}, "a demo takes 1..8 queries of 2..12 keys"},
+    {"demo attention", {"demo", "attention", "--keys", "3", "--logits", "1,2,3,4"}, "not a multiple of --keys 3"},
+    {"demo attention", {"demo", "attention", "--csv", "-", "--json", "-"}, "would both write to stdout"},
+    {"demo", {"demo", "atention"}, "unknown subcommand 'atention' (attention; did you mean 'attention'?)"},
+};
+
+START_TEST(one_message_shape)
+{
+    const char *const *a = shape_rows[_i].args;
+    const char *cmd = shape_rows[_i].cmd;
+    ck_assert_int_eq(run(a), 2);
+    char head[96], tail[128];
+    snprintf(head, sizeof head, "hkref %s: ", cmd);
+    snprintf(tail, sizeof tail, "; see 'hkref %s --help'\n", cmd);
+    size_t n = strlen(err), t = strlen(tail);
+    ck_assert_msg(!strncmp(err, head, strlen(head)), "row %d: does not start '%s': %s", _i, head, err);
+    ck_assert_msg(n > t && !strcmp(err + n - t, tail), "row %d: does not end with the one hint: %s", _i, err);
+    ck_assert_msg(strchr(err, '\n') == err + n - 1, "row %d: more than one line: %s", _i, err);
+    ck_assert_msg(strstr(err, shape_rows[_i].says), "row %d: does not say '%s': %s", _i, shape_rows[_i].says, err);
+    ck_assert_msg(!strstr(err, ".c:"), "row %d: a C source location: %s", _i, err);
+    ck_assert_msg(out[0] == '\0', "row %d: printed on stdout: %.80s", _i, out);
+}
+END_TEST
+
+/* ref/'s messages carry "file.c:line: "; users see the message alone, --debug
+ * (or HKREF_DEBUG=1) restores the location. */
+START_TEST(no_source_locations_unless_debug)
+{
+    char path[] = "/tmp/hkref-ux-bad-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "\x10\0\0\0\0\0\0\0{\"a\": 1}        ", 24), 24);
+    close(fd);
+    ck_assert_int_eq(run(ARGS("inspect", path)), 2);
+    ck_assert_msg(strstr(err, path) && !strstr(err, ".c:"), "location shown or file not named: %s", err);
+    ck_assert_int_eq(run(ARGS("--debug", "inspect", path)), 2);
+    ck_assert_msg(strstr(err, "tensorfile.c:"), "--debug dropped the location: %s", err);
+    unlink(path);
+    /* the stripper on its own: every location at a message boundary goes, other text stays */
+    char buf[256];
+    hk_cli_strip_locations(buf, sizeof buf, "check_dir.c:108: backend file x: tensorfile.c:583: bad (a.c:1: b) c.c:x:");
+    ck_assert_str_eq(buf, "backend file x: bad (b) c.c:x:");
+}
+END_TEST
+
+START_TEST(every_check_has_a_title_and_a_unique_id)
+{
+    size_t n = hk_checks_count();
+    for (size_t i = 0; i < n; i++) {
+        const hk_check *c = hk_checks_get(i);
+        ck_assert_msg(c->title && strlen(c->title) >= 10, "check %s has no title (add one: tools/checks/checks.h)",
+                      c->name);
+        ck_assert_msg(strlen(c->title) <= 110, "check %s: title longer than 110 characters", c->name);
+        ck_assert_msg(strcmp(c->title, c->name) != 0 && strcmp(c->title, c->what) != 0,
+                      "check %s: the title repeats the id or the description", c->name);
+        for (size_t k = 0; k < i; k++) ck_assert_msg(strcmp(c->name, hk_checks_get(k)->name) != 0, "id %s twice", c->name);
+    }
+}
+END_TEST
+
+START_TEST(verify_list_check_and_k)
+{
+    ck_assert_int_eq(run(ARGS("verify", "--list")), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\n%zu checks\n", hk_checks_count());
+    ck_assert_msg(strstr(out, want), "--list does not end with the registry count '%s'", want + 1);
+    for (size_t i = 0; i < hk_checks_count(); i++) {
+        const hk_check *c = hk_checks_get(i);
+        ck_assert_msg(c->title != NULL, "check %s has no title", c->name);
+        char line[512];
+        snprintf(line, sizeof line, "  %s ", c->name);
+        const char *at = strstr(out, line);
+        ck_assert_msg(at, "--list does not list %s", c->name);
+        const char *eol = strchr(at, '\n');
+        ck_assert_msg(eol && strstr(at, c->title) && strstr(at, c->title) < eol, "--list: %s without its title",
+                      c->name);
+    }
+    ck_assert_msg(strstr(out, "theorem: ") && strstr(out, "gradcheck: ") && strstr(out, "golden: "),
+                  "--list has no group headings");
+
+    ck_assert_int_eq(run(ARGS("verify", "--check", "attndrop.thm1.forward")), 0);
+    ck_assert_msg(strstr(out, "1 checks run, 0 failed") && strstr(out, "registered checks, 1 selected"), "%s", out);
+    ck_assert_msg(strstr(out, "DropKey equals normalized DropAttention in the forward pass"), "no title: %s", out);
+
+    ck_assert_int_eq(run(ARGS("verify", "-k", "DROPKEY", "--group", "gradcheck")), 0);
+    long nrun = 0;
+    size_t expect = 0;
+    for (size_t i = 0; i < hk_checks_count(); i++) {
+        const hk_check *c = hk_checks_get(i);
+        hk_check_filter f = {.group = "gradcheck", .substr = "dropkey"};
+        expect += (size_t)hk_check_matches(c, &f);
+        int in_id = strstr(c->name, "dropkey") != NULL, in_title = c->title && strstr(c->title, "DropKey") != NULL;
+        char row[256];
+        snprintf(row, sizeof row, "\n%s ", c->name);
+        int shown = strstr(out, row) != NULL;
+        ck_assert_msg(shown == (!strcmp(c->group, "gradcheck") && (in_id || in_title)),
+                      "-k DROPKEY --group gradcheck: %s %s", c->name, shown ? "shown" : "missing");
+    }
+    const char *s = strstr(out, " checks run, 0 failed");
+    ck_assert_ptr_nonnull(s);
+    while (s > out && s[-1] != '\n') s--;
+    nrun = strtol(s, NULL, 10);
+    ck_assert_int_ge(nrun, 10);
+    ck_assert_int_eq(nrun, (long)expect);
+}
+END_TEST
+
+START_TEST(gradcheck_matches_substrings_of_ids)
+{
+    ck_assert_int_eq(run(ARGS("gradcheck", "--op", "dropkey")), 0);
+    long want = 0;
+    for (size_t i = 0; i < hk_checks_count(); i++) {
+        const hk_check *c = hk_checks_get(i);
+        int sel = !strcmp(c->group, "gradcheck") && strstr(c->name, "dropkey");
+        want += sel;
+        char row[256];
+        snprintf(row, sizeof row, "\n%s ", c->name);
+        ck_assert_msg((strstr(out, row) != NULL) == sel, "--op dropkey: %s", c->name);
+    }
+    char tail[64];
+    snprintf(tail, sizeof tail, "\n%ld checks run, 0 failed\n", want);
+    ck_assert_msg(want >= 9 && strstr(out, tail), "--op dropkey ran other than the %ld dropkey checks: %s", want, out);
+}
+END_TEST
+
+/* Reads a demo CSV row (q, key) into the named columns. */
+typedef struct {
+    double g, drop, w[5], k, omk, jdk, jng, ratio, focus, rdk, rng, leak;
+} csv_row;
+
+static int csv_rows(const char *text, csv_row *rows, int max)
+{
+    int n = 0;
+    const char *p = text;
+    ck_assert_msg(!strncmp(p, "# hkref demo attention ", 23), "CSV does not start with the command: %.60s", p);
+    p = strchr(p, '\n') + 1;
+    ck_assert_msg(!strncmp(p, "q,key,logit,dropped,w_none,w_dropkey,w_classic,w_norm_nograd,w_norm,k,one_minus_k,", 82),
+                  "CSV header: %.120s", p);
+    p = strchr(p, '\n') + 1;
+    while (*p && n < max) {
+        csv_row *r = &rows[n];
+        double q, key;
+        int got = sscanf(p, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &q, &key, &r->g,
+                         &r->drop, &r->w[0], &r->w[1], &r->w[2], &r->w[3], &r->w[4], &r->k, &r->omk, &r->jdk, &r->jng,
+                         &r->ratio, &r->focus, &r->rdk, &r->rng, &r->leak);
+        ck_assert_msg(got == 18, "CSV line %d has %d of 18 columns: %.100s", n, got, p);
+        n++;
+        p = strchr(p, '\n');
+        if (!p) break;
+        p++;
+    }
+    return n;
+}
+
+/* logits (1, 2, 0.5, 3), key 3 dropped: the numbers below come from exp()
+ * and the closed forms of proofs/dropkey_dropattention.md, not from hkref. */
+START_TEST(demo_attention_own_logits_and_mask)
+{
+    const double g[4] = {1, 2, 0.5, 3};
+    double S = 0, SK = 0, w[4], wp[4];
+    for (int j = 0; j < 4; j++) S += exp(g[j]), SK += j < 3 ? exp(g[j]) : 0;
+    for (int j = 0; j < 4; j++) w[j] = exp(g[j]) / S, wp[j] = j < 3 ? exp(g[j]) / SK : 0.0;
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--logits", "1,2,0.5,3", "--mask", "0,0,0,1", "--p", "0.25",
+                              "--csv", "-")),
+                     0);
+    csv_row r[8];
+    ck_assert_int_eq(csv_rows(out, r, 8), 4);
+    const double tol = 64 * DBL_EPSILON;
+    for (int j = 0; j < 4; j++) {
+        ck_assert(r[j].g == g[j] && r[j].drop == (j == 3));
+        ck_assert_msg(fabs(r[j].w[0] - w[j]) <= tol * w[j], "w_none[%d] %.17g vs %.17g", j, r[j].w[0], w[j]);
+        ck_assert_msg(fabs(r[j].w[1] - wp[j]) <= tol * (wp[j] + 1e-300), "w_dropkey[%d]", j);
+        ck_assert_msg(fabs(r[j].w[2] - (j < 3 ? w[j] / 0.75 : 0)) <= tol, "w_classic[%d] = w m/(1-p)", j);
+        ck_assert_msg(fabs(r[j].w[3] - wp[j]) <= tol && fabs(r[j].w[4] - wp[j]) <= tol, "normalized[%d]", j);
+        if (j < 3) { /* kept: k = (1 - w'_u)/(1 - w_u); J^DK_uu = w'_u (1 - w'_u); J^NG_uu = w'_u (1 - w_u) */
+            double k = (1 - wp[j]) / (1 - w[j]);
+            ck_assert_msg(fabs(r[j].k - k) <= tol && fabs(r[j].omk - (1 - k)) <= tol, "k[%d] %.17g vs %.17g", j, r[j].k, k);
+            ck_assert_msg(fabs(r[j].jdk - wp[j] * (1 - wp[j])) <= tol, "J^DK[%d]", j);
+            ck_assert_msg(fabs(r[j].jng - wp[j] * (1 - w[j])) <= tol, "J^NG[%d]", j);
+            ck_assert_msg(fabs(r[j].ratio - k) <= tol, "ratio[%d]", j);
+            ck_assert(isnan(r[j].leak));
+        } else {
+            ck_assert(isnan(r[j].k) && isnan(r[j].jdk));
+        }
+        /* the focus unit is the kept key of largest weight: key 1 (logit 2) */
+        ck_assert(r[j].focus == 1);
+        double drow = j == 3 ? 0.0 : j == 1 ? wp[1] * (1 - wp[1]) : -wp[1] * wp[j];
+        double nrow = j == 3 ? -wp[1] * w[3] : j == 1 ? wp[1] * (1 - w[1]) : -wp[1] * w[j];
+        ck_assert_msg(fabs(r[j].rdk - drow) <= tol && fabs(r[j].rng - nrow) <= tol, "Jacobian row of u*=1 at key %d", j);
+    }
+    ck_assert_msg(r[3].rdk == 0.0, "DropKey sends no gradient to the dropped logit");
+    ck_assert_msg(fabs(r[3].leak - (-wp[1] * w[3])) <= tol, "NoGrad leak formula");
+    ck_assert_msg(!strstr(out, "theorem 1"), "--csv - printed the report on stdout");
+
+    /* the JSON records every option; the report names the written file */
+    char dir[] = "/tmp/hkref-ux-XXXXXX", json[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(json, sizeof json, "%s/a/b/demo.json", dir);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--seed", "9", "--pattern", "column", "--keys", "6", "--json", json)),
+                     0);
+    char tail[300];
+    snprintf(tail, sizeof tail, "wrote %s\n", json);
+    ck_assert_msg(strlen(out) > strlen(tail) && !strcmp(out + strlen(out) - strlen(tail), tail),
+                  "the run does not end with the path it wrote");
+    json_error_t je;
+    json_t *root = json_load_file(json, 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s", json, je.text);
+    json_t *o = json_object_get(root, "options");
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "seed")), 9);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "pattern")), "column");
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "keys")), 6);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "queries")), 3);
+    ck_assert(json_real_value(json_object_get(o, "p")) == 0.4);
+    ck_assert_msg(strstr(json_string_value(json_object_get(root, "command")), "--seed 9 --pattern column"), "command");
+    json_t *wk = json_object_get(json_object_get(root, "weights"), "dropkey");
+    ck_assert_int_eq(json_array_size(wk), 3);
+    ck_assert_int_eq(json_array_size(json_array_get(wk, 0)), 6);
+    for (size_t q = 0; q < 3; q++) { /* DropKey rows sum to 1 */
+        double s = 0;
+        for (size_t k = 0; k < 6; k++) s += json_real_value(json_array_get(json_array_get(wk, q), k));
+        ck_assert_msg(fabs(s - 1) <= 16 * DBL_EPSILON, "row %zu sums to %.17g", q, s);
+    }
+    json_decref(root);
+    /* replaying the recorded command gives the same file */
+    static char saved[1 << 16];
+    slurp(json, saved, sizeof saved);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--seed", "9", "--pattern", "column", "--keys", "6", "--json", "-")),
+                     0);
+    size_t ls = strlen(saved);
+    ck_assert_msg(ls > 100 && !strncmp(out, saved, ls) && !strcmp(out + ls, "\n"), "--json - differs from --json FILE");
+    unlink(json);
+    snprintf(json, sizeof json, "%s/a/b", dir);
+    rmdir(json);
+    snprintf(json, sizeof json, "%s/a", dir);
+    rmdir(json);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(output_paths)
+{
+    char dir[] = "/tmp/hkref-ux-XXXXXX", p[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* refused before any work: a FIFO (as /dev/null would be: a node, not a file; never
+     * tried on the real /dev/null, which a broken build running as root would replace),
+     * a directory, a symbolic link */
+    snprintf(p, sizeof p, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
+    ck_assert_msg(strstr(err, "fifo is not a regular file; refusing to replace it") && out[0] == '\0', "%s", err);
+    unlink(p);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--json", dir)), 2);
+    ck_assert_msg(strstr(err, "is not a regular file"), "%s", err);
+    snprintf(p, sizeof p, "%s/link", dir);
+    ck_assert_int_eq(symlink("elsewhere", p), 0);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
+    ck_assert_msg(strstr(err, "link is not a regular file"), "%s", err);
+    unlink(p);
+    /* a parent that is a file */
+    snprintf(p, sizeof p, "%s/file", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/file/sub/x.csv", dir);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
+    ck_assert_msg(strstr(err, "cannot create directory") && strstr(err, "/file'"), "%s", err);
+    /* an existing regular file is replaced, and nothing else is left in the directory */
+    snprintf(p, sizeof p, "%s/file", dir);
+    ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 0);
+    char text[4096];
+    slurp(p, text, sizeof text);
+    ck_assert_msg(!strncmp(text, "# hkref demo attention", 22), "%.40s", text);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    ck_assert_msg(system(cmd) == 0, "a temporary file was left in %s", dir);
+    unlink(p);
+    rmdir(dir);
+}
+END_TEST
+
+/* On a terminal the progress line is rewritten in place; in a log it is a
+ * plain line at most every `every` seconds (never '\r'). */
+START_TEST(progress_terminal_vs_log)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(m, 0);
+    ck_assert_int_eq(grantpt(m), 0);
+    ck_assert_int_eq(unlockpt(m), 0);
+    FILE *tty = fopen(ptsname(m), "w");
+    ck_assert_ptr_nonnull(tty);
+    hk_progress p;
+    hk_progress_init(&p, tty, 1e9, 0);
+    ck_assert_int_eq(p.tty, 1);
+    hk_progress_update(&p, "step %d", 1);
+    hk_progress_update(&p, "step %d", 2);
+    hk_progress_done(&p);
+    fclose(tty);
+    char buf[256];
+    size_t n = 0;
+    for (;;) { /* the writes arrive in pieces; after the slave closed, read ends with EIO */
+        ssize_t r = read(m, buf + n, sizeof buf - 1 - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    ck_assert_uint_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_msg(strstr(buf, "\r\033[Kstep 1\r\033[Kstep 2\r\033[K"), "terminal output: %s", buf);
+    close(m);
+
+    char path[] = "/tmp/hkref-ux-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *log = fdopen(fd, "w+");
+    hk_progress_init(&p, log, 1e9, 0); /* one line per 1e9 s: only the first */
+    ck_assert_int_eq(p.tty, 0);
+    hk_progress_update(&p, "step %d", 1);
+    hk_progress_update(&p, "step %d", 2);
+    hk_progress_done(&p);
+    hk_progress_init(&p, log, 0.0, 0); /* every update */
+    hk_progress_update(&p, "step %d", 3);
+    hk_progress_update(&p, "step %d", 4);
+    hk_progress_init(&p, log, 0.0, 1); /* quiet */
+    hk_progress_update(&p, "step %d", 5);
+    fflush(log);
+    rewind(log);
+    size_t got = fread(buf, 1, sizeof buf - 1, log);
+    buf[got] = '\0';
+    fclose(log);
+    unlink(path);
+    ck_assert_str_eq(buf, "step 1\nstep 3\nstep 4\n");
+}
+END_TEST
+
+Suite *suite_cliux(void)
+{
+    Suite *s = suite_create("cliux");
+    TCase *tc = tcase_create("Core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, version_names_the_version_file_and_the_commit);
+    tcase_add_test(tc, unknown_command_gets_a_did_you_mean);
+    tcase_add_test(tc, every_help_exits_zero);
+    tcase_add_loop_test(tc, one_message_shape, 0, (int)(sizeof shape_rows / sizeof shape_rows[0]));
+    tcase_add_test(tc, no_source_locations_unless_debug);
+    tcase_add_test(tc, every_check_has_a_title_and_a_unique_id);
+    tcase_add_test(tc, verify_list_check_and_k);
+    tcase_add_test(tc, gradcheck_matches_substrings_of_ids);
+    tcase_add_test(tc, demo_attention_own_logits_and_mask);
+    tcase_add_test(tc, output_paths);
+    tcase_add_test(tc, progress_terminal_vs_log);
+    suite_add_tcase(s, tc);
+    return s;
+}
