@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "ref/error.h"
+#include "ref/fileio.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hk_file_cleanup_on_signals(); /* SIGINT / SIGTERM never leave an atomic write's temporary behind */
     if (argc < 2) {
         usage(stderr);
         return 2;
