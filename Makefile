@@ -65,7 +65,7 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) $(INCLUDES) $(PKG_CFLAG
 # The parts (CONTRIBUTING.md, "Layout"): one static library each, used one way:
 #   ref <- golden <- cases <- checks <- cli;  ref <- fast <- cli;  tests use them all.
 REF_SRC    = $(sort $(wildcard ref/*.c))
-GOLDEN_SRC = tools/golden/check.c tools/golden/check_dir.c
+GOLDEN_SRC = tools/golden/check.c tools/golden/check_dir.c tools/golden/manifest.c tools/golden/sha256.c
 CASES_SRC  = $(sort $(filter-out $(GOLDEN_SRC),$(wildcard tools/golden/*.c)))
 CHECKS_SRC = $(sort $(wildcard tools/checks/*.c))
 FAST_SRC   = $(sort $(wildcard tools/fast/*.c))
@@ -218,8 +218,12 @@ golden-check: build
 	@diff -r -x README.md golden $(BUILD)/golden-regen >/dev/null || \
 	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
 	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
-	@n=$$(find golden -name '*.safetensors' | wc -l); \
-	  echo "golden-check: $$n golden files regenerate byte-identically"; echo "$$n" > $(GATE)/golden-check.ok
+	@(cd golden && sha256sum --quiet -c MANIFEST 2>/dev/null) || \
+	  { echo "golden-check: FAILED: golden/MANIFEST does not match the files (coreutils sha256sum -c)"; exit 1; }
+	@n=$$(find golden -name '*.safetensors' | wc -l); m=$$(grep -c '^[0-9a-f]\{64\}  ' golden/MANIFEST); \
+	  [ "$$n" = "$$m" ] || { echo "golden-check: FAILED: $$n files but $$m manifest lines"; exit 1; }; \
+	  echo "golden-check: $$n golden files and MANIFEST regenerate byte-identically; sha256sum -c agrees"; \
+	  echo "$$n" > $(GATE)/golden-check.ok
 
 # The PyTorch example backend (examples/torch_backend.py) in F64 and F32 must pass
 # the checker, and every deliberately wrong variant (--bug) must be caught

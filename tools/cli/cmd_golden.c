@@ -18,6 +18,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
            "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--json FILE] [--case PREFIX]\n"
+           "                          [--partial]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
            "          F64, atomically, byte-identical from run to run.\n"
@@ -28,6 +29,10 @@ static void usage(FILE *f)
            "          that dtype; integer tensors bit-exactly.  Per case and tensor: max abs / rel error,\n"
            "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line.\n"
            "          A missing case file or tensor is a failure.  --json FILE writes a summary.\n"
+           "          The golden set is verified first against DIR/MANIFEST (SHA-256 of every file, printed\n"
+           "          in the summary) and the registered cases: an extra, altered or missing case is an\n"
+           "          error (exit 2); --partial checks an incomplete set and reports it as partial.\n"
+           "          A backend file that is (a link to / a copy of) the golden file is refused.\n"
            "list      the registered cases (op, case, source).\n"
            "exit status: 0 all pass, 1 some case failed, 2 usage error or unreadable golden set.\n"
            "The format, op by op: golden/README.md.\n");
@@ -74,6 +79,7 @@ static int cmd_list(void)
 typedef struct {
     const char *golden, *outputs, *json, *prefix;
     hk_golden_dtype dtype;
+    int partial;
 } check_opts;
 
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -157,6 +163,9 @@ static int write_json(const check_opts *o, const char *dt, const hk_golden_dir_s
     json_object_set_new(root, "outputs", json_string(o->outputs));
     json_object_set_new(root, "cases_run", json_integer(sum->run));
     json_object_set_new(root, "cases_failed", json_integer(sum->failed));
+    json_object_set_new(root, "cases_total", json_integer(sum->total));
+    json_object_set_new(root, "partial", json_boolean(sum->partial));
+    json_object_set_new(root, "manifest_sha256", json_string(sum->manifest_sha256));
     json_object_set_new(root, "cases", json_incref(cases));
     char *s = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
     json_decref(root);
@@ -166,22 +175,47 @@ static int write_json(const check_opts *o, const char *dt, const hk_golden_dir_s
     return st;
 }
 
+/* "<op>/<case>.safetensors" of every registered case (the set the checker expects). */
+static char **registry_rels(size_t *n)
+{
+    *n = hk_golden_count();
+    char **r = calloc(*n ? *n : 1, sizeof *r);
+    for (size_t i = 0; r && i < *n; i++) {
+        const hk_golden_case *c = hk_golden_get(i);
+        size_t len = strlen(c->op) + strlen(c->name) + 14;
+        if ((r[i] = malloc(len))) snprintf(r[i], len, "%s/%s.safetensors", c->op, c->name);
+        else *n = i; /* out of memory: the shorter list makes the set look partial, never complete */
+    }
+    return r;
+}
+
 static int run_check(const check_opts *o)
 {
     report_ctx ctx = {o, json_array()};
+    size_t nreg = 0;
+    char **reg = registry_rels(&nreg);
     hk_golden_dir_opts d = {.golden = o->golden, .outputs = o->outputs, .dtype = o->dtype, .prefix = o->prefix,
-                            .report = report_case, .report_ctx = &ctx};
+                            .report = report_case, .report_ctx = &ctx, .registry = (const char *const *)reg,
+                            .nregistry = reg ? nreg : 0, .partial = o->partial};
     hk_golden_dir_summary sum;
     int rc = 0;
-    if (hk_golden_check_dir(&d, &sum)) {
+    if (!reg) {
+        rc = hk_cli_usage_error("golden", "check: out of memory");
+    } else if (hk_golden_check_dir(&d, &sum)) {
         rc = hk_cli_fail("golden check");
     } else {
         const char *dt = o->dtype == HK_GOLDEN_F32 ? "f32" : "f64";
-        printf("hkref golden check (%s): %ld cases, %ld failed -> %s\n", dt, sum.run, sum.failed,
-               sum.failed ? "FAILED" : "pass");
+        /* the verdict only after every output is written: never "pass" beside exit 2 */
         if (o->json && write_json(o, dt, &sum, ctx.cases)) rc = hk_cli_fail("golden check");
+        const char *verdict = rc ? "ERROR (summary not written)" : sum.failed ? "FAILED"
+                            : sum.partial ? "PARTIAL pass (not a full pass)" : "pass";
+        printf("golden set %s: manifest sha256 %s, %ld of %ld cases present%s\n", o->golden, sum.manifest_sha256,
+               sum.total - sum.missing, sum.total, sum.partial ? " (--partial)" : "");
+        printf("hkref golden check (%s): %ld cases, %ld failed -> %s\n", dt, sum.run, sum.failed, verdict);
         if (rc == 0) rc = sum.failed ? 1 : 0;
     }
+    for (size_t i = 0; reg && i < nreg; i++) free(reg[i]);
+    free(reg);
     json_decref(ctx.cases);
     return rc;
 }
@@ -194,6 +228,10 @@ static int cmd_check(int argc, char **argv)
         if (hk_cli_is_help(a)) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--partial")) {
+            o.partial = 1;
+            continue;
         }
         if (i + 1 >= argc) return hk_cli_usage_error("golden", "check: '%s' needs a value or is unknown", a);
         const char *v = argv[++i];
