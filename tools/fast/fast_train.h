@@ -22,6 +22,9 @@
 #include "ref/framework.h"
 
 enum { HK_TRAIN_MAX_SET = 16 };
+/* Caps on sizes read from data and model files (the CLI's option ranges for L, C, F). */
+enum { HK_TRAIN_MAX_VOCAB = 1 << 24, HK_TRAIN_MAX_T = 1 << 16, HK_TRAIN_MAX_L = 64, HK_TRAIN_MAX_C = 16384,
+       HK_TRAIN_MAX_F = 65536 };
 
 typedef struct {
     int pretrain;            /* 1: hkref pretrain, 0: hkref train */
