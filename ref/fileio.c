@@ -97,21 +97,38 @@ void hk_file_cleanup_on_signals(void)
     }
 }
 
-/* Blocks the cleanup signals while tmp_inflight changes (the handler never sees half a name). */
-static void set_inflight(const char *name)
+static void block_signals(sigset_t *old)
 {
-    sigset_t all, old;
+    sigset_t all;
     sigemptyset(&all);
     sigaddset(&all, SIGINT);
     sigaddset(&all, SIGTERM);
     sigaddset(&all, SIGHUP);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    if (name) {
-        snprintf(tmp_inflight, sizeof tmp_inflight, "%s", name);
+    sigprocmask(SIG_BLOCK, &all, old);
+}
+
+/* mkstemp with the cleanup signals blocked until tmp_inflight names the file it made. */
+static int make_tmp(char *tmp)
+{
+    sigset_t old;
+    block_signals(&old);
+    int fd = mkstemp(tmp);
+    if (fd >= 0) {
+        memcpy(tmp_inflight, tmp, strlen(tmp) + 1);
         tmp_active = 1;
-    } else {
-        tmp_active = 0;
     }
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return fd;
+}
+
+/* After the rename or the unlink: nothing in flight any more. */
+static void end_tmp(void)
+{
+    sigset_t old;
+    block_signals(&old);
+    tmp_active = 0;
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -133,14 +150,8 @@ int hk_file_write_atomic(const char *path, const void *buf, size_t len)
     char tmp[sizeof tmp_inflight];
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmpXXXXXX", 11); /* same directory as path, so rename is atomic */
-    set_inflight(tmp);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        set_inflight(NULL);
-        HK_ERROR(HK_EIO, "%s: cannot create a temporary file: %s", path, strerror(e));
-    }
-    set_inflight(tmp); /* the name mkstemp chose */
+    int fd = make_tmp(tmp);
+    if (fd < 0) HK_ERROR(HK_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
     mode_t um = umask(0);
     umask(um);
     const char *step = "chmod";
@@ -174,7 +185,7 @@ int hk_file_write_atomic(const char *path, const void *buf, size_t len)
         e = errno;
     }
     if (!ok) unlink(tmp);
-    set_inflight(NULL);
+    end_tmp();
     if (!ok) HK_ERROR(HK_EIO, "%s: %s failed: %s (nothing written)", path, step, strerror(e));
     /* Make the rename itself durable (best effort: some file systems refuse fsync on a directory). */
     const char *slash = strrchr(path, '/');
