@@ -177,7 +177,7 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # CK_FORK=no: one process per shard (forking ASan processes and a leak check at
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo
+GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c lint doctest registry-demo st-diff
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -332,24 +332,47 @@ valgrind:
 	@$(MAKE) --no-print-directory build
 	@tools/scripts/valgrind.sh $(BUILD)
 
-# make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan), FUZZ_SECONDS each,
-#             in parallel; seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/
+# make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan, jansson built from its
+#             Debian source with the same instrumentation), FUZZ_SECONDS each, FUZZ_JOBS at a time;
+#             seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/; then the
+#             differential safetensors oracle (tests/fuzz/st_diff.py) over every input the reader saw
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 FUZZ_BUILD = $(BUILD)/fuzz
 # A harness links ref/ and the tools/ files it names in FUZZ_SRC_<target>.
 FUZZ_SRC_golden = $(GOLDEN_SRC)
-FUZZ_TARGETS = safetensors golden
+FUZZ_SRC_golden_dir = $(GOLDEN_SRC)
+FUZZ_SRC_cli = tools/cli/cmd_inspect.c tools/cli/cmd_dylora.c tools/cli/cli.c tools/cli/plot.c tools/checks/dylora_demo.c
+FUZZ_SRC_loaders = $(FAST_SRC)
+FUZZ_TARGETS = safetensors golden golden_dir cli loaders
 FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=all -I. -Itools -I$(BUILD)/gen $(PKG_CFLAGS)
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build st-diff
 .SECONDEXPANSION:
+# jansson's sources (tools/scripts/fuzz_jansson.sh) replace -ljansson; without them (no apt), -ljansson.
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $(PKG_LIBS)
-fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@js=$$(tools/scripts/fuzz_jansson.sh $(FUZZ_BUILD)/jsrc 2>/dev/null) || js=; \
+	  if [ -n "$$js" ]; then jc="-DHAVE_CONFIG_H -I$$js $$js/*.c"; jl="$(filter-out -ljansson,$(PKG_LIBS))"; \
+	  else echo "fuzz: jansson sources unavailable: linking the uninstrumented -ljansson"; jc=; jl="$(PKG_LIBS)"; fi; \
+	  echo "  FUZZ   $@"; \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $$jc $$jl
+fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%) $(BUILD)/st_dump
 fuzz: fuzz-build
-	@tools/scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_JOBS=$(FUZZ_JOBS) tools/scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS); rc=$$?; \
+	  $(PYTHON) tests/fuzz/st_diff.py $(BUILD)/st_dump tests/fuzz/corpus/safetensors $(FUZZ_BUILD)/corpus/safetensors \
+	    tests/fuzz/regress/safetensors || rc=1; exit $$rc
+
+# The differential safetensors oracle over the committed seeds and the golden set (gate step, < 1 s).
+$(BUILD)/st_dump: tests/fuzz/st_dump.c $(LIB_HKREF)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+st-diff: $(BUILD)/st_dump
+	@mkdir -p $(GATE)
+	@$(PYTHON) tests/fuzz/st_diff.py $(BUILD)/st_dump tests/fuzz/corpus/safetensors tests/fuzz/regress/safetensors \
+	  $(sort $(wildcard golden/*/)) | tee $(GATE)/st-diff.log; test $${PIPESTATUS[0]} -eq 0
+	@sed -n 's/^st_diff: \([0-9]*\) files, .* 0 disagreements$$/\1 files agree/p' $(GATE)/st-diff.log > $(GATE)/st-diff.ok
 
 # make repro-bytes   the golden set regenerates byte-identically with gcc and clang at -O0 and -O2
 #                    (tools/scripts/repro_bytes.sh; four builds under $(BUILD)/repro)

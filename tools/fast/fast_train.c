@@ -478,6 +478,24 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
         L = meta_long(init, "L", o->init), C = meta_long(init, "C", o->init), NH = meta_long(init, "NH", o->init);
         F = meta_long(init, "F", o->init);
         long T0 = meta_long(init, "T", o->init), V0 = meta_long(init, "V", o->init);
+        /* The dims must be backed by the file's own tensors before anything of their size is
+         * allocated (memory stays proportional to the input): every block's Wq (C,C) and W1 (F,C). */
+        for (long l = 0; l >= 0 && l < L && l < HK_TRAIN_MAX_L && C > 0 && F > 0; l++) {
+            char n[64];
+            const hk_st_tensor *t;
+            const long cc[2] = {C, C}, fc[2] = {F, C};
+            snprintf(n, sizeof n, "model.blk%ld.Wq", l);
+            int bad = hk_st_get(init, n, HK_ST_F32, 2, cc, &t) != HK_OK;
+            snprintf(n, sizeof n, "model.blk%ld.W1", l);
+            bad = bad || hk_st_get(init, n, HK_ST_F32, 2, fc, &t) != HK_OK;
+            if (bad) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", hk_error_message());
+                hk_st_free(init);
+                HK_ERROR(HK_EFORMAT, "%s: metadata L/C/F (%ld/%ld/%ld) not backed by its tensors: %s", o->init, L, C,
+                         F, msg);
+            }
+        }
         if (L < 1 || L > HK_TRAIN_MAX_L || C < 1 || C > HK_TRAIN_MAX_C || NH < 1 || NH > C || C % NH != 0 || F < 1 ||
             F > HK_TRAIN_MAX_F || T0 != tr->T || V0 != tr->V) {
             hk_st_free(init);
@@ -523,6 +541,21 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
     hk_st_free(init);
     if (!st) st = alloc_masters(tr);
     if (st == HK_ENOMEM) HK_ERROR(st, "out of memory setting up the model");
+    return st;
+}
+
+int hk_fast_train_load(const hk_train_opts *o)
+{
+    HK_REQUIRE_PTR(o);
+    HK_REQUIRE(o->batch >= 1 && o->batch <= 4096 && o->r >= 1, HK_EINVAL, "options out of range (batch, r)");
+    trainer *tr = calloc(1, sizeof *tr);
+    HK_REQUIRE(tr != NULL, HK_ENOMEM, "trainer");
+    hk_st_file *data = NULL;
+    split trs = {0}, dev = {0}, test = {0};
+    int st = setup(tr, o, &data, &trs, &dev, &test);
+    trainer_free(tr);
+    free(tr);
+    hk_st_free(data);
     return st;
 }
 

@@ -119,6 +119,9 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
     r->n = (long)ref->numel;
     HK_REQUIRE(exact || ref->dtype == HK_ST_F64, HK_EFORMAT, "golden tensor '%s' is %s, expected F64", ref->name,
                hk_st_dtype_name(ref->dtype));
+    HK_REQUIRE(!exact || is_integer_dtype(ref->dtype), HK_EFORMAT,
+               "golden tensor '%s' is %s but its tolerance says exact (integer tensors only)", ref->name,
+               hk_st_dtype_name(ref->dtype));
     const hk_st_tensor *g = got ? hk_st_find(got, ref->name) : NULL;
     char msg[160], s1[64], s2[64];
     if (!g) {
@@ -149,6 +152,10 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
                         : HK_OK;
     if (!st) st = hk_st_to_f64(g, a);
     if (!st) st = hk_st_to_f64(ref, b);
+    for (size_t i = 0; !st && !exact && i < ref->numel; i++)
+        if (!isfinite(b[i])) /* the generator never stores one; an inf would agree with an inf */
+            st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "golden tensor '%s' element %zu is %g, not finite",
+                              ref->name, i, b[i]);
     hk_cmp_result cr;
     int quota = *printed < 10 ? 10 - *printed : 0; /* the first 10 failing elements of the case */
     if (!st) st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, quota, &cr);
