@@ -6,7 +6,7 @@ missing outputs, and with the committed MANIFEST's own bytes; cli: golden files 
 `hkref dylora demo` adapter (also with alpha nan / inf / ''), for inspect and spectrum;
 loaders: a tiny data file (and, for train mode, the model `hkref pretrain` makes of it),
 plus the vocab = 2^57 + 1 file of the issue."""
-import glob, json, os, struct, subprocess, sys, tempfile
+import glob, hashlib, json, os, struct, subprocess, sys, tempfile
 
 HK = sys.argv[1]
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +64,9 @@ for f in files:
         out("golden_dir", base + "_given", bytes([1 | 8 | 4]) + seg(g) + seg(ob) + seg(b""))
         out("golden_dir", base + "_missing", bytes([1 | 32]) + seg(g) + seg(b"") + seg(b""))
         out("golden_dir", base + "_rawmanifest", bytes([4]) + seg(g) + seg(ob) + seg(manifest[:65000]))
+        own_manifest = ("# hkref-golden-manifest-1\n# registry 1\n%s  fz/fz_case.safetensors\n"
+                        % hashlib.sha256(g).hexdigest()).encode()
+        out("golden_dir", base + "_ownmanifest", bytes([8]) + seg(g) + seg(ob) + seg(own_manifest))
     out("cli", base + "_inspect", b"\0" + g)
 tmp = tempfile.mkdtemp()
 ad = os.path.join(tmp, "ad.safetensors")
@@ -71,6 +74,8 @@ subprocess.run([HK, "dylora", "demo", "--steps", "2", "--out", ad], check=True, 
 a = open(ad, "rb").read()
 out("cli", "adapter_spectrum", b"\1" + a)
 out("cli", "adapter_alpha", b"\2" + a)
+out("cli", "adapter_struct_noalpha", b"\3\5\13\11")  # structured: r 6, IN 12, OUT 10, alpha ''
+out("cli", "adapter_struct_12.5", b"\3\5\13\11" + b"12.5")
 hdr, data = split(a)
 for v, name in (("nan", "nan"), ("inf", "inf"), ("", "empty")):
     hdr["__metadata__"]["alpha"] = v
@@ -104,5 +109,6 @@ open(os.path.join(dd, "pretrain.safetensors"), "wb").write(pre)
 subprocess.run([HK, "pretrain", "--data", dd, "--out", os.path.join(tmp, "pt"), "--dim", "8", "--heads", "2",
                 "--ffn", "8", "--layers", "1", "--batch", "2", "--quiet"], check=True, capture_output=True)
 model = open(os.path.join(tmp, "pt", "model.safetensors"), "rb").read()
+out("loaders", "struct_vocab6", b"\2" + struct.pack("<Q", 6) + b"\2\2")
 out("loaders", "train_ok", b"\1" + struct.pack("<I", len(fine)) + fine + model)
 print("seeds written under", os.path.join(ROOT, "corpus"))
