@@ -77,7 +77,13 @@ int hk_logsoftmax_forward(double *y, const double *x, long N, long C)
         double s = 0.0;
         for (long c = 0; c < C; c++) s += exp(xr[c] - m);
         double lse = log(s); /* s in [1, C]: log is well conditioned */
-        for (long c = 0; c < C; c++) yr[c] = (xr[c] - m) - lse;
+        for (long c = 0; c < C; c++) {
+            yr[c] = (xr[c] - m) - lse;
+            /* a finite logit more than DBL_MAX below the row max: log P is not a double */
+            HK_REQUIRE(isfinite(yr[c]) || xr[c] == -INFINITY, HK_EDOM,
+                       "logsoftmax row %ld col %ld: log P = %g - %g overflows (a row's logit range must stay below "
+                       "DBL_MAX)", n, c, xr[c], m);
+        }
     }
     return HK_OK;
 }

@@ -12,6 +12,7 @@
 #include "hk_test.h"
 
 #include "cli/cli.h"
+#include "fast/fast_train.h"
 #include "golden/case.h"
 #include "golden/check.h"
 #include "golden/manifest.h"
@@ -164,7 +165,7 @@ static void remanifest(const char *dir)
 /* atol 1.0 / 1e300 with rtol below the 1e-3 guard passed garbage and all-zero backends. */
 START_TEST(edited_tolerance_is_refused_even_with_a_matching_manifest)
 {
-    char cmd[512];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s/g' && cp -r golden/linear golden/MANIFEST '%s/g/'", tmp, tmp);
     sh(cmd);
     char gf[600];
@@ -565,6 +566,86 @@ START_TEST(sigterm_during_a_write_leaves_no_temporary)
 }
 END_TEST
 
+/* Found while writing the verdict oracle: a golden tensor marked exact but F64 failed every
+ * backend; an inf reference agreed with an inf output.  Both are malformed golden files. */
+START_TEST(golden_file_exact_float_or_infinite_reference_is_refused)
+{
+    hk_st_file *g;
+    hk_assert_ok(hk_st_read("golden/linear/linear_3x5to4.safetensors", &g));
+    hk_st_file *own;
+    hk_assert_ok(hk_st_new(&own));
+    for (size_t i = 0; i < g->ntensors; i++)
+        if (!strncmp(g->tensors[i].name, "out.", 4) || !strncmp(g->tensors[i].name, "grad.", 5))
+            hk_assert_ok(hk_st_add(own, g->tensors[i].name, g->tensors[i].dtype, g->tensors[i].ndim,
+                                   g->tensors[i].shape, g->tensors[i].data));
+    hk_golden_result *r = malloc(sizeof *r);
+    hk_assert_ok(hk_golden_check_case(g, own, HK_GOLDEN_F64, NULL, r));
+    ck_assert_int_eq(r->failed_tensors, 0);
+    json_t *tol = json_loads(hk_st_get_meta(g, "tolerance"), 0, NULL);
+    json_object_set_new(json_object_get(tol, "out.y"), "exact", json_true());
+    char *js = json_dumps(tol, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    hk_st_file *g2;
+    hk_assert_ok(hk_st_new(&g2));
+    for (size_t i = 0; i < g->ntensors; i++)
+        hk_assert_ok(hk_st_add(g2, g->tensors[i].name, g->tensors[i].dtype, g->tensors[i].ndim, g->tensors[i].shape,
+                               g->tensors[i].data));
+    for (size_t i = 0; i < g->nmeta; i++) hk_assert_ok(hk_st_set_meta(g2, g->meta[i].key, g->meta[i].value));
+    hk_assert_ok(hk_st_set_meta(g2, "tolerance", js));
+    hk_assert_fails(hk_golden_check_case(g2, own, HK_GOLDEN_F64, NULL, r), HK_EFORMAT, "exact");
+    free(js);
+    json_decref(tol);
+    hk_st_free(g2);
+    /* an infinite reference element, and the same inf in the output */
+    for (size_t i = 0; i < g->ntensors; i++)
+        if (!strcmp(g->tensors[i].name, "out.y")) ((double *)g->tensors[i].data)[0] = INFINITY;
+    for (size_t i = 0; i < own->ntensors; i++)
+        if (!strcmp(own->tensors[i].name, "out.y")) ((double *)own->tensors[i].data)[0] = INFINITY;
+    hk_assert_fails(hk_golden_check_case(g, own, HK_GOLDEN_F64, NULL, r), HK_EFORMAT, "not finite");
+    free(r);
+    hk_st_free(own);
+    hk_st_free(g);
+}
+END_TEST
+
+/* A 1 KB model file whose metadata says C = 16384, F = 65536 made the loader
+ * allocate gigabytes before it looked for the tensors. */
+START_TEST(model_dims_must_be_backed_by_its_tensors)
+{
+    const long N = 4, Tn = 3;
+    int32_t ids[12] = {0}, len[4] = {3, 3, 3, 3};
+    int64_t lab[4] = {0, 1, 0, 1};
+    hk_st_file *f;
+    hk_assert_ok(hk_st_new(&f));
+    long s2[2] = {N, Tn}, s1[1] = {N};
+    const char *sp[3] = {"train", "dev", "test"};
+    for (int k = 0; k < 3; k++) {
+        char n[32];
+        snprintf(n, sizeof n, "%s.ids", sp[k]);
+        hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 2, s2, ids));
+        snprintf(n, sizeof n, "%s.len", sp[k]);
+        hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 1, s1, len));
+        snprintf(n, sizeof n, "%s.label", sp[k]);
+        hk_assert_ok(hk_st_add(f, n, HK_ST_I64, 1, s1, lab));
+    }
+    hk_assert_ok(hk_st_set_meta(f, "vocab", "6"));
+    mkdir(T("data"), 0777);
+    hk_assert_ok(hk_st_write(f, T("data/finetune.safetensors")));
+    hk_st_free(f);
+    hk_assert_ok(hk_st_new(&f));
+    const char *meta[][2] = {{"L", "64"}, {"C", "16384"}, {"NH", "2"}, {"F", "65536"}, {"T", "3"}, {"V", "6"}};
+    for (int k = 0; k < 6; k++) hk_assert_ok(hk_st_set_meta(f, meta[k][0], meta[k][1]));
+    hk_assert_ok(hk_st_write(f, T("model.safetensors")));
+    hk_st_free(f);
+    hk_train_opts o;
+    hk_train_opts_default(&o, 0);
+    char d[600], m[600];
+    snprintf(d, sizeof d, "%s", T("data"));
+    snprintf(m, sizeof m, "%s", T("model.safetensors"));
+    o.data = d, o.init = m, o.batch = 2;
+    hk_assert_fails(hk_fast_train_load(&o), HK_EFORMAT, "not backed by its tensors");
+}
+END_TEST
+
 Suite *suite_hardening(void)
 {
     Suite *s = suite_create("hardening");
@@ -582,6 +663,8 @@ Suite *suite_hardening(void)
     tcase_add_test(tc, fifos_are_errors_not_hangs);
     tcase_add_test(tc, layernorm_overflowing_variance_is_an_error);
     tcase_add_test(tc, sigterm_during_a_write_leaves_no_temporary);
+    tcase_add_test(tc, golden_file_exact_float_or_infinite_reference_is_refused);
+    tcase_add_test(tc, model_dims_must_be_backed_by_its_tensors);
     suite_add_tcase(s, tc);
     return s;
 }
