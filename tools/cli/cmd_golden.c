@@ -34,7 +34,8 @@ static void usage(FILE *f)
            "          error (exit 2); --partial checks an incomplete set and reports it as partial.\n"
            "          A backend file that is (a link to / a copy of) the golden file is refused.\n"
            "list      the registered cases (op, case, source).\n"
-           "exit status: 0 all pass, 1 some case failed, 2 usage error or unreadable golden set.\n"
+           "exit status: 0 all pass, 1 some case failed, 2 usage error, an unreadable, altered or incomplete\n"
+           "golden set, or a --json FILE that could not be written.\n"
            "The format, op by op: golden/README.md.\n");
 }
 
@@ -184,7 +185,7 @@ static char **registry_rels(size_t *n)
         const hk_golden_case *c = hk_golden_get(i);
         size_t len = strlen(c->op) + strlen(c->name) + 14;
         if ((r[i] = malloc(len))) snprintf(r[i], len, "%s/%s.safetensors", c->op, c->name);
-        else *n = i; /* out of memory: the shorter list makes the set look partial, never complete */
+        else *n = i; /* out of memory: with a shorter registry the set is refused, never passed */
     }
     return r;
 }
