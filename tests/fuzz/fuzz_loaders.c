@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t v = 0;
         for (int i = 8; i >= 1; i--) v = v << 8 | data[i];
         long T = 1 + data[9] % 8, N = 2 + data[10] % 6, s2[2] = {N, T}, s1[1] = {N};
-        int32_t ids[48], len[8];
+        int32_t ids[64], len[8]; /* N <= 7, T <= 8 */
         int64_t lab[8];
         for (long i = 0; i < N * T; i++) ids[i] = (int32_t)(i % 5);
         for (long i = 0; i < N; i++) len[i] = (int32_t)(1 + i % T), lab[i] = i % 2;
