@@ -71,7 +71,7 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS_WARN) $(INCLUDES) $(PKG_CFLAG
 # The parts (CONTRIBUTING.md, "Layout"): one static library each, used one way:
 #   ref <- golden <- cases <- checks <- cli;  ref <- fast <- cli;  tests use them all.
 REF_SRC    = $(sort $(wildcard ref/*.c))
-GOLDEN_SRC = tools/golden/check.c tools/golden/check_dir.c
+GOLDEN_SRC = tools/golden/check.c tools/golden/check_dir.c tools/golden/manifest.c tools/golden/sha256.c
 CASES_SRC  = $(sort $(filter-out $(GOLDEN_SRC),$(wildcard tools/golden/*.c)))
 CHECKS_SRC = $(sort $(wildcard tools/checks/*.c))
 FAST_SRC   = $(sort $(wildcard tools/fast/*.c))
@@ -185,7 +185,7 @@ ASAN_SHARDS = $(addprefix asan-shard-,$(shell seq 0 $$(( $(GATE_SHARDS) - 1 ))))
 # every child's exit cost more than the tests; LSan checks the whole run at exit).
 SAN_ENV = CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 GATE_STEPS = run-tests $(ASAN_SHARDS) proofs golden-check validate-torch example-c check-reports harness-pytest \
-  sharded lint doctest registry-demo figures-data package-check notes-links
+  sharded lint doctest registry-demo figures-data package-check notes-links st-diff
 .PHONY: asan-build gate-run $(ASAN_SHARDS)
 test: deps
 	@rm -rf $(GATE) && mkdir -p $(GATE)
@@ -226,8 +226,12 @@ golden-check: build
 	@diff -r -x README.md golden $(BUILD)/golden-regen >/dev/null || \
 	  { diff -r -x README.md golden $(BUILD)/golden-regen | head -20; \
 	    echo "golden-check: FAILED: golden/ differs from a fresh 'hkref golden generate' (regenerate and review)"; exit 1; }
-	@n=$$(find golden -name '*.safetensors' | wc -l); \
-	  echo "golden-check: $$n golden files regenerate byte-identically"; echo "$$n" > $(GATE)/golden-check.ok
+	@(cd golden && sha256sum --quiet -c MANIFEST 2>/dev/null) || \
+	  { echo "golden-check: FAILED: golden/MANIFEST does not match the files (coreutils sha256sum -c)"; exit 1; }
+	@n=$$(find golden -name '*.safetensors' | wc -l); m=$$(grep -c '^[0-9a-f]\{64\}  ' golden/MANIFEST); \
+	  [ "$$n" = "$$m" ] || { echo "golden-check: FAILED: $$n files but $$m manifest lines"; exit 1; }; \
+	  echo "golden-check: $$n golden files and MANIFEST regenerate byte-identically; sha256sum -c agrees"; \
+	  echo "$$n" > $(GATE)/golden-check.ok
 
 # The PyTorch example backend (examples/torch_backend.py) in F64 and F32 must pass
 # the checker, and every deliberately wrong variant (--bug) must be caught
@@ -454,24 +458,47 @@ valgrind:
 	@$(MAKE) --no-print-directory build
 	@tools/scripts/valgrind.sh $(BUILD)
 
-# make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan), FUZZ_SECONDS each,
-#             in parallel; seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/
+# make fuzz   libFuzzer harnesses tests/fuzz/fuzz_<target>.c (clang, ASan+UBSan, jansson built from its
+#             Debian source with the same instrumentation), FUZZ_SECONDS each, FUZZ_JOBS at a time;
+#             seeds in tests/fuzz/corpus/<target>/, crash regressions in tests/fuzz/regress/; then the
+#             differential safetensors oracle (tests/fuzz/st_diff.py) over every input the reader saw
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 FUZZ_BUILD = $(BUILD)/fuzz
 # A harness links ref/ and the tools/ files it names in FUZZ_SRC_<target>.
 FUZZ_SRC_golden = $(GOLDEN_SRC)
-FUZZ_TARGETS = safetensors golden
+FUZZ_SRC_golden_dir = $(GOLDEN_SRC)
+FUZZ_SRC_cli = tools/cli/cmd_inspect.c tools/cli/cmd_dylora.c tools/cli/cli.c tools/cli/plot.c tools/checks/dylora_demo.c
+FUZZ_SRC_loaders = $(FAST_SRC)
+FUZZ_TARGETS = safetensors golden golden_dir cli loaders
 FUZZ_CFLAGS = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=all -I. -Itools -I$(BUILD)/gen $(PKG_CFLAGS)
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build st-diff
 .SECONDEXPANSION:
+# jansson's sources (tools/scripts/fuzz_jansson.sh) replace -ljansson; without them (no apt), -ljansson.
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(REF_SRC) $$(FUZZ_SRC_$$*) $(wildcard ref/*.h tools/*/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $(PKG_LIBS)
-fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@js=$$(tools/scripts/fuzz_jansson.sh $(FUZZ_BUILD)/jsrc 2>/dev/null) || js=; \
+	  if [ -n "$$js" ]; then jc="-DHAVE_CONFIG_H -I$$js $$js/*.c"; jl="$(filter-out -ljansson,$(PKG_LIBS))"; \
+	  else echo "fuzz: jansson sources unavailable: linking the uninstrumented -ljansson"; jc=; jl="$(PKG_LIBS)"; fi; \
+	  echo "  FUZZ   $@"; \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REF_SRC) $(FUZZ_SRC_$*) $$jc $$jl
+fuzz-build: deps-fuzz $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%) $(BUILD)/st_dump
 fuzz: fuzz-build
-	@tools/scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_JOBS=$(FUZZ_JOBS) tools/scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS); rc=$$?; \
+	  $(PYTHON) tests/fuzz/st_diff.py $(BUILD)/st_dump tests/fuzz/corpus/safetensors $(FUZZ_BUILD)/corpus/safetensors \
+	    tests/fuzz/regress/safetensors || rc=1; exit $$rc
+
+# The differential safetensors oracle over the committed seeds and the golden set (gate step, < 1 s).
+$(BUILD)/st_dump: tests/fuzz/st_dump.c $(LIB_HKREF)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+st-diff: $(BUILD)/st_dump
+	@mkdir -p $(GATE)
+	@$(PYTHON) tests/fuzz/st_diff.py $(BUILD)/st_dump tests/fuzz/corpus/safetensors tests/fuzz/regress/safetensors \
+	  $(sort $(wildcard golden/*/)) | tee $(GATE)/st-diff.log; test $${PIPESTATUS[0]} -eq 0
+	@sed -n 's/^st_diff: \([0-9]*\) files, .* 0 disagreements$$/\1 files agree/p' $(GATE)/st-diff.log > $(GATE)/st-diff.ok
 
 # make repro-bytes   the golden set regenerates byte-identically with gcc and clang at -O0 and -O2
 #                    (tools/scripts/repro_bytes.sh; four builds under $(BUILD)/repro)

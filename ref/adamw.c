@@ -29,8 +29,15 @@ int hk_adamw_step(double *param, const double *grad, double *m, double *v, long 
     HK_REQUIRE(n > 0, HK_EINVAL, "adamw n must be > 0 (got %ld)", n);
     HK_REQUIRE(inc >= 1, HK_EINVAL, "adamw stride inc must be >= 1 (got %ld)", inc);
     HK_REQUIRE(t >= 1, HK_EDOM, "adamw step number t must be >= 1 (got %ld)", t);
-    for (long k = 0; k < n; k++)
-        if (!isfinite(grad[k * inc])) HK_ERROR(HK_ENAN, "adamw grad[%ld] is %g; a finite value is required", k * inc, grad[k * inc]);
+    for (long k = 0; k < n; k++) {
+        const double g = grad[k * inc];
+        if (!isfinite(g)) HK_ERROR(HK_ENAN, "adamw grad[%ld] is %g; a finite value is required", k * inc, g);
+        /* (1 - beta2) g^2 overflows for |g| beyond ~sqrt(DBL_MAX / (1 - beta2)): v = inf would freeze
+         * the parameter silently */
+        if (!isfinite(hp->beta2 * v[k * inc] + (1.0 - hp->beta2) * g * g))
+            HK_ERROR(HK_EDOM, "adamw grad[%ld] = %g: the second moment v overflows (|grad| must stay below "
+                     "sqrt(DBL_MAX / (1 - beta2)))", k * inc, g);
+    }
     double bc1 = 1.0 - pow(hp->beta1, (double)t);
     double bc2 = 1.0 - pow(hp->beta2, (double)t);
     double step = hp->lr / bc1, sbc2 = sqrt(bc2), decay = 1.0 - hp->lr * hp->weight_decay;

@@ -116,6 +116,10 @@ int hk_consistency_forward(double *loss, hk_consistency kind, const double *z1, 
         }
         total += row;
     }
+    /* finite logits / outputs whose loss is not a double (mse squares differences beyond ~1.34e154,
+     * a row's logit range beyond DBL_MAX): an error, never a silent inf */
+    HK_REQUIRE(isfinite(total), HK_EDOM, "consistency %s: the loss overflows (inputs too large: %s)", names[kind],
+               kind == HK_CONS_MSE ? "|z1 - z2| must stay below ~1.3e154 / sqrt(N C)" : "a row's logit range exceeds DBL_MAX");
     *loss = red == HK_RED_MEAN ? total / (double)N : total;
     return HK_OK;
 }
@@ -127,6 +131,9 @@ int hk_consistency_backward(double *dz1, double *dz2, double dloss, hk_consisten
     HK_TRY(check_args(kind, z1, z2, N, C, red));
     HK_REQUIRE(isfinite(dloss), HK_ENAN, "dloss must be finite (got %g)", dloss);
     double s = red == HK_RED_MEAN ? dloss / (double)N : dloss;
+    for (long i = 0; kind == HK_CONS_MSE && i < N * C; i++) /* checked before anything is accumulated */
+        HK_REQUIRE(isfinite(2.0 * (z1[i] - z2[i]) * s), HK_EDOM,
+                   "consistency mse: the gradient at element %ld overflows (|z1 - z2| = %g)", i, fabs(z1[i] - z2[i]));
     for (long n = 0; n < N; n++) {
         const double *x = z1 + n * C, *y = z2 + n * C;
         double *d1 = dz1 ? dz1 + n * C : NULL, *d2 = dz2 ? dz2 + n * C : NULL;

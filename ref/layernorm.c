@@ -1,12 +1,20 @@
 /* hkref — plain scalar double reference: LayerNorm over the last dimension
  * (see layernorm.h).  Storage: row-major (N,C), one normalization per row.
  * Two-pass statistics (mean first, then the centred sum of squares), so a
- * large common offset in a row does not cancel catastrophically. */
+ * large common offset in a row does not cancel catastrophically.  A row whose
+ * mean or variance overflows is an error (HK_EDOM), never a silent out = bias. */
 #include "layernorm.h"
 
 #include "error.h"
 
 #include <math.h>
+
+static double row_maxabs(const double *x, long C)
+{
+    double m = 0.0;
+    for (long c = 0; c < C; c++) m = fmax(m, fabs(x[c]));
+    return m;
+}
 
 static int check_dims(long N, long C)
 {
@@ -36,6 +44,11 @@ int hk_layernorm_forward(double *out, double *mean, double *rstd, const double *
         double v = 0.0;
         for (long c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
         v /= (double)C;
+        /* x^2 overflows from |x - mean| ~ 1.34e154 (sqrt(DBL_MAX)): the variance is then inf and
+         * rstd 0, which would return out = bias as if all were well.  Refused instead. */
+        HK_REQUIRE(isfinite(m) && isfinite(v), HK_EDOM,
+                   "layernorm row %ld: the %s overflows (|x| up to %g): inputs need |x - mean| < %g / sqrt(C)", n,
+                   isfinite(m) ? "variance" : "mean", row_maxabs(x, C), HK_LAYERNORM_MAX_DEV);
         double s = 1.0 / sqrt(v + eps);
         for (long c = 0; c < C; c++) out[n * C + c] = (x[c] - m) * s * weight[c] + bias[c];
         mean[n] = m;

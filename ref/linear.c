@@ -4,6 +4,8 @@
 
 #include "error.h"
 
+#include <math.h>
+
 static int check_args(const void *a, const void *b, const void *w, long N, long IN, long OUT)
 {
     HK_REQUIRE_PTR(a);
@@ -29,6 +31,8 @@ int hk_linear_forward(double *out, const double *inp, const double *w, const dou
             const double *wr = w + o * IN;
             double s = bias ? bias[o] : 0.0;
             for (long i = 0; i < IN; i++) s += x[i] * wr[i];
+            /* finite inputs whose product or sum is not a double: an error, never a silent inf / NaN */
+            HK_REQUIRE(isfinite(s), HK_EDOM, "linear out[%ld,%ld] overflows (|inp| |w| products beyond DBL_MAX)", n, o);
             out[n * OUT + o] = s;
         }
     }

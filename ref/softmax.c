@@ -94,7 +94,13 @@ int hk_logsoftmax_forward(double *y, const double *x, long N, long C)
         double *yr = y + n * C;
         double m, lse;
         HK_TRY(row_logsumexp(&m, &lse, xr, n, C));
-        for (long c = 0; c < C; c++) yr[c] = (xr[c] - m) - lse;
+        for (long c = 0; c < C; c++) {
+            yr[c] = (xr[c] - m) - lse;
+            /* a finite logit more than DBL_MAX below the row max: log P is not a double */
+            HK_REQUIRE(isfinite(yr[c]) || xr[c] == -INFINITY, HK_EDOM,
+                       "logsoftmax row %ld col %ld: log P = %g - %g overflows (a row's logit range must stay below "
+                       "DBL_MAX)", n, c, xr[c], m);
+        }
     }
     return HK_OK;
 }

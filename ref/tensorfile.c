@@ -90,14 +90,13 @@ static void format_shape(char *buf, size_t size, int ndim, const long *shape)
     if (k < size) snprintf(buf + k, size - k, "]");
 }
 
-/* numel and nbytes of a shape with checked multiplication; 0 on overflow. */
+/* numel and nbytes of a shape with checked multiplication (hk_size_prod); 0 on overflow. */
 static int shape_bytes(int ndim, const long *shape, size_t esize, size_t *numel, size_t *nbytes)
 {
-    size_t n = 1;
-    for (int d = 0; d < ndim; d++)
-        if (__builtin_mul_overflow(n, (size_t)shape[d], &n)) return 0;
-    if (__builtin_mul_overflow(n, esize, nbytes)) return 0;
-    *numel = n;
+    if (hk_size_prod(numel, SIZE_MAX, "shape", ndim, shape, 1) || hk_size_prod(nbytes, SIZE_MAX, "shape", ndim, shape, esize)) {
+        hk_error_clear();
+        return 0;
+    }
     return 1;
 }
 
@@ -579,19 +578,14 @@ int hk_st_read(const char *path, hk_st_file **out)
     HK_REQUIRE_PTR(path);
     HK_REQUIRE_PTR(out);
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) HK_ERROR(HK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *fp;
+    uint64_t size;
+    HK_TRY(hk_file_open_read(path, &fp, &size)); /* a regular file, checked before any read */
     hk_st_file *f = NULL;
     char *hdr = NULL;
-    struct stat st;
     int s = HK_OK;
     unsigned char first8[8];
     size_t n = 0;
-    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
-        s = hk_error_set(HK_EIO, __FILE__, __LINE__, "%s: not a regular file", path);
-        goto done;
-    }
-    uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
         s = hk_error_set(HK_EFORMAT, __FILE__, __LINE__,
                          "%s: truncated: %llu bytes, shorter than the 8-byte header length", path,

@@ -3,6 +3,8 @@
 
 #include "hk_test.h"
 
+#include <string.h>
+
 #include <stdlib.h>
 
 int hk_test_gold_f32(const hk_st_file *g, const char *name, float *dst, long n)
@@ -15,4 +17,19 @@ int hk_test_gold_f32(const hk_st_file *g, const char *name, float *dst, long n)
     for (long i = 0; i < n; i++) dst[i] = (float)d[i];
     free(d);
     return 1;
+}
+
+void hk_test_write_backend_outputs(const char *golden_file, const char *out_path)
+{
+    hk_st_file *f, *o;
+    hk_assert_ok(hk_st_read(golden_file, &f));
+    hk_assert_ok(hk_st_new(&o));
+    for (size_t i = 0; i < f->ntensors; i++) {
+        const hk_st_tensor *t = &f->tensors[i];
+        if (!strncmp(t->name, "out.", 4) || !strncmp(t->name, "grad.", 5))
+            hk_assert_ok(hk_st_add(o, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    hk_assert_ok(hk_st_write(o, out_path));
+    hk_st_free(o);
+    hk_st_free(f);
 }

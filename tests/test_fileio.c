@@ -35,7 +35,8 @@ START_TEST(atomic_write_never_replaces_a_non_regular_file)
     ck_assert_int_eq(mkdir(p[1], 0700), 0);
     ck_assert_int_eq(symlink("regular", p[2]), 0);
     hk_assert_ok(hk_file_write_atomic(p[3], "old", 3));
-    static const char *const what[3] = {"a device, FIFO or socket", "a directory", "a symbolic link"};
+    static const char *const what[3] = {"is a FIFO, not a regular file", "is a directory, not a regular file",
+                                        "is a symbolic link, not a regular file"};
     for (int i = 0; i < 3; i++) {
         hk_assert_fails(hk_file_write_atomic(p[i], "new", 3), HK_EIO, what[i]);
         ck_assert_msg(strstr(hk_error_message(), p[i]), "message does not name %s", p[i]);

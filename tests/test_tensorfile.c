@@ -617,24 +617,29 @@ START_TEST(atomic_write_failure_leaves_nothing)
      * replaces a non-regular file; tests/test_fileio.c has the other kinds). */
     snprintf(dir, sizeof dir, "%s/target", tmpdir);
     ck_assert_int_eq(mkdir(dir, 0700), 0);
-    hk_assert_fails(hk_file_write_atomic(dir, "abc", 3), HK_EIO, "not a regular file");
+    hk_assert_fails(hk_file_write_atomic(dir, "abc", 3), HK_EIO, "is a directory, not a regular file");
     ck_assert_int_eq(count_entries(tmpdir), 1); /* only the directory: the temporary was removed */
     /* Directory does not exist: nothing can be created. */
     snprintf(p, sizeof p, "%s/no/such/dir/x.safetensors", tmpdir);
     hk_assert_fails(hk_file_write_atomic(p, "abc", 3), HK_EIO, "cannot create a temporary file");
-    /* Overwriting replaces the whole content (a shorter file leaves no tail), mode from umask. */
+    /* A new file's mode comes from the umask; overwriting replaces the whole content (a
+     * shorter file leaves no tail) and keeps the existing file's mode. */
     snprintf(p, sizeof p, "%s/x.bin", tmpdir);
+    mode_t um = umask(027);
     hk_assert_ok(hk_file_write_atomic(p, "0123456789", 10));
-    umask(027);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    ck_assert_int_eq(chmod(p, 0604), 0);
     hk_assert_ok(hk_file_write_atomic(p, "ab", 2));
+    umask(um);
     unsigned char *b;
     size_t n;
     hk_assert_ok(hk_file_read(p, 100, &b, &n));
     ck_assert(n == 2 && memcmp(b, "ab", 2) == 0);
     free(b);
-    struct stat st;
     ck_assert_int_eq(stat(p, &st), 0);
-    ck_assert_int_eq(st.st_mode & 0777, 0640);
+    ck_assert_int_eq(st.st_mode & 0777, 0604);
     ck_assert_int_eq(count_entries(tmpdir), 2);
     hk_assert_fails(hk_file_write_atomic("", "ab", 2), HK_EINVAL, "'path' is empty");
     ck_assert_int_eq(clean_tmpdir(), 2);

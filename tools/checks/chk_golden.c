@@ -37,8 +37,9 @@ static int run_regenerates(hk_check_result *res)
     return HK_OK;
 }
 
-/* A copy of f without tensor `skip` (NULL: full copy). */
-static int copy_file(const hk_st_file *f, const char *skip, hk_st_file **out)
+/* A copy of f without tensor `skip` (NULL: every tensor), with f's metadata if meta
+ * (a golden file) or without (a backend's file: the golden format marker is refused). */
+static int copy_file(const hk_st_file *f, const char *skip, int meta, hk_st_file **out)
 {
     HK_TRY(hk_st_new(out));
     for (size_t i = 0; i < f->ntensors; i++) {
@@ -46,7 +47,7 @@ static int copy_file(const hk_st_file *f, const char *skip, hk_st_file **out)
         if (skip && !strcmp(t->name, skip)) continue;
         HK_TRY(hk_st_add(*out, t->name, t->dtype, t->ndim, t->shape, t->data));
     }
-    for (size_t i = 0; i < f->nmeta; i++) HK_TRY(hk_st_set_meta(*out, f->meta[i].key, f->meta[i].value));
+    for (size_t i = 0; meta && i < f->nmeta; i++) HK_TRY(hk_st_set_meta(*out, f->meta[i].key, f->meta[i].value));
     return HK_OK;
 }
 
@@ -85,7 +86,7 @@ static int self_one(const hk_golden_case *c, long *cases, long *failed, char *de
 {
     hk_st_file *gold, *got = NULL;
     HK_TRY(hk_golden_build(c, &gold));
-    int st = copy_file(gold, NULL, &got);
+    int st = copy_file(gold, NULL, 0, &got);
     hk_st_tensor *t = st ? NULL : first_float_output(got);
     if (!st && !t) st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "case %s has no float output", c->name);
     for (int dt = 0; !st && dt < 2; dt++) {
@@ -166,14 +167,16 @@ static int run_rejects(hk_check_result *res)
         const char *what, *field;
         double v;
     } bad[] = {{"NaN atol", "atol", NAN}, {"infinite rtol", "rtol", INFINITY}, {"negative atol", "atol", -1e-15},
-               {"zero rtol", "rtol", 0.0},  {"rtol 0.01 (too loose)", "rtol", 0.01}, {"missing entry", NULL, 0}};
+               {"zero rtol", "rtol", 0.0},  {"rtol 0.01 (too loose)", "rtol", 0.01}, {"missing entry", NULL, 0},
+               {"atol 1.0 (beyond 1e-3 x scale)", "atol", 1.0}, {"atol 1e300", "atol", 1e300},
+               {"atol not recomputable from K, n, scale", "atol", -2.0}, {"rtol not recomputable", "rtol", -2.0}};
     long cases = 0, failed = 0;
     char *d = res->detail;
     size_t dl = sizeof res->detail;
     d[0] = 0;
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         hk_st_file *g2;
-        int st = copy_file(gold, NULL, &g2);
+        int st = copy_file(gold, NULL, 1, &g2);
         if (!st) {
             /* NaN / inf cannot be JSON reals: emit them as a generator bug would (null / 1e999). */
             if (bad[k].field && !isfinite(bad[k].v)) {
@@ -184,6 +187,12 @@ static int run_rejects(hk_check_result *res)
                 json_decref(tol);
                 st = s ? hk_st_set_meta(g2, "tolerance", s) : HK_ENOMEM;
                 free(s);
+            } else if (bad[k].v == -2.0) { /* a plausible number that K, n, scale do not give: 1.5x the stored one */
+                json_t *tol = json_loads(hk_st_get_meta(g2, "tolerance"), 0, NULL);
+                double v = json_number_value(json_object_get(json_object_get(json_object_get(tol, tname), "f64"),
+                                                             bad[k].field));
+                json_decref(tol);
+                st = edit_tol(g2, tname, bad[k].field, 1.5 * v);
             } else {
                 st = edit_tol(g2, tname, bad[k].field, bad[k].v);
             }
@@ -207,19 +216,19 @@ static int run_rejects(hk_check_result *res)
     /* Backend-side faults: a missing tensor, a wrong shape, F32 under --dtype f64. */
     hk_st_file *got;
     long n;
-    HK_TRY(copy_file(gold, tname, &got));
+    HK_TRY(copy_file(gold, tname, 0, &got));
     n = nfail(gold, got, HK_GOLDEN_F64);
     cases++;
     if (n != 1) failed++, snprintf(d, dl, "missing tensor %s: %ld failing tensors, want 1", tname, n);
     hk_st_free(got);
-    HK_TRY(copy_file(gold, tname, &got));
+    HK_TRY(copy_file(gold, tname, 0, &got));
     long sh[1] = {(long)t0->numel};
     HK_TRY(hk_st_add(got, tname, HK_ST_F64, 1, sh, t0->data));
     n = nfail(gold, got, HK_GOLDEN_F64);
     cases++;
     if (n != 1) failed++, snprintf(d, dl, "flattened %s: %ld failing tensors, want 1", tname, n);
     hk_st_free(got);
-    HK_TRY(copy_file(gold, tname, &got));
+    HK_TRY(copy_file(gold, tname, 0, &got));
     float *f32 = malloc(t0->numel * sizeof *f32);
     HK_REQUIRE(f32 != NULL, HK_ENOMEM, "out of memory");
     for (size_t i = 0; i < t0->numel; i++) f32[i] = (float)((double *)t0->data)[i];
@@ -230,10 +239,22 @@ static int run_rejects(hk_check_result *res)
     if (n64 != 1 || n32 != 0)
         failed++, snprintf(d, dl, "F32 %s: %ld failing under f64 (want 1), %ld under f32 (want 0)", tname, n64, n32);
     hk_st_free(got);
+    /* The golden file itself as the backend's file (its format marker): refused, every tensor fails. */
+    {
+        hk_golden_result *r = malloc(sizeof *r);
+        HK_REQUIRE(r != NULL, HK_ENOMEM, "out of memory");
+        int s = hk_golden_check_case(gold, gold, HK_GOLDEN_F64, NULL, r);
+        cases++;
+        if (s || r->failed_tensors != r->ntensors || !strstr(r->problem, "format marker"))
+            failed++, snprintf(d, dl, "the golden file as its own output: status %d, %ld of %d tensors failing, "
+                               "problem '%s' (want all, refused)", s, r->failed_tensors, r->ntensors, r->problem);
+        free(r);
+        hk_error_clear();
+    }
     /* Zero-trust: a golden output made mostly zeros (without zeros_expected) is mistrusted. */
-    HK_TRY(copy_file(gold, NULL, &got));
+    HK_TRY(copy_file(gold, NULL, 0, &got));
     hk_st_file *g2;
-    HK_TRY(copy_file(gold, NULL, &g2));
+    HK_TRY(copy_file(gold, NULL, 1, &g2));
     for (size_t i = 0; i < g2->ntensors; i++)
         if (!strcmp(g2->tensors[i].name, tname)) memset(g2->tensors[i].data, 0, g2->tensors[i].nbytes);
     for (size_t i = 0; i < got->ntensors; i++)
@@ -250,8 +271,9 @@ static int run_rejects(hk_check_result *res)
     res->bound = 0;
     snprintf(res->unit, sizeof res->unit, "wrong");
     if (!failed)
-        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / too loose / missing are rejected; missing "
-                        "tensor, wrong shape, F32-under-f64 and a mistrusted all-zero reference fail");
+        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / too loose (rtol, atol) / not recomputable / "
+                        "missing are rejected; missing tensor, wrong shape, F32-under-f64, the golden file as output "
+                        "and a mistrusted all-zero reference fail");
     return HK_OK;
 }
 

@@ -89,4 +89,14 @@ typedef struct {
 int hk_cli_dispatch(const char *cmd, int argc, char **argv, const hk_cli_sub *subs, int nsubs,
                     void (*usage)(FILE *f));
 
+/* Plots (tools/cli/plot.c): runs gnuplot on the constant `script` with
+ * args[0..nargs) as its `-c` arguments ARG1..ARGn (nargs <= 9) — file names
+ * go there, never into the script text — via fork + execv (no shell).
+ * 0 ok; 1 gnuplot not installed; 2 it failed; err gets a message. */
+int hk_cli_gnuplot(const char *script, const char *const *args, int nargs, char *err, size_t esize);
+/* Absolute path of executable prog on PATH into buf; 0 if found. */
+int hk_cli_find_on_path(const char *prog, char *buf, size_t size);
+/* The training curve OUT/curve.tsv as OUT/curve.png (hkref train / pretrain). */
+int hk_cli_plot_curve(const char *out, int quiet);
+
 #endif

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 const char hk_cmd_dylora_summary[] = "DyLoRA tools: per-rank spectrum of an adapter (LAPACK SVD); a training demo";
@@ -56,7 +55,9 @@ static int load_matrix(const hk_st_file *f, const char *name, double **out, long
                HK_EFORMAT, "tensor \"%s\" must be a float dtype (is %s)", name, hk_st_dtype_name(t->dtype));
     HK_REQUIRE(t->shape[0] > 0 && t->shape[1] > 0, HK_ESHAPE, "tensor \"%s\" is empty (%ldx%ld)", name, t->shape[0],
                t->shape[1]);
-    *out = malloc(t->numel * sizeof(double));
+    size_t bytes;
+    HK_TRY(hk_size_prod(&bytes, HK_MAX_ELEMS, name, 2, t->shape, sizeof(double)));
+    *out = malloc(bytes);
     HK_REQUIRE(*out != NULL, HK_ENOMEM, "cannot allocate tensor \"%s\"", name);
     int s = hk_st_to_f64(t, *out);
     if (s) {
@@ -69,27 +70,25 @@ static int load_matrix(const hk_st_file *f, const char *name, double **out, long
     return HK_OK;
 }
 
-/* Absolute path of an executable `prog` on PATH into buf; 0 if found. */
-static int find_on_path(const char *prog, char *buf, size_t size)
-{
-    const char *path = getenv("PATH");
-    if (!path) return -1;
-    const char *p = path;
-    while (*p) {
-        const char *e = strchr(p, ':');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len > 0 && (size_t)snprintf(buf, size, "%.*s/%s", (int)len, p, prog) < size && access(buf, X_OK) == 0)
-            return 0;
-        p += len + (e ? 1 : 0);
-    }
-    return -1;
-}
+/* The plot script: names arrive as ARG1 (PNG), ARG2 (data), ARG3 (the adapter
+ * file, in the title), never in the text (tools/cli/plot.c). */
+static const char spectrum_gp[] =
+    "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,500 } "
+    "else { set terminal png size 800,500 }\n"
+    "set output ARG1\n"
+    "set title 'DyLoRA truncation error vs best rank-b approximation: '.ARG3 noenhanced\n"
+    "set xlabel 'rank b'\nset ylabel 'error'\nset key top right\nset grid\n"
+    "set xtics 1\n"
+    "plot ARG2 using 1:2 with linespoints title '||dW_b - dW||_F (DyLoRA, alpha/b)' noenhanced, \\\n"
+    "     '' using 1:3 with linespoints title 'best rank-b, Frobenius' noenhanced, \\\n"
+    "     '' using 1:4 with linespoints title '||dW_b - dW||_2' noenhanced, \\\n"
+    "     '' using 1:5 with linespoints title 'best rank-b, spectral (s_{b+1})' noenhanced\n";
 
 static int plot_png(const char *png, const double *ft, const double *fb, const double *st, const double *sb, long r,
                     const char *file)
 {
     char gp[4096];
-    if (find_on_path("gnuplot", gp, sizeof gp) != 0) {
+    if (hk_cli_find_on_path("gnuplot", gp, sizeof gp) != 0) {
         fprintf(stderr, "hkref dylora spectrum: --png needs gnuplot, which is not on PATH\n"
                         "install it as root: apt-get install gnuplot-nox   (or: tools/scripts/deps.sh extra)\n");
         return 2;
@@ -106,31 +105,18 @@ static int plot_png(const char *png, const double *ft, const double *fb, const d
     FILE *df = fdopen(fd, "w");
     for (long b = 1; df && b <= r; b++)
         fprintf(df, "%ld %.17g %.17g %.17g %.17g\n", b, ft[b - 1], fb[b - 1], st[b - 1], sb[b - 1]);
-    int bad = !df || fclose(df) != 0;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "'%s'", gp);
-    FILE *g = bad ? NULL : popen(cmd, "w");
-    if (!g) {
+    if (!df || fclose(df) != 0) {
+        if (!df) close(fd);
         unlink(data);
-        fprintf(stderr, "hkref dylora spectrum: cannot run gnuplot (%s)\n", gp);
+        fprintf(stderr, "hkref dylora spectrum: cannot write the plot data %s\n", data);
         return 2;
     }
-    fprintf(g,
-            "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,500 } "
-            "else { set terminal png size 800,500 }\n"
-            "set output '%s'\n"
-            "set title \"DyLoRA truncation error vs best rank-b approximation: %s\" noenhanced\n"
-            "set xlabel 'rank b'\nset ylabel 'error'\nset key top right\nset grid\n"
-            "set xtics 1\n"
-            "plot '%s' using 1:2 with linespoints title '||dW_b - dW||_F (DyLoRA, alpha/b)' noenhanced, \\\n"
-            "     '' using 1:3 with linespoints title 'best rank-b, Frobenius' noenhanced, \\\n"
-            "     '' using 1:4 with linespoints title '||dW_b - dW||_2' noenhanced, \\\n"
-            "     '' using 1:5 with linespoints title 'best rank-b, spectral (s_{b+1})' noenhanced\n",
-            png, file, data);
-    int rc = pclose(g);
+    const char *args[3] = {png, data, file};
+    char err[512];
+    int rc = hk_cli_gnuplot(spectrum_gp, args, 3, err, sizeof err);
     unlink(data);
     if (rc != 0 || access(png, F_OK) != 0) {
-        fprintf(stderr, "hkref dylora spectrum: gnuplot failed (status %d) writing %s\n", rc, png);
+        fprintf(stderr, "hkref dylora spectrum: %s writing %s\n", rc ? err : "gnuplot wrote nothing", png);
         return 2;
     }
     return 0;
@@ -165,8 +151,10 @@ static int cmd_spectrum(int argc, char **argv)
     char *end = NULL;
     alpha = strtod(astr, &end);
     if (end == astr || *end || !isfinite(alpha)) {
+        /* astr may point into f: quote it before f is freed */
+        int rc = hk_cli_usage_error("dylora spectrum", "alpha '%.200s' is not a finite number", astr);
         hk_st_free(f);
-        return hk_cli_usage_error("dylora spectrum", "alpha '%s' is not a finite number", astr);
+        return rc;
     }
     double *A = NULL, *B = NULL;
     long r = 0, IN = 0, OUT = 0, r2 = 0;
@@ -177,7 +165,12 @@ static int cmd_spectrum(int argc, char **argv)
         s = hk_error_set(HK_ESHAPE, __FILE__, __LINE__, "B is (%ld,%ld) but A is (%ld,%ld): B must be (OUT, r=%ld)",
                          OUT, r2, r, IN, r);
     long mn = OUT < IN ? OUT : IN;
-    double *buf = s ? NULL : malloc((size_t)(mn + 4 * r) * sizeof(double));
+    /* dW = (alpha/r) B A is dense OUT x IN, and the SVD needs 3 more of it: cap it (sizes come from the file) */
+    const long dims[2] = {OUT, IN}, tab[1] = {mn + 4 * r};
+    size_t nw = 0, nb = 0;
+    if (!s) s = hk_size_prod(&nw, (size_t)1 << 27, "the dense update dW = B A (OUT x IN elements)", 2, dims, 4);
+    if (!s) s = hk_size_prod(&nb, HK_MAX_ELEMS, "the spectrum table", 1, tab, sizeof(double));
+    double *buf = s ? NULL : malloc(nb);
     if (!s && !buf) s = hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "cannot allocate the spectrum table");
     double *sv = buf, *ft = NULL, *fb = NULL, *st = NULL, *sb = NULL; /* no arithmetic on a NULL buf */
     if (!s) {

@@ -18,7 +18,7 @@ const char hk_cmd_golden_summary[] = "generate the golden tensor set; check a ba
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
-           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [selection] [reports]\n"
+           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--partial] [selection] [reports]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
            "          F64, atomically, byte-identical from run to run.\n"
@@ -30,6 +30,10 @@ static void usage(FILE *f)
            "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line;\n"
            "          at the end the failed cases by op, what was skipped or not selected, the verdict.\n"
            "          A missing case file or tensor is a failure.  --outputs must be a directory.\n"
+           "          The golden set is verified first against DIR/MANIFEST (SHA-256 of every file, printed\n"
+           "          in the summary) and the registered cases: an extra, altered or missing case is an\n"
+           "          error (exit 2); --partial checks an incomplete set and reports it as partial.\n"
+           "          A backend file that is (a link to / a copy of) the golden file is refused.\n"
            "  selection (lists repeat and add up; every other option at most once):\n"
            "    --op OP              only cases of op OP (repeatable)\n"
            "    --case PATTERN       only cases matching PATTERN (repeatable): a glob (* ? [...]) over the\n"
@@ -48,7 +52,8 @@ static void usage(FILE *f)
            "    -q, --quiet          text report: failing cases and the closing summary only\n"
            "list      the registered cases (op, case, source).\n"
            "exit status: 0 all pass, 1 some case failed (or every selected case was skipped),\n"
-           "2 usage error or unreadable golden set.  The format, op by op: golden/README.md;\n"
+           "2 usage error, an unreadable, altered or incomplete golden set, or a report file that\n"
+           "could not be written.  The format, op by op: golden/README.md;\n"
            "gating a backend: docs/backends.md.\n");
 }
 
@@ -116,7 +121,7 @@ static int set_once(const char **slot, const char *opt, const char *v)
 static int parse_check(int argc, char **argv, check_opts *o, int *help)
 {
     const char *golden = NULL, *dtype = NULL, *grads = NULL;
-    int forward_only = 0, skip_missing = 0, quiet = 0;
+    int forward_only = 0, skip_missing = 0, quiet = 0, partial = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (hk_cli_is_help(a)) {
@@ -125,6 +130,7 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
         }
         int *flag = !strcmp(a, "--forward-only") ? &forward_only
                     : !strcmp(a, "--skip-missing") ? &skip_missing
+                    : !strcmp(a, "--partial") ? &partial
                     : (!strcmp(a, "-q") || !strcmp(a, "--quiet")) ? &quiet : NULL;
         if (flag) {
             if (*flag) return hk_cli_usage_error("golden", "check: %s given twice", a);
@@ -171,6 +177,7 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
     o->d.forward_only = forward_only;
     o->d.grads = grads;
     o->d.skip_missing = skip_missing;
+    o->d.partial = partial;
     o->d.ops = o->ops;
     o->d.cases = o->cases;
     o->d.exclude_ops = o->xops;
@@ -178,6 +185,20 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
     o->rep.quiet = quiet;
     o->rep.dir = &o->d;
     return 0;
+}
+
+/* "<op>/<case>.safetensors" of every registered case (the set the checker expects). */
+static char **registry_rels(size_t *n)
+{
+    *n = hk_golden_count();
+    char **r = calloc(*n ? *n : 1, sizeof *r);
+    for (size_t i = 0; r && i < *n; i++) {
+        const hk_golden_case *c = hk_golden_get(i);
+        size_t len = strlen(c->op) + strlen(c->name) + 14;
+        if ((r[i] = malloc(len))) snprintf(r[i], len, "%s/%s.safetensors", c->op, c->name);
+        else *n = i; /* out of memory: with a shorter registry the set is refused, never passed */
+    }
+    return r;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -197,15 +218,23 @@ static int cmd_check(int argc, char **argv)
         free(lists);
         return help ? 0 : rc ? rc : hk_cli_usage_error("golden", "check: out of memory");
     }
+    size_t nreg = 0;
+    char **reg = registry_rels(&nreg);
+    o.d.registry = (const char *const *)reg;
+    o.d.nregistry = reg ? nreg : 0;
     o.d.report = hk_check_report_case;
     o.d.skipped = hk_check_report_skip;
     o.d.report_ctx = rep;
     hk_golden_dir_summary sum;
-    if (hk_golden_check_dir(&o.d, &sum))
+    if (!reg)
+        rc = hk_cli_usage_error("golden", "check: out of memory");
+    else if (hk_golden_check_dir(&o.d, &sum))
         rc = hk_cli_fail("golden check");
     else
         rc = hk_check_report_finish(rep, &sum);
     hk_check_report_free(rep);
+    for (size_t i = 0; reg && i < nreg; i++) free(reg[i]);
+    free(reg);
     free(lists);
     return rc;
 }

@@ -69,7 +69,10 @@ static void print_file(const char *path, const hk_st_file *f)
             k += (size_t)snprintf(shape + k, sizeof shape - k, d ? ",%ld" : "%ld", t->shape[d]);
         if (k < sizeof shape) snprintf(shape + k, sizeof shape - k, "]");
         printf("  %-*s  %-5s  %-16s  ", (int)w, t->name, hk_st_dtype_name(t->dtype), shape);
-        double *v = malloc((t->numel ? t->numel : 1) * sizeof *v);
+        size_t bytes = 0;
+        const long numel[1] = {(long)(t->numel ? t->numel : 1)};
+        double *v = hk_size_prod(&bytes, HK_MAX_ELEMS * sizeof(double), t->name, 1, numel, sizeof *v) ? NULL : malloc(bytes);
+        hk_error_clear();
         if (t->numel == 0)
             printf("(empty)");
         else if (!v || hk_st_to_f64(t, v))

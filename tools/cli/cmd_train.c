@@ -133,6 +133,7 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
         fprintf(stderr, "\n");
         return hk_cli_fail(cmd);
     }
+    hk_cli_plot_curve(o.out, o.quiet); /* a missing gnuplot is a note, not an error */
     return 0;
 }
 

@@ -380,8 +380,12 @@ static char *json_text(const hk_check_report *r, const hk_golden_dir_summary *su
     json_object_set_new(s, "skipped", json_integer(sum->skipped));
     json_object_set_new(s, "ignored_tensors", json_integer(sum->ignored));
     json_object_set_new(s, "pass", json_boolean(pass));
+    json_object_set_new(root, "manifest_sha256", json_string(sum->manifest_sha256));
     json_object_set_new(root, "summary", s);
     /* schema 1's two counts, kept for existing readers */
+    /* the set's integrity (tools/golden/manifest.h): expected cases, partial run */
+    json_object_set_new(root, "cases_total", json_integer(sum->total));
+    json_object_set_new(root, "partial", json_boolean(sum->partial));
     json_object_set_new(root, "cases_run", json_integer(sum->run));
     json_object_set_new(root, "cases_failed", json_integer(sum->failed));
     json_object_set_new(root, "cases", json_incref(r->cases));
@@ -626,17 +630,22 @@ int hk_check_report_finish(hk_check_report *r, const hk_golden_dir_summary *sum)
     if (sum->ignored)
         fprintf(f, "not compared: %ld grad.* tensor%s (%s%s)\n", sum->ignored, sum->ignored == 1 ? "" : "s",
                 d->forward_only ? "--forward-only" : "--grads ", d->forward_only ? "" : d->grads);
-    fprintf(f, "hkref golden check (%s): %ld cases, %ld failed", dtype_name(d->dtype), sum->run, sum->failed);
-    if (sum->skipped) fprintf(f, ", %ld skipped", sum->skipped);
-    if (sum->not_selected) fprintf(f, ", %ld not selected", sum->not_selected);
-    if (all_skipped)
-        fprintf(f, " -> FAILED (every selected case was skipped: nothing was compared)\n");
-    else
-        fprintf(f, " -> %s\n", pass ? "pass" : "FAILED");
-    fflush(f);
+    /* the files first, the verdict after them: never "pass" beside exit 2 */
     int bad = 0;
     if (r->o.json) bad |= write_text(r->o.json, json_text(r, sum, pass), "JSON") != HK_OK;
     if (r->o.junit) bad |= write_text(r->o.junit, junit_text(r), "JUnit") != HK_OK;
     if (r->o.tap) bad |= write_text(r->o.tap, tap_text(r), "TAP") != HK_OK;
+    fprintf(f, "golden set %s: manifest sha256 %s, %ld of %ld cases present%s\n", d->golden, sum->manifest_sha256,
+            sum->total - sum->missing, sum->total, sum->partial ? " (--partial)" : "");
+    fprintf(f, "hkref golden check (%s): %ld cases, %ld failed", dtype_name(d->dtype), sum->run, sum->failed);
+    if (sum->skipped) fprintf(f, ", %ld skipped", sum->skipped);
+    if (sum->not_selected) fprintf(f, ", %ld not selected", sum->not_selected);
+    if (bad)
+        fprintf(f, " -> ERROR (a report file could not be written)\n");
+    else if (all_skipped)
+        fprintf(f, " -> FAILED (every selected case was skipped: nothing was compared)\n");
+    else
+        fprintf(f, " -> %s\n", !pass ? "FAILED" : sum->partial ? "PARTIAL pass (not a full pass)" : "pass");
+    fflush(f);
     return bad ? 2 : pass ? 0 : 1;
 }

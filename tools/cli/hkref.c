@@ -4,6 +4,7 @@
 #include "version.h" /* build/gen/version.h: HK_VERSION (file VERSION), HK_GIT (git describe at build time) */
 
 #include "ref/error.h"
+#include "ref/fileio.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,7 @@ static const char *command_name(size_t i, void *ctx)
 
 int main(int argc, char **argv)
 {
+    hk_file_cleanup_on_signals(); /* SIGINT / SIGTERM never leave an atomic write's temporary behind */
     int first = 1;
     if (argc > 1 && !strcmp(argv[1], "--debug")) hk_cli_debug = 1, first = 2;
     if (argc <= first) {

@@ -1,8 +1,11 @@
 /* hkref — training on the fast path (see fast_train.h).
  * Files in OUT: ckpt.safetensors (latest epoch: model, f64 masters, AdamW
  * state, curve; atomic, for --resume), model.safetensors (the best epoch's
- * model by dev accuracy), curve.tsv, curve.png (gnuplot, if installed),
- * result.txt. */
+ * model by dev accuracy), curve.tsv, result.txt (curve.png: the CLI plots
+ * curve.tsv, tools/cli/plot.c).
+ *
+ * Sizes from files are capped before use (HK_TRAIN_MAX_*, hk_size_prod):
+ * a data file's vocabulary and sequence length, a model file's L, C, NH, F. */
 #include "fast_train.h"
 
 #include "fast_stack.h"
@@ -77,13 +80,19 @@ typedef struct {
     const int64_t *label;
 } split;
 
-static int load_split(split *sp, const hk_st_file *f, const char *name, long V)
+/* T: the sequence length every split must share (0: the first split sets it). */
+static int load_split(split *sp, const hk_st_file *f, const char *name, long V, long T)
 {
     char n[64];
     const hk_st_tensor *t;
     snprintf(n, sizeof n, "%s.ids", name);
     HK_TRY(hk_st_get(f, n, HK_ST_I32, 2, NULL, &t));
     sp->N = t->shape[0], sp->T = t->shape[1], sp->ids = t->data;
+    HK_REQUIRE(sp->T <= HK_TRAIN_MAX_T, HK_EFORMAT, "data %s.ids has sequence length %ld, more than %ld", name, sp->T,
+               (long)HK_TRAIN_MAX_T);
+    HK_REQUIRE(T == 0 || sp->T == T, HK_EFORMAT,
+               "data %s.ids has sequence length %ld, but the training split has %ld: every split needs the same T",
+               name, sp->T, T);
     long shp[1] = {sp->N};
     snprintf(n, sizeof n, "%s.len", name);
     HK_TRY(hk_st_get(f, n, HK_ST_I32, 1, shp, &t));
@@ -433,25 +442,6 @@ static int write_curve(const char *out, const progress *pg)
     return st;
 }
 
-/* curve.png with gnuplot when it is installed; otherwise one note (not an error). */
-static void plot_curve(const char *out, int quiet)
-{
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        if (!quiet) fprintf(stderr, "note: gnuplot not found, no %s/curve.png (apt-get install gnuplot-nox)\n", out);
-        return;
-    }
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "gnuplot 2>/dev/null");
-    FILE *g = popen(cmd, "w");
-    if (!g) return;
-    fprintf(g, "set terminal png size 800,500\nset output '%s/curve.png'\nset xlabel 'step'\n"
-               "set ylabel 'mean train loss'\nset y2label 'dev accuracy'\nset y2tics\nset ytics nomirror\n"
-               "set key bottom left\nplot '%s/curve.tsv' using 2:3 with linespoints title 'train loss', "
-               "'' using 2:4 axes x1y2 with linespoints title 'dev accuracy'\n",
-               out, out);
-    pclose(g);
-}
-
 /* ---- the run ------------------------------------------------------------------------ */
 
 static double now(void)
@@ -472,10 +462,11 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
                  strerror(errno));
     HK_TRY(hk_st_read(path, data));
     tr->V = meta_long(*data, "vocab", path);
-    HK_REQUIRE(tr->V > 4, HK_EFORMAT, "%s: metadata 'vocab' missing or invalid", path);
-    HK_TRY(load_split(tr_s, *data, "train", tr->V));
-    HK_TRY(load_split(dev, *data, "dev", tr->V)); /* both data files name it "dev" */
-    if (!o->pretrain) HK_TRY(load_split(test, *data, "test", tr->V));
+    HK_REQUIRE(tr->V > 4 && tr->V <= HK_TRAIN_MAX_VOCAB, HK_EFORMAT,
+               "%s: metadata 'vocab' missing or invalid (an integer in [5, %ld])", path, (long)HK_TRAIN_MAX_VOCAB);
+    HK_TRY(load_split(tr_s, *data, "train", tr->V, 0));
+    HK_TRY(load_split(dev, *data, "dev", tr->V, tr_s->T)); /* both data files name it "dev" */
+    if (!o->pretrain) HK_TRY(load_split(test, *data, "test", tr->V, tr_s->T));
     tr->T = tr_s->T;
     hk_framework fw;
     hk_framework_init(&fw);
@@ -490,17 +481,45 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
         L = meta_long(init, "L", o->init), C = meta_long(init, "C", o->init), NH = meta_long(init, "NH", o->init);
         F = meta_long(init, "F", o->init);
         long T0 = meta_long(init, "T", o->init), V0 = meta_long(init, "V", o->init);
-        if (L < 1 || C < 1 || NH < 1 || F < 1 || T0 != tr->T || V0 != tr->V) {
+        /* The dims must be backed by the file's own tensors before anything of their size is
+         * allocated (memory stays proportional to the input): every block's Wq (C,C) and W1 (F,C). */
+        for (long l = 0; l >= 0 && l < L && l < HK_TRAIN_MAX_L && C > 0 && F > 0; l++) {
+            char n[64];
+            const hk_st_tensor *t;
+            const long cc[2] = {C, C}, fc[2] = {F, C};
+            snprintf(n, sizeof n, "model.blk%ld.Wq", l);
+            int bad = hk_st_get(init, n, HK_ST_F32, 2, cc, &t) != HK_OK;
+            snprintf(n, sizeof n, "model.blk%ld.W1", l);
+            bad = bad || hk_st_get(init, n, HK_ST_F32, 2, fc, &t) != HK_OK;
+            if (bad) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", hk_error_message());
+                hk_st_free(init);
+                HK_ERROR(HK_EFORMAT, "%s: metadata L/C/F (%ld/%ld/%ld) not backed by its tensors: %s", o->init, L, C,
+                         F, msg);
+            }
+        }
+        if (L < 1 || L > HK_TRAIN_MAX_L || C < 1 || C > HK_TRAIN_MAX_C || NH < 1 || NH > C || C % NH != 0 || F < 1 ||
+            F > HK_TRAIN_MAX_F || T0 != tr->T || V0 != tr->V) {
             hk_st_free(init);
-            HK_ERROR(HK_EFORMAT, "%s: not a pre-trained model for this data (metadata L/C/NH/F/T/V)", o->init);
+            HK_ERROR(HK_EFORMAT, "%s: not a pre-trained model for this data (metadata L/C/NH/F/T/V; L <= %d, "
+                     "C <= %d divisible by NH, F <= %d)", o->init, HK_TRAIN_MAX_L, HK_TRAIN_MAX_C, HK_TRAIN_MAX_F);
         }
     }
     hk_fast_config cfg = {.B = o->batch, .T = tr->T, .C = C, .NH = NH, .F = F, .r = o->r, .alpha = (float)o->alpha,
                           .ln_eps = 1e-5f};
-    int st = hk_fast_stack_alloc(&tr->s, &cfg, L, KCLS, &fw, o->pretrain, 1);
+    size_t ntok = 0, npos = 0;
+    const long vc[2] = {tr->V, C}, tc[2] = {tr->T, C};
+    int st = hk_size_prod(&ntok, HK_MAX_ELEMS, "the token embedding (vocab x C)", 2, vc, 1);
+    if (!st) st = hk_size_prod(&npos, HK_MAX_ELEMS, "the position embedding (T x C)", 2, tc, 1);
+    if (st) {
+        hk_st_free(init);
+        return st;
+    }
+    st = hk_fast_stack_alloc(&tr->s, &cfg, L, KCLS, &fw, o->pretrain, 1);
     if (!st) {
-        tr->tok = calloc((size_t)(tr->V * C), 4), tr->pos = calloc((size_t)(tr->T * C), 4);
-        if (o->pretrain) tr->gtok = calloc((size_t)(tr->V * C), 4), tr->gpos = calloc((size_t)(tr->T * C), 4);
+        tr->tok = calloc(ntok, 4), tr->pos = calloc(npos, 4);
+        if (o->pretrain) tr->gtok = calloc(ntok, 4), tr->gpos = calloc(npos, 4);
         if (!tr->tok || !tr->pos || (o->pretrain && (!tr->gtok || !tr->gpos))) st = HK_ENOMEM;
     }
     if (!st) list_arrays(tr);
@@ -525,6 +544,21 @@ static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *
     hk_st_free(init);
     if (!st) st = alloc_masters(tr);
     if (st == HK_ENOMEM) HK_ERROR(st, "out of memory setting up the model");
+    return st;
+}
+
+int hk_fast_train_load(const hk_train_opts *o)
+{
+    HK_REQUIRE_PTR(o);
+    HK_REQUIRE(o->batch >= 1 && o->batch <= 4096 && o->r >= 1, HK_EINVAL, "options out of range (batch, r)");
+    trainer *tr = calloc(1, sizeof *tr);
+    HK_REQUIRE(tr != NULL, HK_ENOMEM, "trainer");
+    hk_st_file *data = NULL;
+    split trs = {0}, dev = {0}, test = {0};
+    int st = setup(tr, o, &data, &trs, &dev, &test);
+    trainer_free(tr);
+    free(tr);
+    hk_st_free(data);
     return st;
 }
 
@@ -679,7 +713,6 @@ int hk_fast_train_run(const hk_train_opts *o)
         snprintf(path, sizeof path, "%s/result.txt", o->out);
         if (!st) st = hk_file_write_atomic(path, res, n);
         if (!st && o->quiet < 2) fputs(res, stdout);
-        if (!st) plot_curve(o->out, o->quiet);
     }
     free(work), free(perm), free(labels), free(pg);
     hk_rng_free(rng);

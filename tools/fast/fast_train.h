@@ -22,6 +22,9 @@
 #include "ref/framework.h"
 
 enum { HK_TRAIN_MAX_SET = 16 };
+/* Caps on sizes read from data and model files (the CLI's option ranges for L, C, F). */
+enum { HK_TRAIN_MAX_VOCAB = 1 << 20, HK_TRAIN_MAX_T = 1 << 16, HK_TRAIN_MAX_L = 64, HK_TRAIN_MAX_C = 16384,
+       HK_TRAIN_MAX_F = 65536 };
 
 typedef struct {
     int pretrain;            /* 1: hkref pretrain, 0: hkref train */
@@ -50,5 +53,9 @@ void hk_train_opts_default(hk_train_opts *o, int pretrain);
 int hk_train_framework(const hk_train_opts *o, hk_framework *fw);
 /* Runs it; HK_OK or an error with a message (ref/error.h). */
 int hk_fast_train_run(const hk_train_opts *o);
+/* The loading half of hk_fast_train_run: reads and validates the data file
+ * (and, to train, the pre-trained model), builds the model, frees it all;
+ * nothing is written.  For tests and the loaders' fuzzer (tests/fuzz/). */
+int hk_fast_train_load(const hk_train_opts *o);
 
 #endif

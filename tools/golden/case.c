@@ -2,8 +2,11 @@
  * byte-identity comparison (see case.h and golden/README.md). */
 #include "case.h"
 
+#include "manifest.h"
 #include "ref/attnmask.h"
+#include "ref/fileio.h"
 #include "registry.h"
+#include "sha256.h"
 #include "ref/error.h"
 #include "ref/rng.h"
 
@@ -243,9 +246,11 @@ static void free_case(hk_case *g)
 
 static json_t *tol_entry(double K, double n, double S, double eps)
 {
+    double atol, rtol;
+    hk_golden_tolerance(K, n, S, eps, &atol, &rtol);
     json_t *o = json_object();
-    json_object_set_new(o, "atol", json_real(K * n * eps * S));
-    json_object_set_new(o, "rtol", json_real(K * n * eps));
+    json_object_set_new(o, "atol", json_real(atol));
+    json_object_set_new(o, "rtol", json_real(rtol));
     return o;
 }
 
@@ -391,64 +396,138 @@ static int case_path(char *buf, size_t size, const char *dir, const hk_golden_ca
     return HK_OK;
 }
 
+/* Entries of the previous manifest for cases this run does not rewrite: kept
+ * if the case is still registered and its file still has the recorded bytes
+ * (an edited or vanished file loses its entry, so the checker refuses it). */
+static void keep_old_entries(const char *dir, const hk_golden_manifest *old, hk_golden_manifest *m)
+{
+    for (size_t i = 0; i < old->n; i++) {
+        const char *rel = old->e[i].rel;
+        if (hk_golden_manifest_find(m, rel)) continue;
+        int known = 0;
+        for (size_t k = 0; k < hk_golden_count() && !known; k++) {
+            const hk_golden_case *c = hk_golden_get(k);
+            char r[512];
+            snprintf(r, sizeof r, "%s/%s.safetensors", c->op, c->name);
+            known = !strcmp(r, rel);
+        }
+        char path[4096];
+        unsigned char *buf = NULL, d[32];
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        if (known && hk_file_read(path, (size_t)1 << 30, &buf, &len) == HK_OK) {
+            hk_sha256(buf, len, d);
+            if (!memcmp(d, old->e[i].sha, 32)) (void)hk_golden_manifest_set(m, rel, d);
+        }
+        hk_error_clear();
+        free(buf);
+    }
+}
+
 int hk_golden_generate(const char *dir, const char *prefix, FILE *log, long *nwritten)
 {
     HK_REQUIRE_PTR(dir);
     *nwritten = 0;
     HK_TRY(mkdir_parents(dir));
+    HK_TRY(hk_file_remove_stale_tmp(dir, NULL)); /* what a killed run left (never read: not *.safetensors) */
+    hk_golden_manifest m = {0}, old = {0};
+    m.registry = (long)hk_golden_count();
+    int have_old = prefix && hk_golden_manifest_read(dir, &old) == HK_OK;
+    hk_error_clear();
     size_t n = hk_golden_count();
-    for (size_t i = 0; i < n; i++) {
+    int st = HK_OK;
+    for (size_t i = 0; i < n && !st; i++) {
         const hk_golden_case *c = hk_golden_get(i);
         if (prefix && !has_prefix(c->name, prefix)) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, c->op);
-        HK_TRY(mkdir_p1(path));
-        HK_TRY(case_path(path, sizeof path, dir, c));
+        if ((st = mkdir_p1(path)) || (st = hk_file_remove_stale_tmp(path, NULL))) break;
+        if ((st = case_path(path, sizeof path, dir, c))) break;
         hk_st_file *f;
-        HK_TRY(hk_golden_build(c, &f));
-        int st = hk_st_write(f, path);
+        if ((st = hk_golden_build(c, &f))) break;
+        unsigned char *bytes = NULL, d[32];
+        size_t len = 0;
+        st = hk_st_serialize(f, &bytes, &len);
         hk_st_free(f);
-        HK_TRY(st);
+        if (!st) st = hk_file_write_atomic(path, bytes, len);
+        if (!st) {
+            char rel[512];
+            hk_sha256(bytes, len, d);
+            snprintf(rel, sizeof rel, "%s/%s.safetensors", c->op, c->name);
+            st = hk_golden_manifest_set(&m, rel, d);
+        }
+        free(bytes);
+        if (st) break;
         if (log) fprintf(log, "wrote %s\n", path);
         (*nwritten)++;
     }
-    return HK_OK;
+    if (!st && have_old) keep_old_entries(dir, &old, &m);
+    if (!st) st = hk_golden_manifest_write(dir, &m); /* last: a killed run leaves the previous manifest */
+    if (!st && log) fprintf(log, "wrote %s/%s (%zu cases, sha256 %s)\n", dir, HK_GOLDEN_MANIFEST, m.n, m.sha256);
+    hk_golden_manifest_free(&m);
+    hk_golden_manifest_free(&old);
+    return st;
 }
 
-static int compare_one(const char *dir, const hk_golden_case *c, FILE *log, int *same)
+static int compare_one(const char *dir, const hk_golden_case *c, FILE *log, int *same, hk_golden_manifest *m)
 {
     char path[4096];
     *same = 0;
     HK_TRY(case_path(path, sizeof path, dir, c));
     hk_st_file *f;
     HK_TRY(hk_golden_build(c, &f));
-    unsigned char *fresh = NULL, *disk = NULL;
+    unsigned char *fresh = NULL, *disk = NULL, d[32];
     size_t nf = 0, nd = 0;
     int st = hk_st_serialize(f, &fresh, &nf);
     hk_st_free(f);
     HK_TRY(st);
-    if (hk_file_read(path, (size_t)1 << 30, &disk, &nd) != HK_OK) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "%s/%s.safetensors", c->op, c->name);
+    hk_sha256(fresh, nf, d);
+    st = hk_golden_manifest_set(m, rel, d);
+    if (!st && hk_file_read(path, (size_t)1 << 30, &disk, &nd) != HK_OK) {
         if (log) fprintf(log, "missing %s (%s)\n", path, hk_error_message());
         hk_error_clear();
-    } else {
+    } else if (!st) {
         *same = nf == nd && memcmp(fresh, disk, nf) == 0;
         if (!*same && log) fprintf(log, "differs %s (fresh %zu bytes, committed %zu bytes)\n", path, nf, nd);
     }
     free(fresh);
     free(disk);
-    return HK_OK;
+    return st;
 }
 
 int hk_golden_compare_dir(const char *dir, FILE *log, long *ncases, long *ndiff)
 {
     *ncases = *ndiff = 0;
     size_t n = hk_golden_count();
-    for (size_t i = 0; i < n; i++) {
+    hk_golden_manifest m = {0};
+    m.registry = (long)n;
+    int st = HK_OK;
+    for (size_t i = 0; i < n && !st; i++) {
         int same;
-        HK_TRY(compare_one(dir, hk_golden_get(i), log, &same));
+        st = compare_one(dir, hk_golden_get(i), log, &same, &m);
         (*ncases)++;
         *ndiff += !same;
     }
+    /* The manifest too: the one a fresh `hkref golden generate` writes. */
+    char *text = NULL, path[4096];
+    unsigned char *disk = NULL;
+    size_t len = 0, nd = 0;
+    if (!st) st = hk_golden_manifest_render(&m, &text, &len);
+    snprintf(path, sizeof path, "%s/%s", dir, HK_GOLDEN_MANIFEST);
+    if (!st && hk_file_read(path, (size_t)1 << 24, &disk, &nd) != HK_OK) {
+        if (log) fprintf(log, "missing %s (%s)\n", path, hk_error_message());
+        hk_error_clear();
+        (*ndiff)++;
+    } else if (!st && (nd != len || memcmp(disk, text, len) != 0)) {
+        if (log) fprintf(log, "differs %s (the manifest of a fresh generate)\n", path);
+        (*ndiff)++;
+    }
+    free(text);
+    free(disk);
+    hk_golden_manifest_free(&m);
+    HK_TRY(st);
     /* Files on disk that no case generates are stale: a difference too. */
     char **paths;
     size_t np;

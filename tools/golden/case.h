@@ -103,10 +103,15 @@ void hk_case_cfg_lora(hk_case *g, unsigned lora);
 /* Builds one case into a new file object (caller frees with hk_st_free). */
 int hk_golden_build(const hk_golden_case *c, hk_st_file **out);
 /* Writes every case whose name starts with `prefix` (all when NULL) to
- * dir/<op>/<case>.safetensors, atomically; log (may be NULL) gets one line per file. */
+ * dir/<op>/<case>.safetensors, atomically, then dir/MANIFEST (manifest.h),
+ * last and atomically; a prefix run keeps the previous manifest's entries
+ * whose files still have the recorded bytes.  Temporaries an interrupted run
+ * left in dir and its op directories are removed first.  log (may be NULL)
+ * gets one line per file. */
 int hk_golden_generate(const char *dir, const char *prefix, FILE *log, long *nwritten);
 /* Compares a fresh build of every case with dir/<op>/<case>.safetensors byte
- * for byte; *ncases compared, *ndiff differing or missing (names to log). */
+ * for byte, and the manifest a fresh generate writes with dir/MANIFEST;
+ * *ncases compared, *ndiff differing, missing or stale (names to log). */
 int hk_golden_compare_dir(const char *dir, FILE *log, long *ncases, long *ndiff);
 
 #endif

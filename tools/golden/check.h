@@ -15,6 +15,10 @@
 #include <stdio.h>
 
 #define HK_GOLDEN_FORMAT "hkref-golden-1"
+/* Anything looser than this (relative, or absolute per unit of the scale S)
+ * cannot tell a wrong formula (an O(1) relative error) from rounding, so a
+ * golden file asking for more is rejected rather than used. */
+#define HK_GOLDEN_MAX_RTOL 1e-3
 #define HK_GOLDEN_MAX_TENSORS 96
 
 typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
@@ -39,12 +43,22 @@ typedef struct {
     char problem[256];             /* case-level: missing / unreadable output file */
 } hk_golden_result;
 
+/* The tolerance model (golden/README.md "Tolerances"), in one place: an
+ * output with safety factor K, rounding-step count n and scale S, checked in a
+ * dtype of machine epsilon eps, gets rtol = K n eps and atol = K n eps S.  The
+ * generator stores its result beside K, n, S; the checker recomputes it from
+ * them and refuses a file whose stored numbers differ. */
+void hk_golden_tolerance(double K, double n, double S, double eps, double *atol, double *rtol);
+
 /* Compares the backend's file `got` against the golden file `gold`, with the
  * tolerances stored in gold for `dtype`.  Returns HK_OK when the comparison
  * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
- * (a tolerance missing, NaN, negative, zero for a float tensor, or >= 1e-3
- * relative — too loose to catch a wrong formula).  got may be NULL (file
- * missing: every tensor fails).  The first 10 failing elements of the case go to log. */
+ * (a tolerance missing, NaN, negative, zero for a float tensor, >= 1e-3
+ * relative or atol > 1e-3 S — too loose to catch a wrong formula — or not the
+ * hk_golden_tolerance of its stored K, n, S).  got may be NULL (file missing:
+ * every tensor fails); a got that carries the golden format marker is refused
+ * (every tensor fails, res->problem says why).  The first 10 failing elements
+ * of the case go to log. */
 int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
                          hk_golden_result *res);
 
@@ -113,6 +127,14 @@ typedef struct {
     int skip_missing;
     void (*skipped)(void *ctx, const hk_golden_case_report *r); /* per skipped case (result: op and name
                                                                    only), may be NULL; gets report_ctx */
+    /* Golden-set integrity (manifest.h).  registry: the "<op>/<case>.safetensors"
+     * of every case the caller's hkref registers (NULL: the manifest alone
+     * says what the set is, as for a program without the case registry).
+     * partial: a set missing cases is checked (the present ones) and
+     * reported as partial instead of refused. */
+    const char *const *registry;
+    size_t nregistry;
+    int partial;
 } hk_golden_dir_opts;
 
 typedef struct {
@@ -121,6 +143,10 @@ typedef struct {
     long listed;                    /* golden files under the directory */
     long not_selected;              /* golden files the selection left out */
     long ignored;                   /* grad.* tensors left out by forward_only / grads, over the run */
+    long total;                     /* cases the set should have (registry, else manifest) */
+    long missing;                   /* of those, absent from the directory or the manifest */
+    int partial;                    /* missing > 0 (only with opts.partial): never a full pass */
+    char manifest_sha256[65];       /* SHA-256 of <golden>/MANIFEST: pin it to pin the set */
 } hk_golden_dir_summary;
 
 /* 1 if case name `name` matches pattern `pat`: a pattern with a glob
@@ -142,12 +168,20 @@ int hk_golden_grad_selected(const hk_st_file *gold, const char *grad, const char
 int hk_golden_grads_valid(const char *grads);
 
 /* Checks every golden file under o->golden that the filters select, in sorted
- * order.  HK_OK when the run completed (failures are counted in *sum; a run
- * where every selected case was skipped has sum->run = 0: the caller must
- * not call that a pass); HK_EIO / HK_EFORMAT for an unreadable or malformed
- * golden set (the run stops there); HK_EINVAL when no golden file matches
- * the filters, when one of ops[] / cases[] matches no golden file (a typo
- * must not pass as a smaller run), or for a bad grads set. */
+ * order, after verifying the set: <golden>/MANIFEST must exist and list
+ * every *.safetensors file with its SHA-256 (each file is hashed as it is
+ * read); a file not listed, a listed file whose bytes differ, or a listed
+ * case that the registry does not know is HK_EFORMAT; a missing case
+ * (listed but absent, or registered but not listed) is HK_EFORMAT unless
+ * o->partial (then sum->partial).  A backend output that is the golden file
+ * (same inode: a link, or the golden directory given as outputs) or carries
+ * its format marker (a copy) fails its case with a message saying so.
+ * HK_OK when the run completed (failures are counted in *sum; a run where
+ * every selected case was skipped has sum->run = 0: the caller must not call
+ * that a pass); HK_EIO / HK_EFORMAT for an unreadable, malformed or
+ * unverifiable golden set (the run stops there); HK_EINVAL when no golden
+ * file matches the filters, when one of ops[] / cases[] matches no golden
+ * file (a typo must not pass as a smaller run), or for a bad grads set. */
 int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum);
 
 #endif

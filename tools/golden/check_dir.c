@@ -2,8 +2,11 @@
  * outputs (see check.h).  The one loop over cases: `hkref golden check`,
  * the fast-path golden tests and examples/c_check/ all call it. */
 #include "check.h"
+#include "manifest.h"
+#include "sha256.h"
 
 #include "ref/error.h"
+#include "ref/fileio.h"
 #include "ref/tensorfile.h"
 
 #include <dirent.h>
@@ -290,15 +293,28 @@ static void count_nonfinite(const hk_st_file *got, const hk_golden_result *cr, l
     }
 }
 
+/* 1 if a and b name the same file (device and inode; symlinks followed). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* The backend's outputs for one case: read from o->outputs, or produced in
- * process.  *got NULL with problem set: the file is missing or unreadable. */
-static int backend_outputs(const hk_golden_dir_opts *o, const hk_st_file *gold, const char *rel, const char *name,
-                           char *path, size_t psize, char *problem, size_t qsize, hk_st_file **got)
+ * process.  *got NULL with problem set: the file is missing, unreadable or refused. */
+static int backend_outputs(const hk_golden_dir_opts *o, const hk_st_file *gold, const char *gold_path,
+                           const char *rel, const char *name, char *path, size_t psize, char *problem, size_t qsize,
+                           hk_st_file **got)
 {
     *got = NULL;
     path[0] = problem[0] = 0;
     if (o->backend) return o->backend(o->backend_ctx, gold, rel, got);
     snprintf(path, psize, "%s/%s.safetensors", o->outputs, name);
+    if (same_file(path, gold_path)) {
+        snprintf(problem, qsize, "backend file %.60s refused: it is the golden file itself (a link, or the "
+                 "golden directory given as --outputs)", path);
+        return HK_OK;
+    }
     if (hk_st_read(path, got)) {
         snprintf(problem, qsize, "backend file %.100s: %.140s", path, hk_error_message());
         hk_error_clear();
@@ -329,9 +345,33 @@ static void report_skip(const hk_golden_dir_opts *o, size_t k, size_t np, const 
     o->skipped(o->report_ctx, &r);
 }
 
+/* Reads a golden file once: its bytes must hash to the manifest's entry, then they are parsed. */
+static int read_verified(const char *path, const char *rel, const hk_golden_manifest *m, hk_st_file **gold)
+{
+    if (gold) *gold = NULL;
+    const hk_golden_manifest_entry *e = hk_golden_manifest_find(m, rel);
+    HK_REQUIRE(e != NULL, HK_EFORMAT, "%s is not in the manifest", rel);
+    unsigned char *buf = NULL, d[32];
+    size_t len = 0;
+    HK_TRY(hk_file_read(path, (size_t)1 << 30, &buf, &len));
+    hk_sha256(buf, len, d);
+    int st = HK_OK;
+    if (memcmp(d, e->sha, 32) != 0) {
+        char want[65], got[65];
+        hk_sha256_hex(e->sha, want);
+        hk_sha256_hex(d, got);
+        st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__,
+                          "%s: altered: its SHA-256 is %s, the manifest says %s (edited, truncated or regenerated "
+                          "without its manifest)", path, got, want);
+    }
+    if (!st && gold) st = hk_st_parse(buf, len, gold);
+    free(buf);
+    return st;
+}
+
 /* Compares one golden file; *skipped when the in-process backend has no outputs for it. */
-static int check_one(const hk_golden_dir_opts *o, size_t k, size_t np, const char *rel, const char *name,
-                     hk_golden_result *cr, long *grad_hits, hk_golden_dir_summary *sum)
+static int check_one(const hk_golden_dir_opts *o, const hk_golden_manifest *m, size_t k, size_t np, const char *rel,
+                     const char *name, hk_golden_result *cr, long *grad_hits, hk_golden_dir_summary *sum)
 {
     if (backend_file_absent(o, name)) {
         sum->skipped++;
@@ -341,8 +381,8 @@ static int check_one(const hk_golden_dir_opts *o, size_t k, size_t np, const cha
     char path[4096], got_path[4096], problem[sizeof cr->problem];
     snprintf(path, sizeof path, "%s/%s", o->golden, rel);
     hk_st_file *gold = NULL, *got = NULL;
-    HK_TRY(hk_st_read(path, &gold));
-    int st = backend_outputs(o, gold, rel, name, got_path, sizeof got_path, problem, sizeof problem, &got);
+    HK_TRY(read_verified(path, rel, m, &gold));
+    int st = backend_outputs(o, gold, path, rel, name, got_path, sizeof got_path, problem, sizeof problem, &got);
     if (!st && o->backend && !got) {
         sum->skipped++;
         report_skip(o, k, np, rel, name, cr, "the in-process backend returned no outputs");
@@ -360,7 +400,10 @@ static int check_one(const hk_golden_dir_opts *o, size_t k, size_t np, const cha
     if (!st) st = hk_golden_check_case(cmp, got, o->dtype, log, cr);
     if (log) fclose(log);
     if (!st) {
-        if (problem[0]) snprintf(cr->problem, sizeof cr->problem, "%s", problem);
+        if (problem[0]) {
+            snprintf(cr->problem, sizeof cr->problem, "%s", problem);
+            cr->failed_tensors = cr->ntensors;
+        }
         int failed = cr->failed_tensors > 0 || cr->problem[0];
         long nan[HK_GOLDEN_MAX_TENSORS], inf[HK_GOLDEN_MAX_TENSORS];
         count_nonfinite(got, cr, nan, inf);
@@ -391,6 +434,49 @@ static int unmatched(const char *what, const char *const *pats, size_t n, const 
     return HK_OK;
 }
 
+static int in_list(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i], s)) return 1;
+    return 0;
+}
+
+/* The set against its manifest and the registry: extra or unknown files are
+ * errors, missing cases are counted (an error unless o->partial). */
+static int verify_set(const hk_golden_dir_opts *o, const hk_golden_manifest *m, char *const *paths, size_t np,
+                      hk_golden_dir_summary *sum)
+{
+    for (size_t k = 0; k < np; k++)
+        HK_REQUIRE(hk_golden_manifest_find(m, paths[k]) != NULL, HK_EFORMAT,
+                   "golden set %s: %s is not in its manifest (an added, stale or half-written file; regenerate "
+                   "with `hkref golden generate`)", o->golden, paths[k]);
+    const char *first = NULL;
+    long missing = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *rel = m->e[i].rel;
+        HK_REQUIRE(!o->registry || in_list(o->registry, o->nregistry, rel), HK_EFORMAT,
+                   "golden set %s: its manifest lists %s, which is not a case of this hkref (a set from another "
+                   "version?)", o->golden, rel);
+        if (!in_list((const char *const *)paths, np, rel)) {
+            missing++;
+            if (!first) first = rel;
+        }
+    }
+    for (size_t i = 0; o->registry && i < o->nregistry; i++)
+        if (!hk_golden_manifest_find(m, o->registry[i])) {
+            missing++;
+            if (!first) first = o->registry[i];
+        }
+    sum->total = o->registry ? (long)o->nregistry : (long)m->n;
+    sum->missing = missing;
+    if (missing && !o->partial)
+        HK_ERROR(HK_EFORMAT, "golden set %s is incomplete: %ld of %ld cases missing (first: %s); regenerate it, or "
+                 "pass --partial to check the %ld present ones (reported as partial, never as a full pass)",
+                 o->golden, missing, sum->total, first, sum->total - missing);
+    sum->partial = missing > 0;
+    return HK_OK;
+}
+
 int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum)
 {
     HK_REQUIRE_PTR(o);
@@ -405,12 +491,26 @@ int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum)
     char **paths;
     size_t np;
     HK_TRY(hk_golden_list_dir(o->golden, &paths, &np));
+    if (np == 0) {
+        hk_golden_list_free(paths, np);
+        HK_ERROR(HK_EINVAL, "no <op>/<case>.safetensors files under '%s'", o->golden);
+    }
+    hk_golden_manifest m = {0};
+    int st = hk_golden_manifest_read(o->golden, &m);
+    if (st == HK_ENOTFOUND)
+        st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__,
+                          "golden set %s has no %s: its files cannot be verified (regenerate with `hkref golden "
+                          "generate %s`)", o->golden, HK_GOLDEN_MANIFEST, o->golden);
+    if (!st) {
+        snprintf(sum->manifest_sha256, sizeof sum->manifest_sha256, "%s", m.sha256);
+        st = verify_set(o, &m, paths, np, sum);
+    }
     hk_golden_result *cr = malloc(sizeof *cr);
     size_t nsel = o->nops + 2 * o->ncases + o->nexclude_cases + 1;
     long *hits = calloc(nsel, sizeof *hits);
     int *exact = calloc(nsel, sizeof *exact);
     char *pick = calloc(np + 1, 1);
-    int st = cr && hits && exact && pick ? HK_OK : hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory");
+    if (!st && !(cr && hits && exact && pick)) st = hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory");
     selection sel = {o, exact, exact + o->ncases, hits, hits + o->nops};
     long matched = 0, grad_hits[MAX_GRAD_TOKENS] = {0};
     if (!st) { /* the selection first: an entry that matches nothing stops the run before it starts */
@@ -424,14 +524,21 @@ int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum)
         }
         sum->listed = (long)np;
         sum->not_selected = (long)np - matched;
-        if (np) st = unmatched("op", o->ops, o->nops, sel.op_hits, o->golden);
-        if (!st && np) st = unmatched("case pattern", o->cases, o->ncases, sel.case_hits, o->golden);
+        st = unmatched("op", o->ops, o->nops, sel.op_hits, o->golden);
+        if (!st) st = unmatched("case pattern", o->cases, o->ncases, sel.case_hits, o->golden);
+    }
+    /* Every file hashed before any case runs (selected or not: a set is intact or
+     * refused); check_one hashes the bytes it parses again. */
+    for (size_t k = 0; k < np && !st; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", o->golden, paths[k]);
+        st = read_verified(path, paths[k], &m, NULL);
     }
     for (size_t k = 0; k < np && !st; k++) {
         if (!pick[k]) continue;
         char name[256];
         case_name(name, sizeof name, paths[k]);
-        st = check_one(o, k, np, paths[k], name, cr, grad_hits, sum);
+        st = check_one(o, &m, k, np, paths[k], name, cr, grad_hits, sum);
     }
     if (!st && sum->run) st = grads_unmatched(o->grads, grad_hits);
     free(cr);
@@ -439,8 +546,8 @@ int hk_golden_check_dir(const hk_golden_dir_opts *o, hk_golden_dir_summary *sum)
     free(hits);
     free(exact);
     hk_golden_list_free(paths, np);
+    hk_golden_manifest_free(&m);
     HK_TRY(st);
-    HK_REQUIRE(np > 0, HK_EINVAL, "no <op>/<case>.safetensors files under '%s'", o->golden);
     HK_REQUIRE(matched > 0, HK_EINVAL, "no golden case matches the selection (case prefix '%s', op '%s')",
                o->prefix ? o->prefix : "", o->op ? o->op : "");
     return HK_OK;

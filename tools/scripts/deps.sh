@@ -6,7 +6,8 @@
 #   build : the C libraries `make` needs (Check, GSL, LAPACKE, OpenBLAS, jansson)
 #   core  : build + SymPy for `make proofs` + torch/numpy for the example backend
 #           (python3-torch installs in ~65 s)
-#   gate  : core + what `make test` adds: cppcheck and clang-tidy (make lint), junitparser
+#   gate  : core + what `make test` adds: cppcheck and clang-tidy (make lint), junitparser,
+#           gnuplot-nox (tests/test_hardening.c plots file names that once ran commands)
 #   torch : python3-torch + numpy for the PyTorch example backend
 #   lint  : cppcheck + clang-tidy
 #   verify: core + clang (make verify's repro-bytes builds the golden set with gcc and clang)
@@ -28,7 +29,7 @@ lint="cppcheck clang-tidy"
 case "$want" in
   build) pkgs="$build" ;;
   core) pkgs="$core" ;;
-  gate) pkgs="$core $lint python3-junitparser python3-pytest" ;;
+  gate) pkgs="$core $lint python3-junitparser python3-pytest gnuplot-nox" ;;
   lint) pkgs="$build $lint" ;;
   torch) pkgs="python3-torch python3-numpy" ;;
   verify) pkgs="$core clang" ;;
