@@ -5,6 +5,7 @@ gradient-set rule matches the checker's.  Expected outcomes are derived from the
 (golden/README.md), not from a previous run."""
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -61,11 +62,14 @@ def test_an_exception_errors_that_item_only(pytester):
 
 
 def test_any_directory_of_cases(pytester, tmp_path):
-    d = tmp_path / "cases" / "softmax"
-    d.mkdir(parents=True)
-    shutil.copy(os.path.join(GOLDEN, "softmax", "softmax_3x7.safetensors"), d)
-    r = run(pytester, "import mini_backend\ndef test_mini(hk_case):\n    hk_case.check(mini_backend.backend)\n",
-            "--hk-dtype", "f32", golden=str(tmp_path / "cases"))
+    # a directory of cases made by `hkref golden generate` (with its own MANIFEST): one case
+    # of the registry, so the checker needs --partial (a copied file without a manifest is refused)
+    subprocess.run([HKREF, "golden", "generate", str(tmp_path / "cases"), "--case", "softmax_3x7"], check=True,
+                   capture_output=True)
+    body = "import mini_backend\ndef test_mini(hk_case):\n    hk_case.check(mini_backend.backend)\n"
+    r = run(pytester, body, "--hk-dtype", "f32", golden=str(tmp_path / "cases"))
+    r.assert_outcomes(failed=1)  # refused as incomplete without --hk-partial
+    r = run(pytester, body, "--hk-dtype", "f32", "--hk-partial", golden=str(tmp_path / "cases"))
     r.assert_outcomes(passed=1)
     r = run(pytester, "def test_x(hk_case):\n    pass\n", golden=str(tmp_path / "nowhere"))
     assert r.ret != 0 and "--hk-golden: golden directory" in r.stdout.str()

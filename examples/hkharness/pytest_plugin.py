@@ -13,7 +13,9 @@ case fails with the checker's report (tensor lines, first failing elements, __RE
 
 Options: --hk-golden DIR (default golden, or $HK_GOLDEN: the committed set or a directory
 of on-demand cases), --hk-dtype f64,f32, --hk-hkref PATH (default $HKREF or build/hkref),
---hk-out DIR (where the backend's files go; default a temporary directory, removed at exit).
+--hk-out DIR (where the backend's files go; default a temporary directory, removed at exit),
+--hk-partial (the golden directory holds only some of the registered cases on purpose: the
+checker's --partial, reported as partial, never as a full pass).
 """
 import os
 import shutil
@@ -31,6 +33,8 @@ def pytest_addoption(parser):
     g.addoption("--hk-dtype", default="f64,f32", help="dtypes to check, comma-separated (default f64,f32)")
     g.addoption("--hk-hkref", default=None, help="the hkref binary (default: $HKREF or build/hkref)")
     g.addoption("--hk-out", default=None, help="directory for the backend's output files (default: a temp dir)")
+    g.addoption("--hk-partial", action="store_true",
+                help="the golden directory is deliberately partial (hkref golden check --partial)")
 
 
 def pytest_configure(config):
@@ -57,6 +61,7 @@ class CaseRun:
         self.case, self.dtype = case, dtype
         self.golden = config.getoption("--hk-golden")
         self.hkref = config.getoption("--hk-hkref")
+        self.partial = config.getoption("--hk-partial")
         self.outdir = os.path.join(config._hk_out, dtype)
         self.group = None
 
@@ -100,7 +105,8 @@ class _Group:
         if not ok:
             return res
         runs = backend.check(first.golden, first.outdir, first.dtype, first.hkref, ops=sorted({c.op for c in ok}),
-                             cases=[c.name for c in ok], args=("-q",), json_report=True)
+                             cases=[c.name for c in ok], args=("-q",) + (("--partial",) if first.partial else ()),
+                             json_report=True)
         for run in runs:
             records = run.cases()
             for c in ok:
