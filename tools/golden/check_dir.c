@@ -56,6 +56,9 @@ static int list_op(const char *dir, const char *op, char ***paths, size_t *n, si
 
 int hk_golden_list_dir(const char *dir, char ***paths, size_t *n)
 {
+    HK_REQUIRE_PTR(dir);
+    HK_REQUIRE_PTR(paths);
+    HK_REQUIRE_PTR(n);
     *paths = NULL;
     *n = 0;
     size_t cap = 0;
