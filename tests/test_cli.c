@@ -85,6 +85,26 @@ static const cli_row rows[] = {
     {"train", {"train", "--set", "logits.pattern=colum", "--out", "@T@/ts", NULL}, 2, "one of: element, column", "@T@/ts"},
     {"train", {"train", "--set", "logits.pattern", "--out", "@T@/ts", NULL}, 2, "expected KEY=VALUE", "@T@/ts"},
     {"train", {"train", "--preset", "hiddenkey-", "--set", "loss=js_eq12", "--out", "@T@/ts", NULL}, 2, "needs passes 2", "@T@/ts"},
+    /* exit status and selection of the dispatchers: help is success, a near miss is not a command */
+    {"", {"--help", NULL}, 0, "", NULL},
+    {"", {"-h", NULL}, 0, "", NULL},
+    {"", {"help", NULL}, 0, "", NULL},
+    {"", {"golde", NULL}, 2, "unknown command 'golde'", NULL},
+    {"", {"goldenx", NULL}, 2, "unknown command 'goldenx'", NULL},
+    {"golden", {"golden", "-h", NULL}, 0, "", NULL},
+    {"golden", {"golden", "check", "--help", NULL}, 0, "", NULL},
+    {"golden", {"golden", "generate", "-h", NULL}, 0, "", NULL},
+    {"golden", {"golden", "list", NULL}, 0, "", NULL},
+    {"golden", {"golden", "frob", NULL}, 2, "unknown subcommand 'frob' (generate, check, list)", NULL},
+    {"golden", {"golden", NULL}, 2, "missing subcommand (generate, check, list)", NULL},
+    {"golden", {"golden", "check", "--outputs", NULL}, 2, "'--outputs' needs a value", NULL},
+    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--bogus", "x", NULL}, 2, "unknown option '--bogus'", NULL},
+    {"golden", {"golden", "check", "--golden", "@T@/empty", NULL}, 2, "--outputs DIR is required", NULL},
+    {"golden", {"golden", "generate", "@T@/ga", "@T@/gb", NULL}, 2, "unexpected argument", "@T@/ga"},
+    {"golden", {"golden", "generate", "--bogus", NULL}, 2, "unexpected argument '--bogus'", NULL},
+    {"verify", {"verify", "-h", NULL}, 0, "", NULL},
+    {"gradcheck", {"gradcheck", "--help", NULL}, 0, "", NULL},
+    {"gradcheck", {"gradcheck", "--op", "softmax", "-v", NULL}, 0, "", NULL},
 };
 
 static char tmpdir[64];

@@ -81,7 +81,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PARTS = [
     ("checker", ["tools/golden/check.c", "tools/golden/check_dir.c", "ref/compare.c"],
      ["goldencheck", "nullargs", "compare", "golden", "fastgolden", "checks"], {}),
-    ("cases", ["tools/golden/case.c", "tools/golden/cases_*.c"], ["goldencheck", "checks", "golden"], {}),
+    ("cases", ["tools/golden/case.c", "tools/golden/cases_*.c"], ["casebuilder", "checks", "golden"], {}),
     ("cli", ["tools/cli/hkref.c", "tools/cli/cli.c", "tools/cli/cmd_golden.c", "tools/cli/cmd_verify.c",
              "tools/cli/cmd_gradcheck.c", "tools/checks/checks.c"], ["goldencheck", "cli", "golden", "checks"],
      {"tools/cli/hkref.c": {"usage"}, "tools/cli/cmd_golden.c": {"usage", "print_case", "cmd_list"}}),
