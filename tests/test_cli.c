@@ -14,6 +14,8 @@
  *   empty/            an empty directory */
 #include "hk_test.h"
 
+#include "checks/checks.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -338,6 +340,78 @@ START_TEST(presets_lists_every_preset_with_its_full_config)
 }
 END_TEST
 
+/* `hkref verify` (the main job) runs every registered check exactly once, in
+ * its group's section, and exits 1 when one fails: with HKREF_GOLDEN naming an
+ * empty directory, golden.regenerates finds every committed file missing.
+ * -v prints each check's detail and reason.  (One run of every check: the
+ * price of pinning the main job's exit status.) */
+START_TEST(verify_runs_every_check_once_and_fails_on_a_failing_one)
+{
+    setup_tmp();
+    char exe[4096], cmd[4400], line[1024];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "HKREF_GOLDEN='%s/empty' '%s' verify -v", tmpdir, exe);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = hk_checks_count();
+    int *seen = calloc(n, sizeof *seen), sections = 0, whats = 0, other = 0, fails = 0, summary = 0;
+    char section[32] = "";
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        if (sscanf(line, "== %31s ==", section) == 1) {
+            sections++;
+            other += strstr(line, "(other)") != NULL;
+            continue;
+        }
+        if (!strncmp(line, "           (", 12)) whats++;
+        if (!strncmp(line, "hkref verify: FAILED (1 failing checks", 38)) summary++;
+        char group[32], name[128], result[16];
+        long cases;
+        double worst, bound;
+        char unit[24];
+        if (sscanf(line, "%31s %127s %ld %lf %lf %23s %15s", group, name, &cases, &worst, &bound, unit, result) != 7)
+            continue;
+        ck_assert_str_eq(group, section); /* each row in its group's section */
+        fails += !strcmp(result, "FAIL");
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(hk_checks_get(i)->name, name)) {
+                seen[i]++;
+                ck_assert_msg(!strcmp(result, "FAIL") == !strcmp(name, "golden.regenerates"), "%s: %s", name, result);
+            }
+    }
+    int st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "hkref verify with a failing check exited %d, want 1",
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(seen[i] == 1, "check %s reported %d times, want once", hk_checks_get(i)->name, seen[i]);
+    ck_assert_int_eq(sections, 4); /* gradcheck, theorem, property, golden: every registered group is one of them */
+    ck_assert_int_eq(other, 0);
+    ck_assert_int_eq(fails, 1);
+    ck_assert_int_eq(whats, (int)n);
+    ck_assert_int_eq(summary, 1);
+    free(seen);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+/* `hkref gradcheck --op PREFIX` runs exactly the gradchecks whose name starts with PREFIX. */
+START_TEST(gradcheck_op_selects_by_prefix)
+{
+    char exe[4096], cmd[4400], line[1024];
+    hkref_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd, "'%s' gradcheck --op softmax", exe);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    long want = 0, got = 0;
+    for (size_t i = 0; i < hk_checks_count(); i++)
+        want += !strcmp(hk_checks_get(i)->group, "gradcheck") && !strncmp(hk_checks_get(i)->name, "softmax", 7);
+    while (fgets(line, sizeof line, p)) got += !strncmp(line, "gradcheck  softmax", 18) && strstr(line, " pass");
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_int_gt(want, 0);
+    ck_assert_int_eq(got, want);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -346,6 +420,8 @@ Suite *suite_cli(void)
     tcase_add_loop_test(tc, cli_bad_input_row, 0, (int)(sizeof rows / sizeof rows[0]));
     tcase_add_loop_test(tc, demo_attention_numbers_agree, 0, 5);
     tcase_add_test(tc, presets_lists_every_preset_with_its_full_config);
+    tcase_add_test(tc, verify_runs_every_check_once_and_fails_on_a_failing_one);
+    tcase_add_test(tc, gradcheck_op_selects_by_prefix);
     suite_add_tcase(s, tc);
     return s;
 }

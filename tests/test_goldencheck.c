@@ -423,9 +423,64 @@ START_TEST(first_ten_failing_elements_of_a_case_are_listed)
     ck_assert_int_eq(count_lines(buf), 3);
     ck_assert_msg(strstr(buf, "grad.x[2]") && !strstr(buf, "grad.x[3]"), "%s", buf);
     free(buf);
+    hk_st_free(g);
+    hk_st_free(o);
+    /* two outputs of 9 failing elements each: 9 from the first, 1 from the second */
+    hk_assert_ok(hk_st_new(&g));
+    json_t *tol = json_object();
+    long s9[1] = {9};
+    double v[9] = {1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5};
+    hk_assert_ok(hk_st_add(g, "out.a", HK_ST_F64, 1, s9, v));
+    hk_assert_ok(hk_st_add(g, "out.b", HK_ST_F64, 1, s9, v));
+    json_object_set_new(tol, "out.a", float_tol());
+    json_object_set_new(tol, "out.b", float_tol());
+    hk_assert_ok(hk_st_set_meta(g, "format", HK_GOLDEN_FORMAT));
+    hk_assert_ok(hk_st_set_meta(g, "op", "toy"));
+    hk_assert_ok(hk_st_set_meta(g, "case", "nine"));
+    set_tol(g, tol);
+    o = outputs_of(g);
+    for (int t = 0; t < 2; t++) {
+        double *d = f64_of(o, t ? "out.b" : "out.a");
+        for (int i = 0; i < 9; i++) d[i] += 1.0;
+    }
+    buf = NULL;
+    log = open_memstream(&buf, &len);
+    hk_assert_ok(hk_golden_check_case(g, o, HK_GOLDEN_F64, log, r));
+    fclose(log);
+    ck_assert_msg(count_lines(buf) == 10, "%d lines listed for 18 failing elements:\n%s", count_lines(buf), buf);
+    free(buf);
     free(r);
     hk_st_free(g);
     hk_st_free(o);
+}
+END_TEST
+
+/* An empty output (a zero extent) passes, with nothing failing and the worst index at its origin. */
+START_TEST(empty_output_passes_with_origin_as_worst)
+{
+    hk_st_file *g;
+    hk_assert_ok(hk_st_new(&g));
+    long s03[2] = {0, 3}, s1[1] = {1};
+    double one = 1.5;
+    hk_assert_ok(hk_st_add(g, "out.e", HK_ST_F64, 2, s03, NULL));
+    hk_assert_ok(hk_st_add(g, "out.s", HK_ST_F64, 1, s1, &one));
+    json_t *tol = json_object();
+    json_object_set_new(tol, "out.e", float_tol());
+    json_object_set_new(tol, "out.s", float_tol());
+    hk_assert_ok(hk_st_set_meta(g, "format", HK_GOLDEN_FORMAT));
+    hk_assert_ok(hk_st_set_meta(g, "op", "toy"));
+    hk_assert_ok(hk_st_set_meta(g, "case", "empty"));
+    set_tol(g, tol);
+    hk_golden_result *r = res_new();
+    hk_assert_ok(hk_golden_check_case(g, g, HK_GOLDEN_F64, NULL, r));
+    ck_assert_int_eq(r->failed_tensors, 0);
+    const hk_golden_tensor_result *t = tensor(r, "out.e");
+    ck_assert_int_eq(t->n, 0);
+    ck_assert_int_eq(t->nfail, 0);
+    ck_assert_str_eq(t->worst, "[0,0]");
+    ck_assert(t->zero_frac == 0.0 && t->max_abs == 0.0 && t->pct == 0.0);
+    free(r);
+    hk_st_free(g);
 }
 END_TEST
 
@@ -497,9 +552,15 @@ START_TEST(malformed_golden_files_are_errors)
         }
         hk_error_clear();
         ck_assert_int_eq(hk_golden_check_case(g, o, HK_GOLDEN_F64, NULL, r), HK_EFORMAT);
+        if (k == 3) ck_assert_msg(strstr(hk_error_message(), "tolerance is not a JSON object"), "%s", hk_error_message());
         hk_st_free(g);
         hk_st_free(o);
     }
+    /* a tolerance that is not JSON at all: the parser's reason is in the message */
+    hk_st_file *gj = gold_default();
+    hk_assert_ok(hk_st_set_meta(gj, "tolerance", "{\"out.y\": "));
+    hk_assert_fails(hk_golden_check_case(gj, gj, HK_GOLDEN_F64, NULL, r), HK_EFORMAT, "tolerance is not a JSON object (");
+    hk_st_free(gj);
     /* no output tensor at all */
     hk_st_file *g;
     hk_assert_ok(hk_st_new(&g));
@@ -527,17 +588,18 @@ START_TEST(malformed_golden_files_are_errors)
 }
 END_TEST
 
-/* At most HK_GOLDEN_MAX_TENSORS outputs per case: that many are checked, one more is an error. */
+/* One to HK_GOLDEN_MAX_TENSORS outputs per case are checked; one more is an error. */
 START_TEST(output_count_limit_is_exact)
 {
     hk_golden_result *r = res_new();
-    for (int extra = 0; extra < 2; extra++) {
+    for (int extra = -1; extra < 2; extra++) {
         hk_st_file *g;
         hk_assert_ok(hk_st_new(&g));
         json_t *tol = json_object();
         long s1[1] = {1};
         double v = 1.5;
-        for (int i = 0; i < HK_GOLDEN_MAX_TENSORS + extra; i++) {
+        int count = extra < 0 ? 1 : HK_GOLDEN_MAX_TENSORS + extra;
+        for (int i = 0; i < count; i++) {
             char nm[32];
             snprintf(nm, sizeof nm, "out.t%03d", i);
             hk_assert_ok(hk_st_add(g, nm, HK_ST_F64, 1, s1, &v));
@@ -549,12 +611,12 @@ START_TEST(output_count_limit_is_exact)
         set_tol(g, tol);
         hk_error_clear();
         int st = hk_golden_check_case(g, g, HK_GOLDEN_F64, NULL, r);
-        if (extra) {
+        if (extra > 0) {
             ck_assert_int_eq(st, HK_EFORMAT);
             ck_assert_msg(strstr(hk_error_message(), "more than") != NULL, "%s", hk_error_message());
         } else {
             ck_assert_int_eq(st, HK_OK);
-            ck_assert_int_eq(r->ntensors, HK_GOLDEN_MAX_TENSORS);
+            ck_assert_int_eq(r->ntensors, count);
             ck_assert_int_eq(r->failed_tensors, 0);
         }
         hk_st_free(g);
@@ -804,6 +866,7 @@ Suite *suite_goldencheck(void)
     tcase_add_test(one, float_outputs_need_f64_or_f32_under_the_f32_tier);
     tcase_add_test(one, first_ten_failing_elements_of_a_case_are_listed);
     tcase_add_test(one, missing_file_tensor_or_shape_fail_what_they_touch);
+    tcase_add_test(one, empty_output_passes_with_origin_as_worst);
     suite_add_tcase(s, one);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, tolerance_rules_at_their_limits);
