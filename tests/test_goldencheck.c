@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -718,6 +719,52 @@ START_TEST(list_dir_lists_case_files_sorted)
 }
 END_TEST
 
+/* A CI process may list and check golden sets many times: listing closes
+ * every directory it opens (under a limit of 256 open descriptors, 300
+ * listings of 3 directories each all find the 3 cases), and a directory it
+ * cannot open is an error, never a silently shorter golden set. */
+START_TEST(list_dir_leaks_no_descriptors)
+{
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = old.rlim_cur < 256 ? old.rlim_cur : 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int failed_at = -1;
+    for (int k = 0; k < 300 && failed_at < 0; k++) {
+        char **p;
+        size_t n;
+        hk_error_clear();
+        if (hk_golden_list_dir(path("golden"), &p, &n)) {
+            failed_at = k;
+        } else {
+            if (n != 3) failed_at = k;
+            hk_golden_list_free(p, n);
+        }
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_msg(failed_at < 0, "listing %d failed or was short: %s", failed_at, hk_error_message());
+    /* an op directory that cannot be read: the listing fails and names it */
+    ck_assert_int_eq(chmod(path("golden/opb"), 0), 0);
+    char **p;
+    size_t n;
+    int readable = access(path("golden/opb/b1.safetensors"), R_OK) == 0; /* root reads anyway */
+    if (!readable) hk_assert_fails(hk_golden_list_dir(path("golden"), &p, &n), HK_EIO, "opb");
+    ck_assert_int_eq(chmod(path("golden/opb"), 0700), 0);
+    /* and running out of descriptors after the top directory opened is an
+     * error too, not an empty set: the limit leaves room for exactly one more */
+    int lowest = dup(0); /* the lowest free descriptor: the top directory's */
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    low.rlim_cur = (rlim_t)lowest + 1;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    hk_error_clear();
+    int st = hk_golden_list_dir(path("golden"), &p, &n);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(st, HK_EIO);
+}
+END_TEST
+
 /* Every selected case once, in sorted order, numbered index/count over the
  * listed files; failures counted; the failing case's elements reported. */
 START_TEST(check_dir_runs_every_case_in_order_and_counts)
@@ -832,6 +879,10 @@ START_TEST(check_dir_in_process_backend_skips_and_aborts)
     o.outputs = NULL;
     o.backend = NULL;
     hk_assert_fails(hk_golden_check_dir(&o, &sum), HK_EINVAL, "either an outputs directory or");
+    /* no golden directory: named as the option it is */
+    o.backend = toy_backend;
+    o.golden = NULL;
+    hk_assert_fails(hk_golden_check_dir(&o, &sum), HK_EINVAL, "argument 'o->golden' is NULL");
 }
 END_TEST
 
@@ -878,6 +929,7 @@ Suite *suite_goldencheck(void)
     tcase_add_checked_fixture(dir, dir_setup, dir_teardown);
     tcase_set_timeout(dir, 30);
     tcase_add_test(dir, list_dir_lists_case_files_sorted);
+    tcase_add_test(dir, list_dir_leaks_no_descriptors);
     tcase_add_test(dir, check_dir_runs_every_case_in_order_and_counts);
     tcase_add_test(dir, check_dir_selects_by_case_prefix_and_op);
     tcase_add_test(dir, check_dir_problem_names_the_backend_file);
