@@ -639,8 +639,8 @@ static const char *path(const char *sub)
     return buf[k];
 }
 
-/* golden/{opa/a1, opa/a2, opb/b1}.safetensors + a README, a stray file and a
- * hidden directory; out/ holds the reference for each, a2 off by 1 at one element. */
+/* golden/{opa/a1, opa/a2, opb/b1}.safetensors + a README, a stray file, a
+ * hidden directory and a file named just ".safetensors"; out/ holds the reference for each, a2 off by 1 at one element. */
 static void dir_setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/hkref-goldencheck-XXXXXX");
@@ -663,6 +663,7 @@ static void dir_setup(void)
     hk_assert_ok(hk_file_write_atomic(path("golden/README.md"), "# x\n", 4));
     hk_assert_ok(hk_file_write_atomic(path("golden/opa/notes.txt"), "x", 1));
     hk_assert_ok(hk_file_write_atomic(path("golden/.hidden/h.safetensors"), "x", 1));
+    hk_assert_ok(hk_file_write_atomic(path("golden/opa/.safetensors"), "x", 1)); /* no case name: not a case */
 }
 
 static void dir_teardown(void)

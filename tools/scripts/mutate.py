@@ -752,6 +752,7 @@ def main():
     score, killed, survived = score_of(counts)
     by_asan = sum(1 for st, why in results.values() if st == "killed" and why.startswith("asan"))
     eq_tce, eq_arg = counts.get("equivalent-tce", 0), counts.get("equivalent", 0)
+    eq_alloc = sum(1 for st, why in results.values() if st == "equivalent" and why.startswith("Allocation failure only"))
     still = counts.get("stillborn", 0)
     used_keys = {m.key for m in allm}
     stale = [k for k in eq if k not in used_keys] if not a.max and not a.parts and not a.files else []
@@ -772,8 +773,11 @@ def main():
         seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
     lines.append("runtime %.0f s on %d jobs (baseline runner %.1f s, timeout %.0f s)" % (elapsed, a.jobs, tbase, timeout))
     lines.append("killed %d (%d of them only under ASan+UBSan), survived %d, equivalent %d (%d same object code, "
-                 "%d argued in %s), stillborn %d"
-                 % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, still))
+                 "%d argued in %s, of which %d reachable only on allocation failure), stillborn %d"
+                 % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, eq_alloc, still))
+    if eq_alloc:
+        lines.append("  (counting the allocation-failure mutants as survivors instead: %d / %d = %.1f %%)"
+                     % (killed, killed + survived + eq_alloc, 100.0 * killed / (killed + survived + eq_alloc)))
     lines.append("MUTATION SCORE: %d / %d = %.1f %% of non-equivalent mutants killed (target %.0f %%; "
                  "population-weighted %.1f %%)" % (killed, killed + survived, score, a.target, weighted))
     lines.append("")
