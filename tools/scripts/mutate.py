@@ -21,7 +21,8 @@ Parts (every part whose mistakes change a verdict or a number):
            the element-wise |got - ref| <= atol + rtol |ref| it calls
   cases    tools/golden/case.c and cases_*.c: the case builders, which write
            the expected values and the tolerances
-  cli      exit status and selection: tools/cli/hkref.c, cli.c, cmd_golden.c,
+  cli      exit status and selection: tools/cli/hkref.c, cli.c, args.c (where
+           it exists), cmd_golden.c, golden_report.c (where it exists),
            cmd_verify.c, cmd_gradcheck.c and the check registry's verdict and
            selection (tools/checks/checks.c); functions that only print
            (usage text, the per-case table) are not mutated
@@ -87,8 +88,10 @@ PARTS = [
     ("checker", ["tools/golden/check.c", "tools/golden/check_dir.c", "ref/compare.c"],
      ["goldencheck", "nullargs", "compare", "golden", "fastgolden", "checks"], {}),
     ("cases", ["tools/golden/case.c", "tools/golden/cases_*.c"], ["casebuilder", "checks", "golden"], {}),
-    ("cli", ["tools/cli/hkref.c", "tools/cli/cli.c", "tools/cli/cmd_golden.c", "tools/cli/cmd_verify.c",
-             "tools/cli/cmd_gradcheck.c", "tools/checks/checks.c"], ["goldencheck", "cli", "golden", "checks"],
+    # (args.c and golden_report.c do not exist on every branch: a glob that matches nothing adds nothing)
+    ("cli", ["tools/cli/hkref.c", "tools/cli/cli.c", "tools/cli/args.c", "tools/cli/cmd_golden.c",
+             "tools/cli/golden_report.c", "tools/cli/cmd_verify.c", "tools/cli/cmd_gradcheck.c",
+             "tools/checks/checks.c"], ["goldencheck", "cli", "golden", "checks"],
      {"tools/cli/hkref.c": {"usage"}, "tools/cli/cmd_golden.c": {"usage", "print_case", "cmd_list"}}),
     ("fast", ["tools/fast/fast_encoder.c", "tools/fast/fast_stack.c", "tools/fast/fast_rng.c"],
      ["fast", "fastgolden"], {}),
@@ -714,9 +717,12 @@ def main():
             if r.returncode == 0:
                 exe, r = link(wdir, m.file, aobj, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
                 if r.returncode == 0:
-                    rc2, _ = run(exe, 4 * timeout, wdir)
-                    if rc2 != 0:
-                        return "killed", "asan" if rc2 != "timeout" else "asan-timeout"
+                    # the part's suites first (a leak or overflow usually shows there), then all
+                    for suite in suites_for(m.file) + [None]:
+                        rc2, _ = run(exe, 4 * timeout, wdir, suite)
+                        if rc2 != 0:
+                            return "killed", ("asan" if rc2 != "timeout" else "asan-timeout") + (
+                                " (suite %s)" % suite if suite else "")
         return ("killed" if rc != 0 else "survived"), why
 
     t0 = time.time()
