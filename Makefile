@@ -433,22 +433,31 @@ $(DATA_DIR)/finetune.safetensors: experiments/data/convert.js
 -include $(patsubst %.c,$(BUILD)/%.d,$(REF_SRC) $(GOLDEN_SRC) $(CASES_SRC) $(CHECKS_SRC) $(FAST_SRC) $(CLI_SRC) $(TEST_SRC) tools/cli/hkref.c)
 
 # ---- Robustness (docs/reliability.md): mutation score, valgrind, fuzzing, reproducible bytes ----
-# make mutate   mutate ref/*.c one site at a time, rebuild, run the -O2 Check runner;
-#               report killed / survived / equivalent (tools/scripts/mutate.py, mutate_equivalent.txt)
+# make mutate   mutation testing of every part whose mistakes change a verdict or a number (the
+#               golden checker, the case builders, the CLI's exit status and selection, the fast
+#               path, ref/): one site at a time, rebuild that object, relink, run the -O2 Check
+#               runner (survivors again under ASan+UBSan); per-part score, survivors listed
+#               (tools/scripts/mutate.py, mutate_equivalent.txt; docs/mutation.md).  Not part of
+#               `make test` (long).  MUTATE_MAX=N: a stratified random sample with a fresh seed
+#               (printed); MUTATE_SEED=S replays one; MUTATE_PARTS=checker,cli / MUTATE_FILES=a.c,b.c
+#               restrict; MUTATE_QUOTA=checker=40,... sets the per-part counts or shares.
 MUTATE_JOBS ?= 2
 MUTATE_MAX ?= 0
-MUTATE_SEED ?= 20260
+MUTATE_SEED ?=
 MUTATE_FILES ?=
+MUTATE_PARTS ?=
+MUTATE_QUOTA ?=
 .PHONY: mutate
 mutate: deps
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/base SAN=0 build
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/mutate/asan SAN=1 build
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/mutate/base SAN=0 build
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(BUILD)/mutate/asan SAN=1 build
 	$(PYTHON) tools/scripts/mutate.py --base $(BUILD)/mutate/base --work $(BUILD)/mutate --cc "$(CC)" \
 	  --cflags="$(CFLAGS_BASE) -O2 -I. -Itools -I$(BUILD)/mutate/base/gen $(PKG_CFLAGS) $(CFLAGS)" \
 	  --libs="$(CHECK_LIBS) $(PKG_LIBS) $(LDFLAGS)" --jobs $(MUTATE_JOBS) --max $(MUTATE_MAX) \
 	  --asan-base $(BUILD)/mutate/asan --asan-ldflags="-fsanitize=address,undefined" \
 	  --asan-cflags="$(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I. -Itools -I$(BUILD)/mutate/asan/gen $(PKG_CFLAGS) $(CFLAGS)" \
-	  --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES))
+	  $(if $(MUTATE_SEED),--seed $(MUTATE_SEED)) $(if $(MUTATE_FILES),--files $(MUTATE_FILES)) \
+	  $(if $(MUTATE_PARTS),--parts $(MUTATE_PARTS)) $(if $(MUTATE_QUOTA),--quota $(MUTATE_QUOTA))
 
 # make valgrind   memcheck (no errors, no definite/indirect leaks) over the CLI's subcommands and the
 #                 Check runner in no-fork mode (tools/scripts/valgrind.sh)

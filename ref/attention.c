@@ -214,9 +214,9 @@ static int check_common(const hk_attn_params *p, const hk_attn_config *cfg, cons
     return HK_OK;
 }
 
+/* c is non-NULL (checked by the callers, whose argument is 'cache'). */
 static int check_cache(const hk_attn_cache *c, const hk_attn_config *cfg)
 {
-    HK_REQUIRE_PTR(c);
     HK_REQUIRE(c->q && c->k && c->v && c->g_pre && c->g && c->w_pre && c->w && c->ctx, HK_EINVAL,
                "attention cache has NULL buffers: allocate it with hk_attn_cache_alloc");
     const hk_attn_config *a = &c->cfg;
@@ -266,6 +266,7 @@ int hk_attn_forward(double *out, hk_attn_cache *cache, const double *x, const hk
                     const hk_attn_hooks *hooks)
 {
     HK_REQUIRE_PTR(out);
+    HK_REQUIRE_PTR(cache);
     HK_REQUIRE_PTR(x);
     HK_TRY(check_common(p, cfg, pad, lora_mask, hooks));
     HK_TRY(check_cache(cache, cfg));
@@ -327,6 +328,7 @@ int hk_attn_backward(double *dx, hk_attn_params *grad, const double *dout, const
                      const uint8_t *const *lora_mask, const hk_attn_hooks *hooks)
 {
     HK_REQUIRE_PTR(dout);
+    HK_REQUIRE_PTR(cache);
     HK_REQUIRE_PTR(x);
     HK_TRY(check_common(p, cfg, pad, lora_mask, hooks));
     HK_TRY(check_cache(cache, cfg));

@@ -94,7 +94,8 @@ int hk_attn_forward(double *out, hk_attn_cache *cache, const double *x, const hk
                     const hk_attn_config *cfg, const uint8_t *pad, const uint8_t *const *lora_mask,
                     const hk_attn_hooks *hooks);
 /* Backward of the forward that filled `cache` (same x, p, pad, lora_mask, hooks).
- * dout (B,T,C) -> dx (B,T,C) += (may be NULL), grad->{W,b,A,B}[i] += (each may be NULL).
+ * dout (B,T,C) -> dx (B,T,C) += (may be NULL), grad->{W,b,A,B}[i] += (each may be NULL;
+ * grad itself may be NULL: dx only).
  * Padded keys receive no gradient (their -inf logit is a constant).
  * Scratch memory is allocated internally (HK_ENOMEM if that fails). */
 int hk_attn_backward(double *dx, hk_attn_params *grad, const double *dout, const hk_attn_cache *cache,

@@ -94,7 +94,9 @@ void hk_attnmask_row_count(long *kept, long *dropped, const uint8_t *mrow, const
 int hk_attnmask_check_args(const void *out, const void *in, const uint8_t *mask, hk_allmask_policy pol, long B,
                            long NH, long Tq, long Tk, const char *who)
 {
-    HK_REQUIRE(out != NULL && in != NULL, HK_EINVAL, "%s: output or input array is NULL", who);
+    HK_REQUIRE_PTR(who);
+    HK_REQUIRE(out != NULL, HK_EINVAL, "%s: argument 'out' is NULL", who);
+    HK_REQUIRE(in != NULL, HK_EINVAL, "%s: argument 'in' is NULL", who);
     HK_REQUIRE(mask != NULL, HK_EINVAL, "%s: argument 'mask' is NULL (use an all-zero mask for no dropout)", who);
     HK_REQUIRE(B > 0 && NH > 0 && Tq > 0 && Tk > 0, HK_EINVAL,
                "%s: shape (B=%ld, NH=%ld, Tq=%ld, Tk=%ld) must be positive", who, B, NH, Tq, Tk);
@@ -105,6 +107,7 @@ int hk_attnmask_check_args(const void *out, const void *in, const uint8_t *mask,
 
 int hk_attnmask_allmasked(hk_allmask_policy pol, long row, long NH, long Tq, const char *who)
 {
+    HK_REQUIRE_PTR(who);
     if (pol != HK_ALLMASK_ERROR) return HK_OK;
     long q = row % Tq, h = (row / Tq) % NH, b = row / (Tq * NH);
     HK_ERROR(HK_EDOM, "%s: mask row (b=%ld, h=%ld, q=%ld) drops every non-padded key (all-masked-row policy 'error')",

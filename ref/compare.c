@@ -34,7 +34,8 @@ int hk_compare(const double *got, const double *ref, long n, const long *shape, 
 {
     HK_REQUIRE_PTR(res);
     HK_REQUIRE(n >= 0, HK_EINVAL, "n must be >= 0 (got %ld)", n);
-    HK_REQUIRE(n == 0 || (got && ref), HK_EINVAL, "got and ref must not be NULL");
+    HK_REQUIRE(n == 0 || got, HK_EINVAL, "argument 'got' is NULL");
+    HK_REQUIRE(n == 0 || ref, HK_EINVAL, "argument 'ref' is NULL");
     HK_REQUIRE(atol >= 0 && rtol >= 0, HK_EDOM,
                "tolerances for '%s' must be >= 0 and not NaN (atol %g, rtol %g)", name ? name : "?", atol, rtol);
     memset(res, 0, sizeof *res);

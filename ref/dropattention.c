@@ -57,6 +57,8 @@ static void normalize_row(double *wo, const double *wi, const row_info *ri, cons
 int hk_dropattn_forward(double *w_out, const double *w_in, const hk_dropattn_config *cfg, long B, long NH, long Tq,
                         long Tk)
 {
+    HK_REQUIRE_PTR(w_out);
+    HK_REQUIRE_PTR(w_in);
     HK_TRY(check_args(w_out, w_in, cfg, B, NH, Tq, Tk));
     HK_TRY(validate_rows(w_in, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
@@ -95,9 +97,11 @@ int hk_dropattn_forward(double *w_out, const double *w_in, const hk_dropattn_con
 int hk_dropattn_backward(double *d_in, const double *d_out, const double *w_in, const double *w_out,
                          const hk_dropattn_config *cfg, long B, long NH, long Tq, long Tk)
 {
-    HK_TRY(check_args(d_in, d_out, cfg, B, NH, Tq, Tk));
+    HK_REQUIRE_PTR(d_in);
+    HK_REQUIRE_PTR(d_out);
     HK_REQUIRE_PTR(w_in);
     HK_REQUIRE_PTR(w_out);
+    HK_TRY(check_args(d_in, d_out, cfg, B, NH, Tq, Tk));
     HK_TRY(validate_rows(w_in, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
         const double *d = d_out + row * Tk, *wo = w_out + row * Tk;

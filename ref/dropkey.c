@@ -32,6 +32,8 @@ static int is_dropped(const hk_dropkey_config *cfg, int all, long row, long NH, 
 int hk_dropkey_logits_forward(double *g_out, const double *g_in, const hk_dropkey_config *cfg, long B, long NH,
                               long Tq, long Tk)
 {
+    HK_REQUIRE_PTR(g_out);
+    HK_REQUIRE_PTR(g_in);
     HK_TRY(check(g_out, g_in, cfg, B, NH, Tq, Tk));
     HK_TRY(validate_logits(g_in, cfg, B, NH, Tq, Tk));
     double m_drop = 0.0; /* m_j at a dropped key */
@@ -56,6 +58,8 @@ int hk_dropkey_logits_forward(double *g_out, const double *g_in, const hk_dropke
 int hk_dropkey_logits_backward(double *d_in, const double *d_out, const hk_dropkey_config *cfg, long B, long NH,
                                long Tq, long Tk)
 {
+    HK_REQUIRE_PTR(d_in);
+    HK_REQUIRE_PTR(d_out);
     HK_TRY(check(d_in, d_out, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
         int all;
@@ -82,6 +86,8 @@ int hk_dropkey_logits_backward(double *d_in, const double *d_out, const hk_dropk
 // g (B,NH,Tq,Tk) -> w (B,NH,Tq,Tk)
 int hk_dropkey_forward(double *w, const double *g, const hk_dropkey_config *cfg, long B, long NH, long Tq, long Tk)
 {
+    HK_REQUIRE_PTR(w);
+    HK_REQUIRE_PTR(g);
     HK_TRY(hk_dropkey_logits_forward(w, g, cfg, B, NH, Tq, Tk)); /* w holds g' */
     for (long row = 0; row < B * NH * Tq; row++) {
         int all;
@@ -103,8 +109,10 @@ int hk_dropkey_forward(double *w, const double *g, const hk_dropkey_config *cfg,
 int hk_dropkey_backward(double *dg, const double *dw, const double *w, const hk_dropkey_config *cfg, long B,
                         long NH, long Tq, long Tk)
 {
-    HK_TRY(check(dg, dw, cfg, B, NH, Tq, Tk));
+    HK_REQUIRE_PTR(dg);
+    HK_REQUIRE_PTR(dw);
     HK_REQUIRE_PTR(w);
+    HK_TRY(check(dg, dw, cfg, B, NH, Tq, Tk));
     for (long row = 0; row < B * NH * Tq; row++) {
         int all;
         HK_TRY(row_allmasked(&all, cfg, row, NH, Tq, Tk));

@@ -275,6 +275,8 @@ int hk_dylora_eval_all(double *Y, const double *x, const double *W0, const doubl
                        const double *B, long N, const hk_dylora_dims *d)
 {
     HK_REQUIRE_PTR(Y);
+    HK_REQUIRE_PTR(x);
+    HK_REQUIRE_PTR(W0);
     HK_TRY(check_dims(d));
     HK_REQUIRE_PTR(A);
     HK_REQUIRE_PTR(B);

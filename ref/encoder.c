@@ -137,9 +137,9 @@ static int check_frozen(const hk_enc_params *p, const hk_enc_config *cfg)
     return HK_OK;
 }
 
+/* c is non-NULL (checked by the callers, whose argument is 'cache'). */
 static int check_cache(const hk_enc_cache *c, const hk_enc_config *cfg)
 {
-    HK_REQUIRE_PTR(c);
     HK_REQUIRE(c->a && c->x1 && c->u && c->h && c->hh && c->r2 && c->ln2_rstd, HK_EINVAL,
                "encoder cache has NULL buffers: allocate it with hk_enc_cache_alloc");
     HK_REQUIRE(c->cfg.F == cfg->F, HK_ESHAPE, "encoder cache was allocated for F=%ld, cfg has F=%ld", c->cfg.F,
@@ -167,6 +167,7 @@ int hk_enc_forward(double *y, hk_enc_cache *cache, const double *x, const hk_enc
                    const hk_attn_hooks *attn_hooks, const hk_hidden_hook *hidden)
 {
     HK_REQUIRE_PTR(y);
+    HK_REQUIRE_PTR(cache);
     HK_REQUIRE_PTR(x);
     HK_TRY(check_call(cache, p, cfg, hidden));
     const long B = cfg->attn.B, T = cfg->attn.T, C = cfg->attn.C, F = cfg->F, N = B * T;
@@ -196,6 +197,7 @@ int hk_enc_backward(double *dx, hk_enc_params *grad, const double *dy, const hk_
                     const hk_hidden_hook *hidden)
 {
     HK_REQUIRE_PTR(dy);
+    HK_REQUIRE_PTR(cache);
     HK_REQUIRE_PTR(x);
     HK_TRY(check_call(cache, p, cfg, hidden));
     const long B = cfg->attn.B, T = cfg->attn.T, C = cfg->attn.C, F = cfg->F, N = B * T;

@@ -71,7 +71,8 @@ int hk_enc_forward(double *y, hk_enc_cache *cache, const double *x, const hk_enc
                    const hk_enc_config *cfg, const uint8_t *pad, const uint8_t *const *lora_mask,
                    const hk_attn_hooks *attn_hooks, const hk_hidden_hook *hidden);
 /* Backward of the forward that filled `cache` (same inputs).
- * dy (B,T,C) -> dx (B,T,C) += (may be NULL), grad members += (each may be NULL). */
+ * dy (B,T,C) -> dx (B,T,C) += (may be NULL), grad members += (each may be NULL;
+ * grad itself may be NULL: dx only). */
 int hk_enc_backward(double *dx, hk_enc_params *grad, const double *dy, const hk_enc_cache *cache,
                     const double *x, const hk_enc_params *p, const hk_enc_config *cfg, const uint8_t *pad,
                     const uint8_t *const *lora_mask, const hk_attn_hooks *attn_hooks,

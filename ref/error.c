@@ -53,6 +53,7 @@ const char *hk_strerror(int code)
 int hk_check_finite(const double *x, long n, const char *what)
 {
     HK_REQUIRE_PTR(x);
+    HK_REQUIRE_PTR(what);
     for (long i = 0; i < n; i++)
         if (!isfinite(x[i]))
             HK_ERROR(HK_ENAN, "%s[%ld] is %g; a finite value is required", what, i, x[i]);

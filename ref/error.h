@@ -43,7 +43,7 @@ const char *hk_strerror(int code);  /* short name of a code, e.g. "EDOM" */
 #define HK_REQUIRE_PTR(p) HK_REQUIRE((p) != NULL, HK_EINVAL, "argument '%s' is NULL", #p)
 
 /* Returns HK_ENAN (with a message naming `what` and the first bad index) if any
- * of x[0..n) is NaN or infinite; HK_OK otherwise. */
+ * of x[0..n) is NaN or infinite; HK_OK otherwise.  x and what must not be NULL. */
 int hk_check_finite(const double *x, long n, const char *what);
 
 #endif

@@ -109,11 +109,9 @@ int hk_hiddencut_importance(double *importance, const double *att, long B, long 
     return HK_OK;
 }
 
-static int check_apply(const void *a, const void *b, const uint8_t *mask, double scale, long B, long T, long C)
+/* Pointers are checked by the callers, so the message names their argument. */
+static int check_apply(double scale, long B, long T, long C)
 {
-    HK_REQUIRE_PTR(a);
-    HK_REQUIRE_PTR(b);
-    HK_REQUIRE_PTR(mask);
     HK_TRY(check_shape(B, T, C));
     HK_REQUIRE(isfinite(scale) && scale > 0.0, HK_EDOM, "scale must be finite and > 0 (got %g)", scale);
     return HK_OK;
@@ -122,7 +120,10 @@ static int check_apply(const void *a, const void *b, const uint8_t *mask, double
 // in (B,T,C), mask (B,T,C) -> out (B,T,C)
 int hk_hiddencut_forward(double *out, const double *in, const uint8_t *mask, double scale, long B, long T, long C)
 {
-    HK_TRY(check_apply(out, in, mask, scale, B, T, C));
+    HK_REQUIRE_PTR(out);
+    HK_REQUIRE_PTR(in);
+    HK_REQUIRE_PTR(mask);
+    HK_TRY(check_apply(scale, B, T, C));
     /* A NaN / Inf hidden state is a bug upstream, not a value to cut. */
     HK_TRY(hk_check_finite(in, B * T * C, "hiddencut input"));
     for (long i = 0; i < B * T * C; i++) out[i] = mask[i] ? 0.0 : in[i] * scale;
@@ -132,7 +133,10 @@ int hk_hiddencut_forward(double *out, const double *in, const uint8_t *mask, dou
 // dout (B,T,C) -> din (B,T,C) +=
 int hk_hiddencut_backward(double *din, const double *dout, const uint8_t *mask, double scale, long B, long T, long C)
 {
-    HK_TRY(check_apply(din, dout, mask, scale, B, T, C));
+    HK_REQUIRE_PTR(din);
+    HK_REQUIRE_PTR(dout);
+    HK_REQUIRE_PTR(mask);
+    HK_TRY(check_apply(scale, B, T, C));
     for (long i = 0; i < B * T * C; i++)
         if (!mask[i]) din[i] += dout[i] * scale;
     return HK_OK;

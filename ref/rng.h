@@ -33,7 +33,7 @@ int hk_mask_bernoulli(uint8_t *mask, long n, double p, gsl_rng *r);
 typedef int (*hk_bernoulli_fn)(uint8_t *mask, long n, double p, gsl_rng *r);
 
 /* Validates a drop rate: finite and 0 <= p < 1 (p = 1 would drop everything
- * and make every rescale 1/(1-p) infinite). `what` names the argument. */
+ * and make every rescale 1/(1-p) infinite). `what` names the argument (NULL: "p"). */
 int hk_check_rate(double p, const char *what);
 
 #endif

@@ -74,7 +74,8 @@ void hk_stack_free(hk_stack *s);
  * loralib's B = 0 would make dA vanish and hide errors), input x, labels /
  * targets, all from the caller's generator. */
 int hk_stack_init(hk_stack *s, gsl_rng *r);
-/* Samples pass `pass`'s masks for every active position of s->fw. */
+/* Samples pass `pass`'s masks for every active position of s->fw (r may be NULL
+ * only when no position is active: nothing is drawn). */
 int hk_stack_sample_masks(hk_stack *s, int pass, gsl_rng *r);
 /* The stack as a model for hk_train_step (N = B, D = C). */
 int hk_stack_model(hk_stack *s, hk_model *m);

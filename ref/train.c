@@ -114,6 +114,7 @@ int hk_framework_loss_forward(hk_step_result *res, const hk_framework *cfg, cons
                               long N, long K, long D)
 {
     HK_REQUIRE_PTR(res);
+    HK_REQUIRE_PTR(out1);
     HK_TRY(check_head(cfg, out2));
     memset(res, 0, sizeof *res);
     HK_TRY(hk_task_loss_forward(&res->task, cfg->task, out1, labels, targets, N, K));
@@ -139,6 +140,7 @@ int hk_framework_loss_backward(double *dout1, double *drep1, double *dout2, doub
 {
     HK_TRY(check_head(cfg, out2));
     HK_REQUIRE_PTR(dout1);
+    HK_REQUIRE_PTR(out1);
     if (cfg->passes == 1) return hk_task_loss_backward(dout1, 1.0, cfg->task, out1, labels, targets, N, K);
     double wt = cfg->task_both == HK_TASK_MEAN ? 0.5 : 1.0; /* pass 1 only and the sum: weight 1 each */
     HK_TRY(hk_task_loss_backward(dout1, wt, cfg->task, out1, labels, targets, N, K));
@@ -170,6 +172,9 @@ int hk_train_step(hk_step_result *res, const hk_framework *cfg, const hk_model *
     HK_REQUIRE(m->N > 0 && m->K > 0 && m->D > 0, HK_EINVAL, "model shape (N=%ld, K=%ld, D=%ld) must be positive",
                m->N, m->K, m->D);
     HK_TRY(hk_framework_validate(cfg));
+    /* the task's targets before any pass runs: a failed step changes nothing */
+    if (cfg->task == HK_TASK_CLASSIFICATION) HK_REQUIRE_PTR(labels);
+    else HK_REQUIRE_PTR(targets);
     long N = m->N, K = m->K, D = m->D;
     double *out1 = work, *out2 = out1 + N * K, *dout1 = out2 + N * K, *dout2 = dout1 + N * K;
     double *rep1 = dout2 + N * K, *rep2 = rep1 + N * D, *drep1 = rep2 + N * D, *drep2 = drep1 + N * D;

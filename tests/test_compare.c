@@ -88,6 +88,8 @@ START_TEST(compare_zero_threshold_and_identical_values)
     ck_assert_int_eq(r.nfail, 0);
     ck_assert(r.worst_ratio == 0.0 && r.max_abs == 0.0 && r.max_rel == 0.0);
     ck_assert_int_eq(r.worst_index, 0);
+    /* identical values under a zero threshold: ratio 0 (not 0/0), so the worst is element 0 with its values */
+    ck_assert(r.worst_got == 1.5 && r.worst_ref == 1.5);
     ck_assert_int_eq(hk_compare(c, b, 3, NULL, 0, "z", 0.0, 0.0, NULL, 0, &r), HK_OK);
     ck_assert_int_eq(r.nfail, 1); /* any difference fails a zero threshold */
     ck_assert_int_eq(r.worst_index, 2);

@@ -62,9 +62,9 @@ static void teardown_dirs(void)
  * --partial (tests/test_hardening.c checks the refusal without it). */
 
 /* Runs `<dir of this test binary>/hkref golden ARGS...` (the CLI exactly as
- * a user runs it) with output silenced; returns its exit status. */
-static int run(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
-               const char *a7)
+ * a user runs it) with output silenced; args is NULL-terminated; returns its
+ * exit status. */
+static int runv(const char *const *args)
 {
     char exe[1024];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -73,15 +73,21 @@ static int run(const char *a1, const char *a2, const char *a3, const char *a4, c
     char *slash = strrchr(exe, '/');
     ck_assert_ptr_nonnull(slash);
     *slash = 0;
-    const char *args[] = {a1, a2, a3, a4, a5, a6, a7};
     char cmd[4096];
     size_t k = (size_t)snprintf(cmd, sizeof cmd, "'%s/hkref' golden", exe);
-    for (int i = 0; i < 7 && args[i]; i++) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " '%s'", args[i]);
-    if (a1 && !strcmp(a1, "check")) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " --partial");
+    for (int i = 0; args[i]; i++) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " '%s'", args[i]);
+    if (args[0] && !strcmp(args[0], "check")) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " --partial");
     snprintf(cmd + k, sizeof cmd - k, " >/dev/null 2>&1");
     int st = system(cmd);
     ck_assert_msg(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
     return WEXITSTATUS(st);
+}
+
+static int run(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
+               const char *a7)
+{
+    const char *args[] = {a1, a2, a3, a4, a5, a6, a7, NULL};
+    return runv(args);
 }
 
 static const char *p(const char *sub)
@@ -103,6 +109,73 @@ START_TEST(reference_passes_and_writes_json)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_failed")), 0);
     json_decref(j);
     ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--dtype", "f32"), 0);
+}
+END_TEST
+
+/* The JSON summary holds the verdict and the numbers of every case: a case
+ * whose out.y is off by 1 at one element fails (exit 1) and its tensor
+ * reports that element with the golden file's tolerance of the checked tier. */
+START_TEST(json_summary_reports_a_failing_case)
+{
+    hk_st_file *f;
+    hk_assert_ok(hk_st_read(p("out/softmax_3x7.safetensors"), &f));
+    const hk_st_tensor *y = hk_st_find(f, "out.y");
+    ck_assert_ptr_nonnull(y);
+    ((double *)y->data)[8] += 1.0; /* row 1, column 1 of (3,7) */
+    hk_assert_ok(hk_st_write(f, p("out/softmax_3x7.safetensors")));
+    hk_st_free(f);
+    hk_st_file *g;
+    hk_assert_ok(hk_st_read(p("golden/softmax/softmax_3x7.safetensors"), &g));
+    json_t *tol = json_loads(hk_st_get_meta(g, "tolerance"), 0, NULL);
+    ck_assert_ptr_nonnull(tol);
+    for (int dt = 0; dt < 2; dt++) {
+        const char *dn = dt ? "f32" : "f64";
+        const char *args[] = {"check", "--golden", p("golden"), "--outputs", p("out"), "--json", p("s.json"),
+                              "--dtype", dn, NULL};
+        ck_assert_int_eq(runv(args), 1);
+        json_error_t e;
+        json_t *j = json_load_file(p("s.json"), 0, &e);
+        ck_assert_msg(j != NULL, "summary is not JSON: %s", e.text);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_run")), 2);
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_failed")), 1);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "outputs")), p("out"));
+        ck_assert_str_eq(json_string_value(json_object_get(j, "golden")), p("golden"));
+        json_t *cases = json_object_get(j, "cases");
+        ck_assert_uint_eq(json_array_size(cases), 2);
+        int seen = 0;
+        for (size_t i = 0; i < 2; i++) {
+            json_t *c = json_array_get(cases, i);
+            const char *name = json_string_value(json_object_get(c, "case"));
+            int bad = !strcmp(name, "softmax_3x7");
+            seen += bad;
+            ck_assert_msg(json_is_boolean(json_object_get(c, "pass")) && json_is_true(json_object_get(c, "pass")) == !bad,
+                          "%s: pass flag", name);
+            json_t *ts = json_object_get(c, "tensors");
+            for (size_t k = 0; k < json_array_size(ts); k++) {
+                json_t *t = json_array_get(ts, k);
+                const char *tn = json_string_value(json_object_get(t, "name"));
+                long nfail = (long)json_integer_value(json_object_get(t, "nfail"));
+                int is_y = bad && !strcmp(tn, "out.y");
+                ck_assert_msg(nfail == (is_y ? 1 : 0), "%s %s: nfail %ld", name, tn, nfail);
+                if (!is_y) continue;
+                ck_assert_int_eq(json_integer_value(json_object_get(t, "n")), 21);
+                ck_assert_str_eq(json_string_value(json_object_get(t, "worst_index")), "[1,1]");
+                ck_assert(fabs(json_number_value(json_object_get(t, "max_abs")) - 1.0) < 4 * DBL_EPSILON); /* (y + 1) - y, rounded */
+                ck_assert(json_number_value(json_object_get(t, "pct_threshold")) > 100.0);
+                json_t *want = json_object_get(json_object_get(tol, "out.y"), dn);
+                double wa = json_number_value(json_object_get(want, "atol")), wr = json_number_value(json_object_get(want, "rtol"));
+                double ga = json_number_value(json_object_get(t, "atol")), gr = json_number_value(json_object_get(t, "rtol"));
+                ck_assert_msg(fabs(ga - wa) <= 1e-5 * wa && fabs(gr - wr) <= 1e-5 * wr, /* JSON keeps 6 digits */
+                              "%s: atol %g rtol %g, golden %s tier has %g %g", dn, ga, gr, dn, wa, wr);
+                ck_assert(json_is_false(json_object_get(t, "exact")));
+            }
+        }
+        ck_assert_int_eq(seen, 1);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "dtype")), dn);
+        json_decref(j);
+    }
+    json_decref(tol);
+    hk_st_free(g);
 }
 END_TEST
 
@@ -368,6 +441,7 @@ Suite *suite_golden(void)
     tcase_add_checked_fixture(tc, setup_dirs, teardown_dirs);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, reference_passes_and_writes_json);
+    tcase_add_test(tc, json_summary_reports_a_failing_case);
     tcase_add_test(tc, missing_case_file_fails);
     tcase_add_test(tc, malformed_output_fails);
     tcase_add_test(tc, wrong_shape_output_fails);

@@ -134,7 +134,7 @@ START_TEST(softmax_family_rejects_bad_shapes_and_null)
     double a[4] = {0.1, 0.2, 0.3, 0.4}, b[4] = {0.4, 0.3, 0.2, 0.1}, d[4] = {0};
     hk_assert_fails(hk_softmax_forward(d, a, 1, 0), HK_EINVAL, "C=0");
     hk_assert_fails(hk_softmax_forward(d, a, -1, 4), HK_EINVAL, "N=-1");
-    hk_assert_fails(hk_softmax_forward(d, NULL, 1, 4), HK_EINVAL, "'b' is NULL");
+    hk_assert_fails(hk_softmax_forward(d, NULL, 1, 4), HK_EINVAL, "'x' is NULL");
     hk_assert_fails(hk_logsoftmax_forward(d, a, 0, 4), HK_EINVAL, "N=0");
     hk_assert_fails(hk_logsoftmax_forward(NULL, a, 1, 4), HK_EINVAL, "NULL");
     hk_assert_fails(hk_softmax_backward(d, a, b, 2, 0), HK_EINVAL, "C=0");
@@ -142,7 +142,7 @@ START_TEST(softmax_family_rejects_bad_shapes_and_null)
     hk_assert_fails(hk_softmax_backward(NULL, a, b, 2, 2), HK_EINVAL, "NULL");
     hk_assert_fails(hk_logsoftmax_backward(d, a, b, 0, 2), HK_EINVAL, "N=0");
     hk_assert_fails(hk_logsoftmax_backward(d, a, NULL, 2, 2), HK_EINVAL, "'y' is NULL");
-    hk_assert_fails(hk_logsoftmax_backward(d, NULL, b, 2, 2), HK_EINVAL, "'b' is NULL");
+    hk_assert_fails(hk_logsoftmax_backward(d, NULL, b, 2, 2), HK_EINVAL, "'dy' is NULL");
     for (int i = 0; i < 4; i++) ck_assert(d[i] == 0.0); /* nothing written on error */
 }
 END_TEST
@@ -207,10 +207,10 @@ START_TEST(linear_rejects_bad_shapes_and_null_but_allows_null_outputs)
     double x[2] = {1, 2}, w[2] = {3, 4}, y[1] = {0}, g[1] = {1};
     hk_assert_fails(hk_linear_forward(y, x, w, NULL, 0, 2, 1), HK_EINVAL, "N=0");
     hk_assert_fails(hk_linear_forward(y, x, w, NULL, 1, 2, 0), HK_EINVAL, "OUT=0");
-    hk_assert_fails(hk_linear_forward(NULL, x, w, NULL, 1, 2, 1), HK_EINVAL, "'a' is NULL");
-    hk_assert_fails(hk_linear_forward(y, NULL, w, NULL, 1, 2, 1), HK_EINVAL, "'b' is NULL");
+    hk_assert_fails(hk_linear_forward(NULL, x, w, NULL, 1, 2, 1), HK_EINVAL, "'out' is NULL");
+    hk_assert_fails(hk_linear_forward(y, NULL, w, NULL, 1, 2, 1), HK_EINVAL, "'inp' is NULL");
     hk_assert_fails(hk_linear_forward(y, x, NULL, NULL, 1, 2, 1), HK_EINVAL, "'w' is NULL");
-    hk_assert_fails(hk_linear_backward(NULL, NULL, NULL, NULL, x, w, 1, 2, 1), HK_EINVAL, "'a' is NULL");
+    hk_assert_fails(hk_linear_backward(NULL, NULL, NULL, NULL, x, w, 1, 2, 1), HK_EINVAL, "'dout' is NULL");
     hk_assert_fails(hk_linear_backward(NULL, NULL, NULL, g, x, w, 1, 0, 1), HK_EINVAL, "IN=0");
     /* N = IN = OUT = 1 is the smallest valid shape */
     double one = 0;

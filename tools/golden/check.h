@@ -65,7 +65,7 @@ int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golde
 
 /* The golden files under dir: sorted relative paths "<op>/<case>.safetensors"
  * (malloc'd array of malloc'd strings; free with hk_golden_list_free).
- * HK_EIO if dir cannot be opened. */
+ * HK_EIO if dir, or a directory in it, cannot be opened (never a shorter list). */
 int hk_golden_list_dir(const char *dir, char ***paths, size_t *n);
 void hk_golden_list_free(char **paths, size_t n);
 

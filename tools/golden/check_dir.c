@@ -47,7 +47,10 @@ static int list_op(const char *dir, const char *op, char ***paths, size_t *n, si
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/%s", dir, op);
     DIR *d = opendir(sub);
-    if (!d) return HK_OK; /* a plain file (README.md) */
+    if (!d) { /* a plain file (README.md) is skipped; any other failure must not drop cases silently */
+        HK_REQUIRE(errno == ENOTDIR, HK_EIO, "cannot open golden directory '%s': %s", sub, strerror(errno));
+        return HK_OK;
+    }
     struct dirent *e;
     int st = HK_OK;
     while (!st && (e = readdir(d)) != NULL) {
@@ -62,6 +65,9 @@ static int list_op(const char *dir, const char *op, char ***paths, size_t *n, si
 
 int hk_golden_list_dir(const char *dir, char ***paths, size_t *n)
 {
+    HK_REQUIRE_PTR(dir);
+    HK_REQUIRE_PTR(paths);
+    HK_REQUIRE_PTR(n);
     *paths = NULL;
     *n = 0;
     size_t cap = 0;

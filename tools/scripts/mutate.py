@@ -1,38 +1,73 @@
 #!/usr/bin/python3
 """hkref mutation testing: how much wrong code does the gate catch?
 
-Applies one mutation at a time to ref/*.c, rebuilds only that object in a
-scratch directory (the working tree is never modified), relinks the -O2 Check
-runner against prebuilt objects of everything else, runs it, and classifies:
+Applies one mutation at a time to a source file of one of the PARTS below,
+recompiles only that object in a scratch directory (the working tree is never
+modified), relinks the -O2 Check runner and `hkref` from prebuilt objects of
+everything else, runs the runner, and classifies:
 
   killed      the runner failed (or timed out) - the gate catches this bug
   survived    every test passed - a bug the gate would miss
   equivalent  (a) trivially: the mutant compiles to the same object bytes as
-              the original (-O2 -g0; "trivial compiler equivalence"), or
+              the original (-g0; "trivial compiler equivalence"), or
               (b) argued: listed with its reason in tools/scripts/mutate_equivalent.txt
   stillborn   does not compile (not counted)
 
-Score = killed / (killed + survived).  Target >= 95 %.
+Score = killed / (killed + survived), per part and over the sample.  Targets:
+>= 95 % over the sample, >= 97 % for the checker part.
 
-Mutation operators (classic, one site at a time; never inside comments,
-strings or preprocessor lines):
+Parts (every part whose mistakes change a verdict or a number):
+  checker  tools/golden/check.c, check_dir.c (libhkgolden) and ref/compare.c,
+           the element-wise |got - ref| <= atol + rtol |ref| it calls
+  cases    tools/golden/case.c and cases_*.c: the case builders, which write
+           the expected values and the tolerances
+  cli      exit status and selection: tools/cli/hkref.c, cli.c, args.c (where
+           it exists), cmd_golden.c, golden_report.c (where it exists),
+           cmd_verify.c, cmd_gradcheck.c and the check registry's verdict and
+           selection (tools/checks/checks.c); functions that only print
+           (usage text, the per-case table) are not mutated
+  fast     the f32 backend (tools/fast/fast_encoder.c, fast_stack.c, fast_rng.c)
+           against its cross-check tests; not tools/fast/fast_train.c, the
+           training driver of experiments/ (data, schedules, checkpoints),
+           whose numbers are the reproduction's, not a verdict of the gate
+  ref      the other ref/*.c: the reference itself
+
+Mutation operators (one site at a time; never inside comments or strings;
+preprocessor lines only for `#define NAME <number>`):
   AOR  + <-> -, * <-> /, += <-> -=, *= <-> /=, ++ <-> --
   ROR  < -> <= | >=,  <= -> < | >,  > -> >= | <=,  >= -> > | <,  == <-> !=
+       (comparison boundaries: < <-> <= is the off-by-one a checker makes)
   LCR  && <-> ||
-  UOI  drop unary '-' and '!', INFINITY -> -INFINITY, fabs(x) -> (x)
+  UOI  drop unary '-' and '!', INFINITY -> -INFINITY, fabs(x) -> (x) (abs removed)
+  NAN  isnan(x) -> 0, isinf(x) -> 0, isfinite(x) -> 1 (NaN / Inf handling removed)
+  SWP  atol <-> rtol, max_abs <-> max_rel, DBL_EPSILON <-> FLT_EPSILON,
+       HK_GOLDEN_F64 <-> HK_GOLDEN_F32, fmax <-> fmin (one use site)
   CRP  integer k -> k+1 (and 1 -> 0, k -> k-1 for k > 1); float 0 <-> 1,
-       0.5 <-> 1, other x -> 2x, and a sign flip x -> -x
-  LBO  loop bound off by one: for (..; i < n; ..) -> i < (n) - 1
+       0.5 <-> 1, other x -> 2x, and a sign flip x -> -x (not the size N of
+       a text buffer `char s[N]`: it only moves where an over-long message
+       is truncated)
+  LBO  loop bound off by one: for (..; i < n; ..) -> i < (n) - 1 (over
+       elements, tensors, cases, files)
   NEG  if (c) -> if (!(c))
+  RET  early return: `return 0;` (success / false / no value) as the first
+       statement of a function; `return e;` -> `return 0;` in a function
+       returning a number (an error status swallowed); `return;` first in a
+       void function
   SDL  delete one expression statement (call, assignment, HK_TRY/HK_REQUIRE,
        break/continue), keeping line numbers
 
+Sampling: --max N draws a stratified random sample, each part's share of N
+from --quota (default: checker 25 %, cases 15 %, cli 15 %, fast 15 %, ref 30 %)
+with a fresh seed each run (printed; --seed S replays one).
+
 Usage (normally via `make mutate`):
   tools/scripts/mutate.py --base build/mutate/base [--jobs 2] [--max N] [--seed S]
-                  [--timeout SEC] [--files ref/a.c,ref/b.c] [--list]
+                  [--parts checker,cli] [--files ref/a.c,...] [--quota checker=40,...]
+                  [--timeout SEC] [--list]
 The base directory must hold a complete `make BUILD=<base> build`.
 """
 import argparse
+import glob as globmod
 import hashlib
 import os
 import random
@@ -45,7 +80,38 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# (name, source globs, suites run first, functions not mutated {file: names}).
+# A file belongs to the first part whose globs list it.
+PARTS = [
+    ("checker", ["tools/golden/check.c", "tools/golden/check_dir.c", "ref/compare.c"],
+     ["goldencheck", "nullargs", "compare", "golden", "fastgolden", "checks"], {}),
+    ("cases", ["tools/golden/case.c", "tools/golden/cases_*.c"], ["casebuilder", "checks", "golden"], {}),
+    # (args.c and golden_report.c do not exist on every branch: a glob that matches nothing adds nothing)
+    ("cli", ["tools/cli/hkref.c", "tools/cli/cli.c", "tools/cli/args.c", "tools/cli/cmd_golden.c",
+             "tools/cli/golden_report.c", "tools/cli/cmd_verify.c", "tools/cli/cmd_gradcheck.c",
+             "tools/checks/checks.c"], ["goldencheck", "cli", "golden", "checks"],
+     {"tools/cli/hkref.c": {"usage"}, "tools/cli/cmd_golden.c": {"usage", "print_case", "cmd_list"}}),
+    ("fast", ["tools/fast/fast_encoder.c", "tools/fast/fast_stack.c", "tools/fast/fast_rng.c"],
+     ["fast", "fastgolden"], {}),
+    ("ref", ["ref/*.c"], None, {}),
+]
+PART_NAMES = [p[0] for p in PARTS]
+DEFAULT_QUOTA = {"checker": 0.25, "cases": 0.15, "cli": 0.15, "fast": 0.15, "ref": 0.30}
+# Extra compile flags of a directory (the Makefile's target-specific CFLAGS_OPT).
+DIR_FLAGS = {"tools/fast": ["-O3", "-fno-trapping-math"]}
+
+
+def part_files():
+    """{file: part} for every mutated source file, in part order."""
+    out = {}
+    for name, globs, _, _ in PARTS:
+        for g in globs:
+            for f in sorted(globmod.glob(os.path.join(ROOT, g))):
+                rel = os.path.relpath(f, ROOT)
+                out.setdefault(rel, name)
+    return out
 
 KEYWORDS = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
@@ -146,11 +212,89 @@ def statement_starts(toks):
     return sorted(set(starts))
 
 
+FUNC_RE = re.compile(r"^([A-Za-z_][\w \t\*]*?)\b(\w+)\s*\([^;{]*\)\s*\{", re.M)
+SWAPS = {"atol": "rtol", "rtol": "atol", "max_abs": "max_rel", "max_rel": "max_abs",
+         "DBL_EPSILON": "FLT_EPSILON", "FLT_EPSILON": "DBL_EPSILON",
+         "HK_GOLDEN_F64": "HK_GOLDEN_F32", "HK_GOLDEN_F32": "HK_GOLDEN_F64", "fmax": "fmin", "fmin": "fmax"}
+NAN_CALLS = {"isnan": "0", "isinf": "0", "isfinite": "1"}
+DEFINE_NUM_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+\w+[ \t]+\(?[ \t]*(?P<num>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[uUlLfF]*)"
+                           r"[ \t]*\)?[ \t]*(?://.*|/\*.*\*/)?$")
+
+
+def functions(src):
+    """[(match start, name, kind, body '{' offset)], kind 'void' | 'ptr' | 'num'."""
+    out = []
+    for m in FUNC_RE.finditer(src):
+        rtype = m.group(1)
+        words = set(re.findall(r"\w+", rtype))
+        if not words or words <= {"static", "inline", "const"} or m.group(2) in KEYWORDS:
+            continue
+        kind = "ptr" if "*" in rtype else "void" if "void" in words else "num"
+        out.append((m.start(), m.group(2), kind, m.end() - 1))
+    return out
+
+
+def num_mutants(src, path, x, s, e, prev_minus, out):
+    """CRP mutants of the number token x at src[s:e]."""
+    if re.fullmatch(r"\d+[uUlL]*", x):
+        v = int(re.match(r"\d+", x).group())
+        suf = x[len(str(v)):] if x.startswith(str(v)) else ""
+        cands = [v + 1] + ([0] if v == 1 else []) + ([v - 1] if v > 1 else [])
+        for c in cands:
+            out.append(make(src, path, "CRP", s, e, str(c) + suf, "%s -> %s" % (x, c)))
+    elif not x.lower().startswith("0x"):
+        v = float(x.rstrip("fFlL"))
+        c = {0.0: 1.0, 1.0: 0.5, 0.5: 1.0}.get(v, 2 * v)
+        out.append(make(src, path, "CRP", s, e, fmt_num(c), "%s -> %s" % (x, fmt_num(c))))
+        if v != 0.0 and not prev_minus:
+            out.append(make(src, path, "CRP", s, e, "(-%s)" % x, "%s -> -%s" % (x, x)))
+
+
+def matching_paren(toks, i):
+    """Index of the ')' matching the '(' at toks[i]."""
+    d, j = 0, i
+    while j < len(toks):
+        d += toks[j].text == "("
+        d -= toks[j].text == ")"
+        if d == 0:
+            return j
+        j += 1
+    return len(toks) - 1
+
+
+def char_buffer_size(toks, i):
+    """toks[i] is N in a declaration `char name[N]` (a text buffer: its size
+    only moves where an over-long message or path is truncated)."""
+    if not (i >= 2 and toks[i - 1].text == "[" and toks[i - 2].kind == "id" and i + 1 < len(toks)
+            and toks[i + 1].text == "]"):
+        return False
+    j = i - 2
+    while j > 0 and toks[j - 1].text not in (";", "{", "}"):
+        j -= 1
+    words = []
+    while j < i and toks[j].kind == "id" and toks[j].text in ("static", "const", "char", "unsigned"):
+        words.append(toks[j].text)
+        j += 1
+    return "char" in words
+
+
 def gen_mutants(path):
     src = open(os.path.join(ROOT, path)).read()
     toks = lex(src)
     out = []
     n = len(toks)
+    funcs = functions(src)
+    fkind_at = []  # (body start, kind) sorted: the function a token is in
+    for _, _, kind, body in funcs:
+        fkind_at.append((body, kind))
+
+    def kind_at(pos):
+        k = None
+        for body, kind in fkind_at:
+            if body <= pos:
+                k = kind
+        return k
+
     brace = 0
     for i, t in enumerate(toks):
         prev = toks[i - 1] if i else None
@@ -183,33 +327,30 @@ def gen_mutants(path):
                 r = "||" if x == "&&" else "&&"
                 out.append(make(src, path, "LCR", s, e, r, "'%s' -> '%s'" % (x, r)))
         elif t.kind == "num":
-            x = t.text
-            if re.fullmatch(r"\d+[uUlL]*", x):
-                v = int(re.match(r"\d+", x).group())
-                suf = x[len(str(v)):] if x.startswith(str(v)) else ""
-                cands = [v + 1] + ([0] if v == 1 else []) + ([v - 1] if v > 1 else [])
-                for c in cands:
-                    out.append(make(src, path, "CRP", s, e, str(c) + suf, "%s -> %s" % (x, c)))
-            elif not x.lower().startswith("0x"):
-                v = float(x.rstrip("fFlL"))
-                c = {0.0: 1.0, 1.0: 0.5, 0.5: 1.0}.get(v, 2 * v)
-                out.append(make(src, path, "CRP", s, e, fmt_num(c), "%s -> %s" % (x, fmt_num(c))))
-                if v != 0.0 and not (prev is not None and prev.text == "-"):
-                    out.append(make(src, path, "CRP", s, e, "(-%s)" % x, "%s -> -%s" % (x, x)))
+            if char_buffer_size(toks, i):
+                continue
+            num_mutants(src, path, t.text, s, e, prev is not None and prev.text == "-", out)
         elif t.kind == "id":
             if t.text == "INFINITY" and not (prev is not None and prev.text == "-"):
                 out.append(make(src, path, "UOI", s, e, "(-INFINITY)", "INFINITY -> -INFINITY"))
             elif t.text == "fabs" and nxt is not None and nxt.text == "(":
                 out.append(make(src, path, "UOI", s, e, "", "fabs(x) -> (x)"))
-            elif t.text == "if" and nxt is not None and nxt.text == "(":
-                # find the matching ')'
-                d, j = 0, i + 1
-                while j < n:
-                    d += toks[j].text == "("
-                    d -= toks[j].text == ")"
-                    if d == 0:
-                        break
+            elif t.text in NAN_CALLS and nxt is not None and nxt.text == "(":
+                j = matching_paren(toks, i + 1)
+                out.append(make(src, path, "NAN", s, toks[j].pos + 1, NAN_CALLS[t.text],
+                                "%s(x) -> %s" % (t.text, NAN_CALLS[t.text])))
+            elif t.text in SWAPS:
+                out.append(make(src, path, "SWP", s, e, SWAPS[t.text], "%s -> %s" % (t.text, SWAPS[t.text])))
+            elif t.text == "return" and kind_at(s) == "num" and nxt is not None and nxt.text != ";":
+                j = i + 1
+                while j < n and toks[j].text != ";":
                     j += 1
+                expr = src[nxt.pos:toks[j].pos] if j < n else ""
+                if expr.strip() not in ("0", "0.0", "HK_OK", "NULL", ""):
+                    out.append(make(src, path, "RET", nxt.pos, toks[j].pos, "0",
+                                    "return %s -> return 0" % " ".join(expr.split())[:50]))
+            elif t.text == "if" and nxt is not None and nxt.text == "(":
+                j = matching_paren(toks, i + 1)
                 a, b = toks[i + 1].pos + 1, toks[j].pos
                 out.append(make(src, path, "NEG", a, b, "!(" + src[a:b] + ")", "negate if condition"))
             elif t.text == "for" and nxt is not None and nxt.text == "(":
@@ -235,6 +376,18 @@ def gen_mutants(path):
                             out.append(make(src, path, "LBO", a, b, "(%s) - 1" % expr,
                                             "loop bound %s -> (%s) - 1" % (expr.strip(), expr.strip())))
                             break
+    # CRP on object-like numeric #defines (thresholds such as HK_GOLDEN_MAX_RTOL).
+    for m in re.finditer(r"^[^\n]*$", src, re.M):
+        dm = DEFINE_NUM_RE.match(m.group())
+        if dm:
+            s = m.start() + dm.start("num")
+            num_mutants(src, path, dm.group("num"), s, s + len(dm.group("num")), False, out)
+    # RET at entry: the function returns at once (success, false, NULL or nothing).
+    for _, name, kind, body in funcs:
+        if name == "main":
+            continue
+        repl = " return;" if kind == "void" else " return 0;"
+        out.append(make(src, path, "RET", body + 1, body + 1, repl, "%s at entry" % repl.strip()))
     # SDL: delete expression statements, keeping newlines so __LINE__ is unchanged.
     brace, depth_at = 0, {}
     for i, t in enumerate(toks):
@@ -268,14 +421,14 @@ def gen_mutants(path):
         out.append(make(src, path, "SDL", a, b, ";" + "\n" * stmt.count("\n"),
                         "delete '%s'" % " ".join(stmt.split())[:60]))
     # Function names for a readable, edit-stable key.
-    funcs = [(m.start(), m.group(1)) for m in re.finditer(r"^[A-Za-z_][\w \t\*]*?\b(\w+)\s*\([^;{]*\)\s*\{", src, re.M)]
     seen = {}
     for m in out:
         fn = "?"
-        for p, name in funcs:
+        for p, name, _, _ in funcs:
             if p <= m.start:
                 fn = name
-        base = "%s|%s|%s|%s" % (m.file, fn, m.orig_line.strip(), m.mut_line.strip())
+        base = "%s|%s|%s|%s" % (m.file, fn, m.orig_line.strip().replace("\n", "\\n"),
+                                m.mut_line.strip().replace("\n", "\\n"))
         k = seen.get(base, 0)
         seen[base] = k + 1
         m.key = base if k == 0 else base + "|#%d" % k
@@ -324,11 +477,15 @@ def main():
     ap.add_argument("--libs", default="")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max", type=int, default=0, help="sample this many mutants (0 = all)")
-    ap.add_argument("--seed", type=int, default=20260)
+    ap.add_argument("--seed", type=int, default=None, help="sample seed (default: a fresh random one, printed)")
+    ap.add_argument("--quota", default="", help="part=share or part=count,... (shares of --max; default %s)"
+                    % ",".join("%s=%g" % kv for kv in DEFAULT_QUOTA.items()))
     ap.add_argument("--timeout", type=float, default=0, help="per-mutant seconds (0 = 4 x baseline + 10)")
-    ap.add_argument("--files", default="")
+    ap.add_argument("--parts", default="", help="only these parts (%s)" % ",".join(PART_NAMES))
+    ap.add_argument("--files", default="", help="only these files (each keeps its part)")
     ap.add_argument("--equivalent", default="tools/scripts/mutate_equivalent.txt")
     ap.add_argument("--target", type=float, default=95.0)
+    ap.add_argument("--target-checker", type=float, default=97.0)
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     ap.add_argument("--asan-base", default="", help="a SAN=1 build: survivors are re-run under ASan+UBSan, as the gate does")
     ap.add_argument("--asan-cflags", default="")
@@ -336,45 +493,123 @@ def main():
     a = ap.parse_args()
     os.chdir(ROOT)
 
-    files = a.files.split(",") if a.files else sorted(
-        os.path.join("ref", f) for f in os.listdir("ref") if f.endswith(".c"))
+    part_of = part_files()
+    files = list(part_of)
+    if a.parts:
+        want = a.parts.split(",")
+        bad = [p for p in want if p not in PART_NAMES]
+        if bad:
+            sys.exit("mutate.py: unknown part(s) %s (parts: %s)" % (", ".join(bad), ", ".join(PART_NAMES)))
+        files = [f for f in files if part_of[f] in want]
+    if a.files:
+        want = [os.path.normpath(f) for f in a.files.split(",")]
+        bad = [f for f in want if f not in part_of]
+        if bad:
+            sys.exit("mutate.py: %s not in any part (parts cover: %s)"
+                     % (", ".join(bad), " ".join(g for _, gl, _, _ in PARTS for g in gl)))
+        files = [f for f in files if f in want]
+    excluded = {f: ex for _, _, _, exd in PARTS for f, ex in exd.items()}
     allm = []
     for f in files:
         _, ms = gen_mutants(f)
-        allm.extend(ms)
+        for m in ms:
+            m.part = part_of[f]
+        allm.extend(m for m in ms if m.fn not in excluded.get(f, ()))
+    population = {}
+    for m in allm:
+        population[m.part] = population.get(m.part, 0) + 1
     total_generated = len(allm)
     if a.list:
         for m in allm:
-            print("%s:%d\t%s\t%s\t%s" % (m.file, m.line, m.op, m.desc, m.key))
-        print("%d mutants" % len(allm))
+            print("%s:%d\t%s\t%s\t%s\t%s" % (m.file, m.line, m.part, m.op, m.desc, m.key))
+        print("%d mutants: %s" % (len(allm), ", ".join("%s %d" % (p, population[p]) for p in PART_NAMES
+                                                      if p in population)))
         return 0
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1, 2 ** 31)
     sample_note = "all %d mutants" % total_generated
+    quota_note = ""
     if a.max and a.max < len(allm):
-        rnd = random.Random(a.seed)
-        allm = sorted(rnd.sample(allm, a.max), key=lambda m: (m.file, m.start))
-        sample_note = "a sample of %d of %d mutants (seed %d)" % (a.max, total_generated, a.seed)
+        parts_here = [p for p in PART_NAMES if p in population]
+        shares = {p: DEFAULT_QUOTA.get(p, 0.1) for p in parts_here}
+        for kv in filter(None, a.quota.split(",")):
+            k, _, v = kv.partition("=")
+            if k not in shares:
+                sys.exit("mutate.py: --quota: no part '%s' in this run" % k)
+            shares[k] = float(v)
+        counts = {}
+        if all(v >= 1 for v in shares.values()) and a.quota:
+            counts = {p: int(v) for p, v in shares.items()}
+        else:
+            tot = sum(shares.values())
+            counts = {p: int(a.max * shares[p] / tot) for p in parts_here}
+            for p in sorted(parts_here, key=lambda q: -shares[q]):  # hand out the rounding remainder
+                if sum(counts.values()) >= a.max:
+                    break
+                counts[p] += 1
+        rnd = random.Random(seed)
+        picked = []
+        for p in parts_here:
+            pool = [m for m in allm if m.part == p]
+            picked.extend(rnd.sample(pool, min(counts[p], len(pool))))
+        allm = sorted(picked, key=lambda m: (PART_NAMES.index(m.part), m.file, m.start))
+        quota_note = ", ".join("%s %d of %d" % (p, min(counts[p], population[p]), population[p]) for p in parts_here)
+        sample_note = "a stratified random sample of %d of %d mutants (seed %d: %s)" % (
+            len(allm), total_generated, seed, quota_note)
 
     eq = load_equivalent(a.equivalent)
     base = os.path.abspath(a.base)
     work = os.path.abspath(a.work)
-    cflags = shlex.split(a.cflags)
-    libs = shlex.split(a.libs)
-    ref_objs = [os.path.join("ref", x) for x in os.listdir("ref") if x.endswith(".c")]
 
-    # Pristine -g0 objects for trivial-compiler-equivalence, compiled exactly like the mutants.
-    def compile_to(srcpath, text, wdir, obj, flags=None):
-        os.makedirs(os.path.join(wdir, "ref"), exist_ok=True)
+    def absolute_includes(flags):
+        # -I/-iquote paths relative to the repository root work from any scratch directory.
+        out, it = [], iter(flags)
+        for f in it:
+            for opt in ("-I", "-iquote"):
+                if f == opt:
+                    f, nxt = opt, next(it)
+                    out += [opt, nxt if os.path.isabs(nxt) else os.path.join(ROOT, nxt)]
+                    break
+                if f.startswith(opt) and len(f) > len(opt) and opt == "-I":
+                    p = f[2:]
+                    out.append("-I" + (p if os.path.isabs(p) else os.path.join(ROOT, p)))
+                    break
+            else:
+                out.append(f)
+        return out
+
+    cflags = absolute_includes(shlex.split(a.cflags))
+    asan_cflags = absolute_includes(shlex.split(a.asan_cflags))
+    libs = shlex.split(a.libs)
+
+    def objs_of(bdir):
+        """Every object of the runner except tests/ and hkref.o, as (source, object) pairs."""
+        out = []
+        for d in ("ref", "tools/golden", "tools/checks", "tools/fast", "tools/cli"):
+            for f in sorted(os.listdir(os.path.join(ROOT, d))):
+                if f.endswith(".c") and not (d == "tools/cli" and f == "hkref.c"):
+                    out.append((os.path.join(d, f), os.path.join(bdir, d, f[:-2] + ".o")))
+        return out
+
+    def compile_to(srcpath, text, wdir, obj, flags):
+        os.makedirs(os.path.join(wdir, os.path.dirname(srcpath)), exist_ok=True)
         with open(os.path.join(wdir, srcpath), "w") as fh:
             fh.write(text)
-        cmd = [a.cc] + (cflags if flags is None else flags) + ["-g0", "-iquote", os.path.join(ROOT, "ref"),
-                                                               "-c", srcpath, "-o", obj]
+        # "x.h" includes resolve next to the original file; the path string
+        # (__FILE__) is the one the Makefile compiles with.
+        cmd = [a.cc] + flags + ["-g0", "-iquote", os.path.join(ROOT, os.path.dirname(srcpath)),
+                                "-c", srcpath, "-o", obj]
         return sh(cmd, cwd=wdir)
+
+    def flags_for(srcpath, asan=False):
+        extra = [] if asan else DIR_FLAGS.get(os.path.dirname(srcpath), [])
+        return (asan_cflags if asan else cflags) + extra
 
     pristine = {}
     pw = os.path.join(work, "pristine")
     for f in files:
-        obj = os.path.join(pw, os.path.basename(f) + ".o")
-        r = compile_to(f, open(f).read(), pw, obj)
+        obj = os.path.join(pw, f[:-2] + ".o")
+        os.makedirs(os.path.dirname(obj), exist_ok=True)
+        r = compile_to(f, open(f).read(), pw, obj, flags_for(f))
         if r.returncode:
             sys.exit("mutate.py: pristine %s does not compile:\n%s" % (f, r.stdout.decode()))
         pristine[f] = open(obj, "rb").read()
@@ -382,14 +617,13 @@ def main():
     def link(wdir, replace_file, obj, bdir=base, extra=()):
         tests = sorted(os.path.join(bdir, "tests", f) for f in os.listdir(os.path.join(bdir, "tests"))
                        if f.endswith(".o"))
-        ro = [obj if f == replace_file else os.path.join(bdir, f[:-2] + ".o") for f in sorted(ref_objs)]
+        objs = [obj if s == replace_file else o for s, o in objs_of(bdir)]
         exe = os.path.join(wdir, "run_tests")
-        tool_libs = [os.path.join(bdir, "libhk%s.a" % x) for x in ("cli", "checks", "cases", "golden", "fast")]
-        r = sh([a.cc, "-o", exe] + list(extra) + tests + tool_libs + ro + libs)
+        r = sh([a.cc, "-o", exe] + list(extra) + tests + objs + libs)
         if r.returncode == 0:
             # Tests that run the CLI find it next to the runner: the mutated hkref.
-            r = sh([a.cc, "-o", os.path.join(wdir, "hkref")] + list(extra) + [os.path.join(bdir, "tools", "cli", "hkref.o")]
-                   + tool_libs + ro + libs)
+            main_o = obj if replace_file == "tools/cli/hkref.c" else os.path.join(bdir, "tools", "cli", "hkref.o")
+            r = sh([a.cc, "-o", os.path.join(wdir, "hkref")] + list(extra) + [main_o] + objs + libs)
         return exe, r
 
     def run(exe, timeout, tmpdir, suite=None):
@@ -419,16 +653,20 @@ def main():
     if rc != 0:
         sys.exit("mutate.py: the unmutated test runner fails (rc %s); fix the gate first:\n%s" % (rc, outp[-2000:]))
     timeout = a.timeout or 4 * tbase + 10
-    print("mutate: %s in %s; baseline run %.1f s, per-mutant timeout %.0f s, %d jobs"
-          % (sample_note, ", ".join(files), tbase, timeout, a.jobs), flush=True)
+    print("mutate: seed %d; %s; baseline run %.1f s, per-mutant timeout %.0f s, %d jobs"
+          % (seed, sample_note, tbase, timeout, a.jobs), flush=True)
 
     srcs = {f: open(f).read() for f in files}
     suites = {f[5:-2]: open(os.path.join("tests", f)).read() for f in os.listdir("tests")
               if f.startswith("test_") and f.endswith(".c")}
+    first_suites = {name: fs for name, _, fs, _ in PARTS}
 
     def suites_for(path):
+        fs = first_suites.get(part_of[path])
+        if fs is not None:
+            return [s for s in fs if s in suites]
         mod = os.path.basename(path)[:-2]
-        inc = re.compile(r'#include\s+"(?:\.\./)?(?:ref/)?%s\.h"' % re.escape(mod))
+        inc = re.compile(r'#include\s+"(?:[\w./]*/)?%s\.h"' % re.escape(mod))
         return ([mod] if mod in suites else []) + sorted(t for t, txt in suites.items()
                                                           if t != mod and inc.search(txt))
 
@@ -436,99 +674,146 @@ def main():
         idx, m = idx_m
         wdir = os.path.join(work, "m", "%05d" % idx)
         os.makedirs(wdir, exist_ok=True)
+        t1 = time.time()
+        try:
+            st, why = classify(m, wdir)
+            return idx, st, why, time.time() - t1
+        finally:
+            shutil.rmtree(wdir, ignore_errors=True)
+
+    def classify(m, wdir):
         text = srcs[m.file]
         mt = text[:m.start] + m.repl + text[m.end:]
         obj = os.path.join(wdir, "mut.o")
-        r = compile_to(m.file, mt, wdir, obj)
+        r = compile_to(m.file, mt, wdir, obj, flags_for(m.file))
         if r.returncode:
-            shutil.rmtree(wdir, ignore_errors=True)
-            return idx, "stillborn", ""
+            return "stillborn", ""
         if open(obj, "rb").read() == pristine[m.file]:
-            shutil.rmtree(wdir, ignore_errors=True)
-            return idx, "equivalent-tce", "same object code"
+            return "equivalent-tce", "same object code"
         if m.key in eq:
-            shutil.rmtree(wdir, ignore_errors=True)
-            return idx, "equivalent", eq[m.key]
+            return "equivalent", eq[m.key]
         exe, r = link(wdir, m.file, obj)
         if r.returncode:
-            shutil.rmtree(wdir, ignore_errors=True)
-            return idx, "stillborn", ""
-        # The module's own suite first (tests/test_<module>.c), then every
-        # suite that includes its header: most mutants die there in a fraction
-        # of the full run; survivors get the full run.
-        rc = 0
+            return "stillborn", "link"
+        # The part's suites first (or the module's own suite and every suite
+        # that includes its header): most mutants die there in a fraction of
+        # the full run; survivors get the full run.
+        rc, why = 0, ""
         for suite in suites_for(m.file):
             rc, outp = run(exe, timeout, wdir, suite)
             if rc != 0:
+                why = "suite %s" % suite
                 break
         if rc == 0:
             rc, outp = run(exe, timeout, wdir)
+            why = "full run"
         if rc == "timeout":
-            shutil.rmtree(wdir, ignore_errors=True)
-            return idx, "killed", "timeout"
+            return "killed", "timeout (%s)" % why
         if rc == 0 and a.asan_base:
             # The gate also runs every suite under ASan+UBSan: a mutant that
             # reads or writes out of bounds, leaks or hits UB is killed there.
             aobj = os.path.join(wdir, "mut_asan.o")
-            r = compile_to(m.file, mt, wdir, aobj, shlex.split(a.asan_cflags))
+            r = compile_to(m.file, mt, wdir, aobj, flags_for(m.file, asan=True))
             if r.returncode == 0:
                 exe, r = link(wdir, m.file, aobj, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
                 if r.returncode == 0:
-                    rc2, _ = run(exe, 4 * timeout, wdir)
-                    if rc2 != 0:
-                        shutil.rmtree(wdir, ignore_errors=True)
-                        return idx, "killed", "asan" if rc2 != "timeout" else "asan-timeout"
-        shutil.rmtree(wdir, ignore_errors=True)
-        return idx, ("killed" if rc != 0 else "survived"), ""
+                    # the part's suites first (a leak or overflow usually shows there), then all
+                    for suite in suites_for(m.file) + [None]:
+                        rc2, _ = run(exe, 4 * timeout, wdir, suite)
+                        if rc2 != 0:
+                            return "killed", ("asan" if rc2 != "timeout" else "asan-timeout") + (
+                                " (suite %s)" % suite if suite else "")
+        return ("killed" if rc != 0 else "survived"), why
 
     t0 = time.time()
-    results = {}
+    results, seconds = {}, {}
     done = 0
+    os.makedirs(work, exist_ok=True)
+    # Every mutant's outcome, written as it comes (a long campaign can be watched).
+    tsv = open(os.path.join(work, "results-seed%d.tsv" % seed), "w")
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        for idx, status, why in ex.map(one, list(enumerate(allm))):
+        for idx, status, why, secs in ex.map(one, list(enumerate(allm))):
             results[idx] = (status, why)
+            seconds[idx] = secs
+            m = allm[idx]
+            tsv.write("%s\t%s:%d\t%s\t%s\t%s\t%.1f\t%s\n" % (m.part, m.file, m.line, m.op, status, why, secs, m.key))
+            tsv.flush()
             done += 1
-            if done % 50 == 0:
+            if done % 25 == 0:
                 print("mutate: %d/%d done (%.0f s)" % (done, len(allm), time.time() - t0), flush=True)
     elapsed = time.time() - t0
 
-    counts = {}
-    for st, _ in results.values():
-        counts[st] = counts.get(st, 0) + 1
-    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    def tally(idxs):
+        d = {}
+        for i in idxs:
+            st = results[i][0]
+            d[st] = d.get(st, 0) + 1
+        return d
+
+    def score_of(d):
+        k, s = d.get("killed", 0), d.get("survived", 0)
+        return (100.0 * k / (k + s) if k + s else 100.0), k, s
+
+    counts = tally(range(len(allm)))
+    score, killed, survived = score_of(counts)
     by_asan = sum(1 for st, why in results.values() if st == "killed" and why.startswith("asan"))
     eq_tce, eq_arg = counts.get("equivalent-tce", 0), counts.get("equivalent", 0)
+    eq_alloc = sum(1 for st, why in results.values() if st == "equivalent" and why.startswith("Allocation failure only"))
     still = counts.get("stillborn", 0)
-    score = 100.0 * killed / (killed + survived) if killed + survived else 100.0
     used_keys = {m.key for m in allm}
-    stale = [k for k in eq if k not in used_keys] if not a.max else []
+    stale = [k for k in eq if k not in used_keys] if not a.max and not a.parts and not a.files else []
+
+    per_part = {}
+    for p in PART_NAMES:
+        idxs = [i for i, m in enumerate(allm) if m.part == p]
+        if idxs:
+            per_part[p] = (idxs, tally(idxs))
+    # Population-weighted estimate: each part's score weighted by its share of all mutants.
+    wsum = sum(population[p] for p in per_part)
+    weighted = sum(score_of(per_part[p][1])[0] * population[p] for p in per_part) / wsum if wsum else 100.0
 
     lines = []
     lines.append("hkref mutation report: %s" % sample_note)
-    lines.append("files: %s" % " ".join(files))
+    lines.append("commit %s%s" % (git_head(), "" if git_clean() else " (with uncommitted changes)"))
+    lines.append("seed %d (replay: make mutate MUTATE_MAX=%d MUTATE_SEED=%d%s)" % (
+        seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
     lines.append("runtime %.0f s on %d jobs (baseline runner %.1f s, timeout %.0f s)" % (elapsed, a.jobs, tbase, timeout))
     lines.append("killed %d (%d of them only under ASan+UBSan), survived %d, equivalent %d (%d same object code, "
-                 "%d argued in %s), stillborn %d"
-                 % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, still))
-    lines.append("MUTATION SCORE: %d / %d = %.1f %% of non-equivalent mutants killed (target %.0f %%)"
-                 % (killed, killed + survived, score, a.target))
-    per = {}
-    for idx, m in enumerate(allm):
-        st = results[idx][0]
-        d = per.setdefault(m.file, {})
-        d[st] = d.get(st, 0) + 1
-    for f in sorted(per):
-        d = per[f]
-        k, s = d.get("killed", 0), d.get("survived", 0)
-        lines.append("  %-22s killed %4d survived %3d equivalent %3d stillborn %3d  (%.1f %%)"
-                     % (f, k, s, d.get("equivalent", 0) + d.get("equivalent-tce", 0), d.get("stillborn", 0),
-                        100.0 * k / (k + s) if k + s else 100.0))
+                 "%d argued in %s, of which %d reachable only on allocation failure), stillborn %d"
+                 % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, eq_alloc, still))
+    if eq_alloc:
+        lines.append("  (counting the allocation-failure mutants as survivors instead: %d / %d = %.1f %%)"
+                     % (killed, killed + survived + eq_alloc, 100.0 * killed / (killed + survived + eq_alloc)))
+    lines.append("MUTATION SCORE: %d / %d = %.1f %% of non-equivalent mutants killed (target %.0f %%; "
+                 "population-weighted %.1f %%)" % (killed, killed + survived, score, a.target, weighted))
     lines.append("")
-    lines.append("surviving mutants (file:line [function] operator: mutation):")
+    lines.append("  %-8s %9s %7s %8s %6s %6s %9s  %s" % ("part", "mutants", "killed", "survived", "equiv",
+                                                        "still", "score", "(population)"))
+    verdict_ok = score >= a.target
+    for p, (idxs, d) in per_part.items():
+        sc, k, s = score_of(d)
+        tgt = a.target_checker if p == "checker" else None
+        if tgt is not None and sc < tgt:
+            verdict_ok = False
+        lines.append("  %-8s %9d %7d %8d %6d %6d %8.1f%%  (%d)%s" % (
+            p, len(idxs), k, s, d.get("equivalent", 0) + d.get("equivalent-tce", 0), d.get("stillborn", 0), sc,
+            population[p], "  target %.0f %%" % tgt if tgt is not None else ""))
+    lines.append("")
+    per_file = {}
+    for idx, m in enumerate(allm):
+        per_file.setdefault(m.file, []).append(idx)
+    for f in sorted(per_file, key=lambda f: (PART_NAMES.index(part_of[f]), f)):
+        d = tally(per_file[f])
+        sc, k, s = score_of(d)
+        lines.append("  %-8s %-30s killed %4d survived %3d equivalent %3d stillborn %3d  (%.1f %%)"
+                     % (part_of[f], f, k, s, d.get("equivalent", 0) + d.get("equivalent-tce", 0),
+                        d.get("stillborn", 0), sc))
+    lines.append("")
+    lines.append("surviving mutants (part file:line [function] operator: mutation):")
     for idx, m in enumerate(allm):
         if results[idx][0] == "survived":
-            lines.append("  %s:%d [%s] %s: %s\n      - %s\n      + %s" % (m.file, m.line, m.fn, m.op, m.desc,
-                                                                      m.orig_line.strip(), m.mut_line.strip()))
+            lines.append("  %s %s:%d [%s] %s: %s\n      - %s\n      + %s" % (
+                m.part, m.file, m.line, m.fn, m.op, m.desc, m.orig_line.strip(), m.mut_line.strip()))
             lines.append("      key: %s" % m.key)
     if stale:
         lines.append("")
@@ -537,11 +822,30 @@ def main():
             lines.append("  " + k)
     rep = "\n".join(lines) + "\n"
     os.makedirs(work, exist_ok=True)
-    with open(os.path.join(work, "report.txt"), "w") as fh:
-        fh.write(rep)
+    for name in ("report.txt", "report-seed%d.txt" % seed):
+        with open(os.path.join(work, name), "w") as fh:
+            fh.write(rep)
+    tsv.close()
     sys.stdout.write(rep)
-    print("(report in %s)" % os.path.join(os.path.relpath(work, ROOT), "report.txt"))
-    return 0 if score >= a.target else 1
+    print("(report in %s)" % os.path.join(os.path.relpath(work, ROOT), "report-seed%d.txt" % seed))
+    return 0 if verdict_ok else 1
+
+
+def git_head():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def git_clean():
+    try:
+        r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True)
+        return r.returncode == 0 and not r.stdout.strip()
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
