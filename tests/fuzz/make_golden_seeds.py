@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Writes the seed corpus of the golden-checker fuzzer (tests/fuzz/corpus/golden/)
 from a generated golden set:  tools/../make_golden_seeds.py GOLDEN_DIR
-Per chosen case: (gold, gold) passes; (gold, gold with one output value
-changed) fails one element; (gold, missing) fails all; an F32 check; a
-golden file whose tolerance metadata is broken.  Layout: see golden_oracle.h."""
+Per chosen case: (gold, gold): the golden file as its own output, refused
+(its format marker; every tensor fails); (gold, gold with one output value
+changed); (gold, missing) fails all; an F32 check; a golden file whose
+tolerance metadata is broken.  The oracle's verdict properties run on every
+golden file that parses (the golden's own outputs are built from it), so the
+seeds need no honest backend file.  Layout: see golden_oracle.h."""
 import os, struct, sys, glob, json
 
 src = sys.argv[1]
