@@ -284,10 +284,11 @@ START_TEST(readme_documents_every_tensor_and_config_key)
     long missing = 0, checked = 0;
     for (size_t i = 0; i < hk_golden_count(); i++) {
         const hk_golden_case *c = hk_golden_get(i);
-        char *sec = readme_section(readme, c->op);
+        const char *op = c->op->op;
+        char *sec = readme_section(readme, op);
         ck_assert_msg(sec != NULL, "golden/README.md has no section for op '%s' (a heading with `golden/%s/`)",
-                      c->op, c->op);
-        const char *base = !strcmp(c->op, "encoder") ? "attention" : !strcmp(c->op, "dylora_loss") ? "dylora" : NULL;
+                      op, op);
+        const char *base = !strcmp(op, "encoder") ? "attention" : !strcmp(op, "dylora_loss") ? "dylora" : NULL;
         char *bsec = base ? readme_section(readme, base) : NULL;
         hk_st_file *f;
         hk_assert_ok(hk_golden_build(c, &f));
@@ -295,7 +296,7 @@ START_TEST(readme_documents_every_tensor_and_config_key)
             const char *nm = f->tensors[t].name;
             int ok = name_documented(sec, nm) || (bsec && name_documented(bsec, nm));
             checked++;
-            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: tensor %s undocumented\n", c->op, nm);
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: tensor %s undocumented\n", op, nm);
         }
         json_t *cfg = json_loads(hk_st_get_meta(f, "config"), 0, NULL);
         ck_assert_ptr_nonnull(cfg);
@@ -305,7 +306,7 @@ START_TEST(readme_documents_every_tensor_and_config_key)
         {
             int ok = key_documented(sec, key) || (bsec && key_documented(bsec, key));
             checked++;
-            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: config key %s undocumented\n", c->op, key);
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: config key %s undocumented\n", op, key);
         }
         json_decref(cfg);
         hk_st_free(f);

@@ -1,7 +1,8 @@
 /* hkref — golden checks: the committed golden set regenerates byte for byte,
  * and the checker is itself checked (it passes the reference against itself,
- * fails a perturbed output, and rejects a golden file whose tolerance is NaN,
- * negative, zero, too loose or missing). */
+ * fails a perturbed output, rejects a golden file whose tolerance is NaN,
+ * negative, zero or missing, and fails -- without stopping -- a tensor whose
+ * bound is too loose or does not follow its stored ingredients). */
 #include "checks.h"
 #include "golden/case.h"
 
@@ -134,13 +135,25 @@ static int run_self(hk_check_result *res)
 }
 
 /* Sets field (atol / rtol) of the first output's f64 tolerance to v, or
- * deletes the tensor's tolerance entry when field is NULL. */
+ * deletes the tensor's tolerance entry when field is NULL; field "n" sets the
+ * ingredient n and the f64 bound to the model's value for it (a consistent
+ * but too loose bound). */
 static int edit_tol(hk_st_file *f, const char *tname, const char *field, double v)
 {
     json_t *tol = json_loads(hk_st_get_meta(f, "tolerance"), 0, NULL);
     HK_REQUIRE(tol != NULL, HK_EFORMAT, "tolerance is not JSON");
-    if (field)
-        json_object_set_new(json_object_get(json_object_get(tol, tname), "f64"), field, json_real(v));
+    json_t *e = json_object_get(tol, tname);
+    if (field && !strcmp(field, "n")) {
+        const hk_st_tensor *t = hk_st_find(f, tname);
+        hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), v,
+                               json_number_value(json_object_get(e, "scale")), t ? (double)t->numel : 1.0};
+        hk_golden_tol m;
+        HK_TRY(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
+        json_object_set_new(e, "n", json_real(v));
+        json_object_set_new(json_object_get(e, "f64"), "atol", json_real(m.atol));
+        json_object_set_new(json_object_get(e, "f64"), "rtol", json_real(m.rtol));
+    } else if (field)
+        json_object_set_new(json_object_get(e, "f64"), field, json_real(v));
     else
         json_object_del(tol, tname);
     char *s = json_dumps(tol, JSON_COMPACT | JSON_SORT_KEYS);
@@ -152,7 +165,9 @@ static int edit_tol(hk_st_file *f, const char *tname, const char *field, double 
 }
 
 /* The checker must refuse golden files with unusable tolerances (error),
- * and fail backend files with a missing tensor, a wrong shape, a wrong dtype. */
+ * fail -- and go on past -- a tensor whose bound is too loose or was edited
+ * away from its ingredients, and fail backend files with a missing tensor,
+ * a wrong shape, a wrong dtype. */
 static int run_rejects(hk_check_result *res)
 {
     const hk_golden_case *c = hk_golden_get(0);
@@ -162,11 +177,20 @@ static int run_rejects(hk_check_result *res)
     hk_st_tensor *t0 = first_float_output(gold);
     char tname[96];
     snprintf(tname, sizeof tname, "%s", t0 ? t0->name : "");
+    /* fails: 0 = the golden file is rejected (HK_EFORMAT, the run stops);
+     * 1 = the comparison runs and exactly this tensor fails (the run goes on). */
     struct {
         const char *what, *field;
         double v;
-    } bad[] = {{"NaN atol", "atol", NAN}, {"infinite rtol", "rtol", INFINITY}, {"negative atol", "atol", -1e-15},
-               {"zero rtol", "rtol", 0.0},  {"rtol 0.01 (too loose)", "rtol", 0.01}, {"missing entry", NULL, 0}};
+        int fails;
+    } bad[] = {{"NaN atol", "atol", NAN, 0},
+               {"infinite rtol", "rtol", INFINITY, 0},
+               {"negative atol", "atol", -1e-15, 0},
+               {"zero rtol", "rtol", 0.0, 0},
+               {"missing entry", NULL, 0, 0},
+               {"rtol 0.01 (edited: not the model's)", "rtol", 0.01, 1},
+               {"rtol doubled (edited, still < 1e-3)", "rtol", -2.0, 1},
+               {"n = 1e13 (consistent, rtol >= 1e-3: too loose)", "n", 1e13, 1}};
     long cases = 0, failed = 0;
     char *d = res->detail;
     size_t dl = sizeof res->detail;
@@ -184,6 +208,11 @@ static int run_rejects(hk_check_result *res)
                 json_decref(tol);
                 st = s ? hk_st_set_meta(g2, "tolerance", s) : HK_ENOMEM;
                 free(s);
+            } else if (bad[k].v < 0 && bad[k].fails) { /* -x: x times the stored rtol */
+                json_t *tol = json_loads(hk_st_get_meta(gold, "tolerance"), 0, NULL);
+                double r0 = json_number_value(json_object_get(json_object_get(json_object_get(tol, tname), "f64"), "rtol"));
+                json_decref(tol);
+                st = edit_tol(g2, tname, "rtol", -bad[k].v * r0);
             } else {
                 st = edit_tol(g2, tname, bad[k].field, bad[k].v);
             }
@@ -195,12 +224,15 @@ static int run_rejects(hk_check_result *res)
         }
         hk_golden_result *r = malloc(sizeof *r);
         int s = r ? hk_golden_check_case(g2, gold, HK_GOLDEN_F64, NULL, r) : HK_ENOMEM;
+        int ok = bad[k].fails ? s == HK_OK && r->failed_tensors == 1 && r->t[0].problem[0] != 0
+                              : s == HK_EFORMAT;
         free(r);
         hk_error_clear();
         cases++;
-        if (s != HK_EFORMAT) {
+        if (!ok) {
             failed++;
-            snprintf(d, dl, "golden tolerance with %s on %s accepted (status %d)", bad[k].what, tname, s);
+            snprintf(d, dl, "golden tolerance with %s on %s: status %d, want %s", bad[k].what, tname, s,
+                     bad[k].fails ? "the tensor failed, the case compared" : "the file rejected (EFORMAT)");
         }
         hk_st_free(g2);
     }
@@ -250,8 +282,9 @@ static int run_rejects(hk_check_result *res)
     res->bound = 0;
     snprintf(res->unit, sizeof res->unit, "wrong");
     if (!failed)
-        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / too loose / missing are rejected; missing "
-                        "tensor, wrong shape, F32-under-f64 and a mistrusted all-zero reference fail");
+        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / missing are rejected; a too loose or edited "
+                        "bound fails its tensor; missing tensor, wrong shape, F32-under-f64 and a mistrusted all-zero "
+                        "reference fail");
     return HK_OK;
 }
 
@@ -261,7 +294,8 @@ static const hk_check checks[] = {
     {"golden", "golden.checker.self",
      "checker: reference vs itself passes (f64, f32); +0.5 threshold passes, +2 threshold fails", run_self},
     {"golden", "golden.checker.rejects",
-     "checker: unusable tolerances rejected; missing / misshapen / wrong-dtype / mistrusted outputs fail", run_rejects},
+     "checker: unusable tolerances rejected; too loose / edited bounds and missing / misshapen / wrong-dtype / "
+     "mistrusted outputs fail", run_rejects},
 };
 
 const hk_check *hk_checks_golden(size_t *n)

@@ -65,7 +65,7 @@ static int cmd_list(void)
     size_t n = hk_golden_count();
     for (size_t i = 0; i < n; i++) {
         const hk_golden_case *c = hk_golden_get(i);
-        printf("%-14s %-44s %s\n", c->op, c->name, c->source);
+        printf("%-14s %-44s %s\n", c->op->op, c->name, c->op->source);
     }
     printf("%zu cases\n", n);
     return 0;

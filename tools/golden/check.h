@@ -19,6 +19,33 @@
 
 typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
 
+/* ---- the tolerance model (golden/README.md, "Tolerances") ----
+ * The one formula: the generator stores its result, the checker re-derives
+ * it from the stored ingredients and compares.  For one float output:
+ *   rtol = K n eps,   atol = rtol S
+ * eps = DBL_EPSILON / FLT_EPSILON, n the rounding steps on the longest
+ * dependency path, S the scale. */
+#define HK_GOLDEN_TOL_PFAIL 1e-9
+/* Anything looser cannot tell a wrong formula (an O(1) relative error) from
+ * rounding: such a tensor FAILS the check (reported, the run continues). */
+#define HK_GOLDEN_MAX_RTOL 1e-3
+
+typedef struct {
+    double K;      /* >= 1 */
+    double n;      /* rounding steps on the longest dependency path, >= 1 */
+    double scale;  /* S >= 0 (the largest row scale when the output has row scales) */
+    double count;  /* N, the number of elements of the tensor (>= 1) */
+} hk_golden_tol_in;
+
+typedef struct {
+    double atol, rtol; /* atol: for S (a row r with row scale S_r: rtol S_r + floor) */
+    double floor;      /* K tiny */
+    double n_eff, lambda;
+} hk_golden_tol;
+
+/* HK_EDOM if an ingredient is out of range (K < 1, n < 1, S < 0, N < 1, non-finite). */
+int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_golden_tol *out);
+
 typedef struct {
     char name[96];
     long n, nfail;
@@ -42,9 +69,12 @@ typedef struct {
 /* Compares the backend's file `got` against the golden file `gold`, with the
  * tolerances stored in gold for `dtype`.  Returns HK_OK when the comparison
  * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
- * (a tolerance missing, NaN, negative, zero for a float tensor, or >= 1e-3
- * relative — too loose to catch a wrong formula).  got may be NULL (file
- * missing: every tensor fails).  The first 10 failing elements of the case go to log. */
+ * (a tolerance missing, NaN, negative, or zero for a float tensor; a row
+ * scale tensor missing or misshapen).  A tolerance that does not follow its
+ * stored ingredients (hk_golden_tolerance), or whose rtol is >= 1e-3 (too
+ * loose to catch a wrong formula), FAILS that tensor (problem set) and the
+ * case goes on.  got may be NULL (file missing: every tensor fails).  The
+ * first 10 failing elements of the case go to log. */
 int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
                          hk_golden_result *res);
 
