@@ -205,6 +205,7 @@ static int scaled_init(hk_stack *s, const tr_arg *a, gsl_rng *rng)
             double w = sqrt(3.0 * v[i] / C), bb = 3.0 * ratio * sqrt((double)a->r * v[i]) / alpha;
             HK_TRY(hk_rng_fill_uniform(P->attn.W[i], a->C * a->C, -w, w, rng));
             HK_TRY(hk_rng_fill_uniform(P->attn.b[i], a->C, -0.1, 0.1, rng));
+            if (!(a->lora & HK_ATTN_LORA_BIT(i))) continue;
             HK_TRY(hk_rng_fill_uniform(P->attn.A[i], a->r * a->C, -1.0 / sqrt(C), 1.0 / sqrt(C), rng));
             HK_TRY(hk_rng_fill_uniform(P->attn.B[i], a->C * ldB, -bb, bb, rng));
         }
