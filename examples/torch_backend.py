@@ -12,6 +12,12 @@ file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
         -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
     ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
                      written to OUT/bug-NAME/ in F64; --bug all runs every one.
+    ... --impl tiled the way fused kernels compute attention, on the same math: a
+                     flash-style online softmax over key tiles of --tile keys (64) for
+                     DropKey and plain attention, a key-sharded softmax and DropAttention
+                     (each shard of --tile keys holds its keys; max, sum and Z are
+                     combined across shards); written to OUT/tiled-<dtype>/.  Its wrong
+                     variants (tiled_*, sharded_*) differ from it only at tile edges.
 
 Only numpy and torch (Debian python3-numpy, python3-torch); safetensors I/O is
 done here with numpy.
@@ -20,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -224,10 +231,119 @@ def attn_masks(t, bug):
     return drop & ~pad, pad, allm
 
 
+IMPL = {"name": "reference", "tile": 64}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
+
+
+def tiled():
+    return IMPL["name"] == "tiled"
+
+
+def tile_mask(mask, lo, hi, bug):
+    """Columns lo..hi-1 of a (..., T) dropout mask: key tile [lo, hi).  The tile-offset bug reads the
+    columns at the tile-local offset, 0..hi-lo-1, for every tile (right for tile 0 only)."""
+    if bug == "tiled_mask_tile_offset":
+        return mask[..., 0:hi - lo]
+    return mask[..., lo:hi]
+
+
+def guard(m, bug):
+    """The running max as the exponent's shift: -inf (no finite logit seen yet in this row) becomes 0, so
+    exp(-inf - shift) = 0 instead of exp(-inf - -inf) = NaN.  The no-guard bug uses m as is."""
+    if bug == "tiled_no_neginf_guard":
+        return m
+    return torch.where(m == -math.inf, torch.zeros_like(m), m)
+
+
+def tiled_masked_softmax(g, drop, bug):
+    """softmax(g with dropped keys at -inf) over the last axis in key tiles of IMPL["tile"]: one online pass
+    (running max m, running sum l, rescaled by exp(m_old - m_new) per tile), then w = exp(g - m) / l per tile.
+    drop: bool, same shape, True = -inf (padded keys are already -inf in g)."""
+    T, b = g.shape[-1], IMPL["tile"]
+    m = torch.full(g.shape[:-1] + (1,), -math.inf, dtype=g.dtype)
+    l = torch.zeros(g.shape[:-1] + (1,), dtype=g.dtype)
+    tiles = []
+    for lo in range(0, T, b):
+        hi = min(lo + b, T)
+        s = g[..., lo:hi].masked_fill(tile_mask(drop, lo, hi, bug), -math.inf)
+        m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+        sh = guard(m_new, bug)
+        l = l * torch.exp(m - sh) + torch.exp(s - sh).sum(-1, keepdim=True)
+        m = m_new
+        tiles.append(s)
+    sh = guard(m, bug)
+    return torch.cat([torch.exp(s - sh) / l for s in tiles], -1)
+
+
+def flash_context(q, k, v, scale, pad, drop, bug):
+    """Flash-style attention context sum_s w[t,s] v[s] without materialising w: for each key tile, scores,
+    padding and the DropKey mask, then the online softmax update (m, l, acc rescaled by exp(m_old - m_new)).
+    q, k, v (B,NH,T,D); pad (B,T) bool; drop (B,NH,T,T) bool or None (True = -inf)."""
+    T, b = k.shape[-2], IMPL["tile"]
+    shape = q.shape[:-1] + (1,)
+    m = torch.full(shape, -math.inf, dtype=q.dtype)
+    l = torch.zeros(shape, dtype=q.dtype)
+    acc = torch.zeros_like(q)
+    for lo in range(0, T, b):
+        hi = min(lo + b, T)
+        s = (q @ k[:, :, lo:hi].transpose(-1, -2)) * scale
+        s = s.masked_fill(pad[:, None, None, lo:hi], -math.inf)
+        if drop is not None:
+            s = s.masked_fill(tile_mask(drop, lo, hi, bug), -math.inf)
+        m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+        sh = guard(m_new, bug)
+        alpha, p = torch.exp(m - sh), torch.exp(s - sh)
+        l = alpha * l + p.sum(-1, keepdim=True)
+        acc = alpha * acc + p @ v[:, :, lo:hi]
+        m = m_new
+    return acc / l
+
+
+def sharded_softmax(g):
+    """softmax over the last axis with the keys split into shards of IMPL["tile"] (as on ranks of a
+    sequence-parallel group): per-shard max and sum of exponentials, combined (all-reduce) into the row's;
+    returns the list of per-shard weights."""
+    T, b = g.shape[-1], IMPL["tile"]
+    shards = [g[..., lo:min(lo + b, T)] for lo in range(0, T, b)]
+    m = torch.stack([x.amax(-1, keepdim=True) for x in shards]).amax(0)  # all-reduce max
+    e = [torch.exp(x - m) for x in shards]
+    l = sum(x.sum(-1, keepdim=True) for x in e)  # all-reduce sum
+    return [x / l for x in e]
+
+
+def sharded_dropattention(w_shards, t, cfg, bug):
+    """DropAttention on key-sharded weights: each shard rescales its own keys; the normalized variants'
+    Z = sum of kept weights is the sum over shards of each shard's partial Z (all-reduce).  The sharded_local_z
+    bug divides each shard by its own partial Z."""
+    drop, pad, allm = attn_masks(t, None)
+    keep = (~drop & ~pad).to(w_shards[0].dtype)
+    T, b = keep.shape[-1], IMPL["tile"]
+    ks = [keep[..., lo:min(lo + b, T)] for lo in range(0, T, b)]
+    if cfg["variant"] == "classic":
+        out = [w * k / (1.0 - cfg["p"]) for w, k in zip(w_shards, ks)]
+    else:
+        zl = [(w * k).sum(-1, keepdim=True) for w, k in zip(w_shards, ks)]
+        z_all = sum(zl)  # all-reduce sum
+        out = []
+        for w, k, z in zip(w_shards, ks, zl):
+            zz = z if bug == "sharded_local_z" else z_all
+            if cfg["variant"] == "norm_nograd":
+                zz = zz.detach()  # NoGrad(Z)
+            out.append(w * k / torch.where(allm, torch.ones_like(zz), zz))
+    w, o = torch.cat(w_shards, -1), torch.cat(out, -1)
+    if cfg["allmasked_policy"] == "keep":
+        return torch.where(allm, w, o)
+    return o.masked_fill(allm, 0.0)
+
+
 @op("dropkey")
 def op_dropkey(t, cfg, bug):
     g = t["g"]  # padded keys already -inf
     drop, pad, allm = attn_masks(t, bug)
+    if tiled():
+        if cfg["allmasked_policy"] == "keep":  # an all-masked row is left undropped
+            return {"w": tiled_masked_softmax(g, drop & ~allm, bug)}
+        g2 = torch.where(allm, torch.zeros_like(g), g)
+        return {"w": tiled_masked_softmax(g2, drop & ~allm, bug).masked_fill(allm, 0.0)}
     if cfg["allmasked_policy"] == "keep":
         g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
         return {"w": torch.softmax(g2, -1)}
@@ -254,6 +370,8 @@ def dropattention_apply(w, t, cfg, bug):
 
 @op("dropattention")
 def op_dropattention(t, cfg, bug):
+    if tiled():
+        return {"w": sharded_dropattention(sharded_softmax(t["g"]), t, cfg, bug)}
     return {"w": dropattention_apply(torch.softmax(t["g"], -1), t, cfg, bug)}
 
 
@@ -282,13 +400,34 @@ def attention(P, x, pad, NH, lora, dk, da, bug):
 
     q, k, v = (heads(attn_projection(P, n, x, lora, bug)) for n in "qkv")
     scale = 1.0 / D if bug == "attention_scale_1_over_D" else 1.0 / math.sqrt(D)
+    if tiled() and da is None:  # flash-style: the weights are never materialised
+        drop = None
+        if dk is not None:
+            drop, _, allm = attn_masks({"mask.pad": pad, "mask.att": dk["mask"]}, bug)
+            drop = drop & ~allm  # an all-masked row: undropped (keep), or zeroed below (zero)
+        ctx = flash_context(q, k, v, scale, pad, drop, bug)
+        if dk is not None and dk["allmasked_policy"] == "zero":
+            ctx = ctx.masked_fill(allm, 0.0)
+        return attn_projection(P, "o", ctx.transpose(1, 2).reshape(B, T, C), lora, bug)
     g = (q @ k.transpose(-1, -2)) * scale
     g = g.masked_fill(pad[:, None, None, :], -math.inf)
     if dk is not None:
         w = op_dropkey({"g": g, "mask.pad": pad, "mask.att": dk["mask"]}, dk, bug)["w"]
     else:
         w = torch.softmax(g, -1)
-    if da is not None:
+    if da is not None and tiled():  # key-sharded: softmax and DropAttention's Z combined across shards
+        g2, allm_dk = g, None
+        if dk is not None:  # DropKey on the logits first, as op_dropkey
+            drop, _, allm_dk = attn_masks({"mask.pad": pad, "mask.att": dk["mask"]}, bug)
+            if dk["allmasked_policy"] == "keep":
+                g2 = g.masked_fill(drop & ~allm_dk, -math.inf)
+            else:
+                g2 = torch.where(allm_dk, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
+        w_sh = sharded_softmax(g2)
+        if dk is not None and dk["allmasked_policy"] == "zero":
+            w_sh = [x.masked_fill(allm_dk, 0.0) for x in w_sh]
+        w = sharded_dropattention(w_sh, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
+    elif da is not None:
         w = dropattention_apply(w, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
     ctx = (w @ v).transpose(1, 2).reshape(B, T, C)
     return attn_projection(P, "o", ctx, lora, bug)
@@ -443,6 +582,31 @@ BUGS = {
     "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
                                  "(HiddenKey / HiddenCut: pass 1 only)",
     "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
+    # tile-boundary bugs of fused / sharded kernels (run on --impl tiled; invisible while T <= 64)
+    "tiled_mask_tile_offset": "tiled DropKey reads the mask of key tile j > 0 at the tile-local offset (the "
+                              "columns of tile 0)",
+    "tiled_no_neginf_guard": "online softmax without the guard on a -inf running max: exp(-inf - -inf) = NaN "
+                             "when a row's first tile has no kept key",
+    "sharded_local_z": "key-sharded normalized DropAttention divides each shard by its own partial Z (the "
+                       "all-reduce over shards forgotten)",
+}
+TILED_BUGS = ("tiled_mask_tile_offset", "tiled_no_neginf_guard", "sharded_local_z")
+# The ops each wrong variant reaches (the code paths its `bug ==` tests are on); its other cases are the
+# correct F64 outputs, reused rather than recomputed (run_all's `reuse`).
+_ATT = ("attention", "encoder", "train_step")
+BUG_OPS = {
+    "softmax_no_max_shift": ("softmax",), "lora_scale_alpha": ("lora",), "lora_dropout_on_base": ("lora",),
+    "kl_direction_swapped": ("consistency", "framework_loss", "train_step"),
+    "dropkey_mask_sign_flipped": ("dropkey", "dropattention") + _ATT,
+    "dropattention_nograd_missing": ("dropattention",) + _ATT,
+    "dylora_scale_alpha_over_r": ("dylora", "dylora_loss"), "dylora_frozen_nograd_missing": ("dylora", "dylora_loss"),
+    "framework_detach_missing": ("framework_loss", "train_step"), "gelu_tanh_for_erf": ("gelu",),
+    "mask_sign_flipped": ("hiddencut",), "layernorm_unbiased_var": ("layernorm",),
+    "crossentropy_sum_not_mean": ("crossentropy",), "attention_scale_1_over_D": _ATT,
+    "attention_lora_on_q_not_k": _ATT, "train_task_on_both_passes": ("train_step",),
+    "hiddencut_after_residual": ("encoder", "train_step"),
+    "tiled_mask_tile_offset": ("dropkey",) + _ATT, "tiled_no_neginf_guard": ("dropkey",) + _ATT,
+    "sharded_local_z": ("dropattention",) + _ATT,
 }
 
 
@@ -485,7 +649,9 @@ def run_case(path, dtype, bug):
     return res
 
 
-def run_all(golden, outdir, dtype, bug):
+def run_all(golden, outdir, dtype, bug, reuse=None):
+    """Every case of golden/ into outdir.  reuse: a directory of this backend's correct F64 outputs, copied
+    for the cases of ops the wrong variant `bug` does not reach (BUG_OPS)."""
     os.makedirs(outdir, exist_ok=True)
     n = 0
     for op_dir in sorted(os.listdir(golden)):
@@ -494,9 +660,18 @@ def run_all(golden, outdir, dtype, bug):
             continue
         for f in sorted(os.listdir(d)):
             if f.endswith(".safetensors"):
-                res = run_case(os.path.join(d, f), dtype, bug)
-                st_write(os.path.join(outdir, f), res, {"backend": "torch_backend.py", "bug": bug or "none"})
                 n += 1
+                dst, src = os.path.join(outdir, f), os.path.join(reuse or "", f)
+                if reuse and bug and op_dir not in BUG_OPS[bug] and os.path.isfile(src):
+                    if os.path.lexists(dst):
+                        os.unlink(dst)
+                    try:
+                        os.link(src, dst)  # the correct outputs, unchanged by this variant
+                    except OSError:
+                        shutil.copyfile(src, dst)
+                    continue
+                res = run_case(os.path.join(d, f), dtype, bug)
+                st_write(dst, res, {"backend": "torch_backend.py", "bug": bug or "none"})
     return n
 
 
@@ -508,6 +683,10 @@ def main(argv):
     ap.add_argument("--bug", action="append", default=[],
                     help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    ap.add_argument("--impl", default="reference",
+                    help="reference: dense softmax; tiled: flash-style online softmax / key-sharded DropAttention "
+                         "(outputs in OUT/tiled-<dtype>); or both: reference,tiled")
+    ap.add_argument("--tile", type=int, default=64, help="keys per tile / shard for --impl tiled (default 64)")
     a = ap.parse_args(argv)
     if a.list_bugs:
         for k, v in BUGS.items():
@@ -523,16 +702,31 @@ def main(argv):
         if b not in BUGS:
             print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
             return 2
+    if a.tile < 1:
+        print("torch_backend.py: --tile must be >= 1", file=sys.stderr)
+        return 2
+    IMPL["tile"] = a.tile
+    impls = a.impl.split(",")
+    if any(i not in ("reference", "tiled") for i in impls):
+        print(f"torch_backend.py: --impl must be reference and/or tiled (got '{a.impl}')", file=sys.stderr)
+        return 2
     try:
-        for name in a.dtype.split(","):
-            if name not in dts:
-                print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
-                return 2
-            n = run_all(a.golden, os.path.join(a.out, name), dts[name], None)
-            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+        done = {}  # impl -> its F64 output directory, reused by the wrong variants
+        for impl in impls:
+            for name in a.dtype.split(","):
+                if name not in dts:
+                    print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+                    return 2
+                IMPL["name"] = impl
+                sub = name if impl == "reference" else f"{impl}-{name}"
+                n = run_all(a.golden, os.path.join(a.out, sub), dts[name], None)
+                if name == "f64":
+                    done[impl] = os.path.join(a.out, sub)
+                print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, sub)} ({impl}, {name})")
         for b in bugs:
-            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b)
-            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
+            IMPL["name"] = "tiled" if b in TILED_BUGS else "reference"
+            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b, done.get(IMPL["name"]))
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b}, {IMPL['name']})")
     except (KeyError, ValueError, OSError) as e:
         print(f"torch_backend.py: {e}", file=sys.stderr)
         return 2

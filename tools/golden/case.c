@@ -403,6 +403,17 @@ int hk_case_padding(hk_case *g, uint8_t *pad, long B, long T, const hk_counts *r
     return HK_OK;
 }
 
+int hk_case_drop_keys(uint8_t *mask, const uint8_t *pad, long B, long NH, long T, const hk_counts *range)
+{
+    if (range->n == 0) return HK_OK;
+    long lo = range->v[0], hi = range->n > 1 ? range->v[1] : -1;
+    HK_REQUIRE(range->n == 2 && lo < hi && hi <= T, HK_EDOM, "drop_keys must be lo:hi with 0 <= lo < hi <= T=%ld", T);
+    for (long row = 0; row < B * NH * T; row++)
+        for (long k = lo; k < hi; k++)
+            if (!pad || !pad[(row / (NH * T)) * T + k]) mask[row * T + k] = 1;
+    return HK_OK;
+}
+
 int hk_case_straddles(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T, long K)
 {
     if (K < 1 || K >= T) return 0;

@@ -193,6 +193,10 @@ long hk_case_allmasked_rows(const uint8_t *mask, const uint8_t *pad, long B, lon
  * keys of batch element b are padded (pad (B,T), 1 = padded); HK_EDOM if a
  * batch element would have no key left.  A given pad is validated instead. */
 int hk_case_padding(hk_case *g, uint8_t *pad, long B, long T, const hk_counts *right, const hk_counts *left);
+/* drop_keys = lo:hi (a counts setting with 0 or 2 values): keys lo..hi-1 of
+ * every row of mask (B,NH,T,T) dropped too, padded keys excepted (a whole
+ * key tile masked).  HK_EDOM unless 0 <= lo < hi <= T. */
+int hk_case_drop_keys(uint8_t *mask, const uint8_t *pad, long B, long NH, long T, const hk_counts *range);
 /* 1 if some row of mask (B,NH,T,T) drops the non-padded keys K-1 and K both
  * (a dropped run straddling a tile edge at key K). */
 int hk_case_straddles(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T, long K);

@@ -41,6 +41,7 @@ typedef struct {
     double logit_std;         /* scaled init: the std of a logit q.k/sqrt(D) from the frozen projections */
     double lora_ratio;        /* scaled init: std of the LoRA term / std of the frozen projection */
     long straddle;            /* > 0: some mask.att row drops keys straddle-1 and straddle (a tile edge) */
+    hk_counts drop_keys;      /* lo:hi: these keys dropped in every mask.att row as well (a whole tile masked) */
 } at_arg;
 
 static const char *const pname[HK_ATTN_NPROJ] = {"q", "k", "v", "o"};
@@ -253,7 +254,10 @@ static int build_at(hk_case *g, const void *arg)
         uint8_t *m = hk_case_mask(g, "mask.att", HK_SHAPE(B, NH, T, T));
         if (!m) return HK_ENOMEM;
         int given = hk_case_is_given(g, m);
-        if (!given) HK_TRY(hk_attnmask_sample(m, (hk_pattern)a->pat, a->attn_p, pad, B, NH, T, T, hk_case_rng(g)));
+        if (!given) {
+            HK_TRY(hk_attnmask_sample(m, (hk_pattern)a->pat, a->attn_p, pad, B, NH, T, T, hk_case_rng(g)));
+            HK_TRY(hk_case_drop_keys(m, pad, B, NH, T, &a->drop_keys));
+        }
         HK_TRY(check_given_mask(g, m, B * NH * T * T, a->attn_p, "mask.att"));
         HK_TRY(check_att_pad(g, m, pad, B, NH, T));
         long allmasked = hk_case_allmasked_rows(m, pad, B, NH, T);
@@ -340,8 +344,10 @@ static int check_at(void *arg)
                a->attn_p);
     HK_REQUIRE(a->method == 2 || a->variant == HK_DROPATTN_CLASSIC, HK_EINVAL,
                "%s: variant applies to method=dropattention only", op);
-    HK_REQUIRE(a->method || (a->allmasked == 0 && a->straddle == 0 && a->policy == HK_ALLMASK_KEEP), HK_EINVAL,
-               "%s: allmasked, straddle and allmasked_policy need an attention-dropout method", op);
+    HK_REQUIRE(a->method || (a->allmasked == 0 && a->straddle == 0 && a->policy == HK_ALLMASK_KEEP &&
+                             a->drop_keys.n == 0),
+               HK_EINVAL, "%s: allmasked, straddle, drop_keys and allmasked_policy need an attention-dropout method", op);
+    HK_REQUIRE(a->drop_keys.n == 0 || a->attn_p > 0, HK_EDOM, "%s: drop_keys needs attn_p > 0", op);
     HK_REQUIRE(a->straddle < a->T, HK_EDOM, "%s: straddle=%ld must be < T=%ld", op, a->straddle, a->T);
     HK_REQUIRE(!a->encoder || a->F >= 1, HK_EDOM, "encoder: the FFN width F must be >= 1");
     HK_REQUIRE(a->encoder || (a->hidden_p == 0 && a->hidden_rescale == 0), HK_EINVAL,
@@ -383,6 +389,7 @@ static const hk_golden_param at_params[] = {
     HK_P_COUNTS(at_arg, pad_left, "pad_left", 0, 4096, "padded keys at the start, per batch element"),
     HK_P_ENUM(at_arg, allmasked, "allmasked", at_allmasked, "all-masked rows: none allowed, some required, any"),
     HK_P_INT(at_arg, straddle, "straddle", 0, 4095, "> 0: a mask.att row drops keys straddle-1 and straddle"),
+    HK_P_COUNTS(at_arg, drop_keys, "drop_keys", 0, 4096, "lo:hi: keys lo..hi-1 dropped in every mask.att row too"),
     HK_P_ENUM(at_arg, init, "init", at_inits, "input ranges (golden/README.md, Initialisation at width)"),
     HK_P_REAL(at_arg, logit_std, "logit_std", 0, 100, "init=scaled: std of a logit from the frozen q, k"),
     HK_P_REAL(at_arg, lora_ratio, "lora_ratio", 0, 100, "init=scaled: LoRA term std / frozen projection std"),
@@ -429,6 +436,19 @@ static const hk_golden_case cases[] = {
     {&op_en, "encoder_dropattention_classic_column_hiddencut_column_padding_2x5_c6_f8", 1105,
      LEG "B=2,T=5,C=6,NH=2,r=2,F=8,lora=kv,alpha=4,method=dropattention,variant=classic,pattern=column,attn_p=0.25,"
          "pad_right=0:1,hidden_pattern=column,hidden_p=0.25,hidden_rescale=1"},
+    /* the tile tier (golden/README.md, "The tile tier"): T across the 64-key tiles, C = 36 and head size 12
+     * (neither a power of two), batch element 1's first key tile wholly padded, scaled initialisation */
+    {&op_at, "attention_tile_dropkey_padleft64_2x130_c36_nh3", 1021,
+     "B=2,T=130,C=36,NH=3,r=4,lora=qkvo,alpha=8,lora_p=0.1,method=dropkey,attn_p=0.1,pad_left=0:64,pad_right=1"},
+    {&op_at, "attention_tile_dropattention_norm_2x65_c36_nh3", 1022,
+     "B=2,T=65,C=36,NH=3,r=4,lora=kv,alpha=8,method=dropattention,variant=norm,attn_p=0.25,pad_right=0:1"},
+    {&op_at, "attention_tile_plain_padleft64_1x129_c36_nh3", 1023, "B=1,T=129,C=36,NH=3,r=4,lora=kv,alpha=8,pad_left=64"},
+    {&op_en, "encoder_tile_hiddenkey_padleft64_2x130_c36_f72", 1121,
+     "B=2,T=130,C=36,NH=3,r=4,F=72,lora=kv,alpha=8,lora_p=0.1,method=dropkey,pattern=column,attn_p=0.1,"
+     "pad_left=0:64,hidden_pattern=element,hidden_p=0.1,hidden_rescale=1"},
+    {&op_en, "encoder_tile_dropattention_norm_nograd_2x65_c36_f72", 1122,
+     "B=2,T=65,C=36,NH=3,r=4,F=72,lora=kv,alpha=8,method=dropattention,variant=norm_nograd,pattern=span,attn_p=0.25,"
+     "straddle=64,hidden_pattern=span,hidden_p=0.1"},
 };
 
 const hk_golden_case *hk_golden_attention(size_t *n)

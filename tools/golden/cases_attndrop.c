@@ -29,6 +29,7 @@ typedef struct {
     double range;             /* logits uniform in [-range, range) */
     long straddle;            /* > 0: some row drops keys straddle-1 and straddle (a tile edge) */
     long zeros;               /* 1: out.w / grad.g may be mostly zeros (padding-heavy cases) */
+    hk_counts drop_keys;      /* lo:hi: these keys dropped in every row as well (a whole tile masked) */
 } ad_arg;
 
 static int build_ad(hk_case *g, const void *arg)
@@ -53,7 +54,10 @@ static int build_ad(hk_case *g, const void *arg)
                     if (pad[(bh / NH) * T + k]) lg[(bh * T + q) * T + k] = -INFINITY;
     }
     int given = hk_case_is_given(g, m);
-    if (!given) HK_TRY(hk_attnmask_sample(m, (hk_pattern)a->pat, a->p, pad, B, NH, T, T, hk_case_rng(g)));
+    if (!given) {
+        HK_TRY(hk_attnmask_sample(m, (hk_pattern)a->pat, a->p, pad, B, NH, T, T, hk_case_rng(g)));
+        HK_TRY(hk_case_drop_keys(m, pad, B, NH, T, &a->drop_keys));
+    }
     for (long i = 0; given && i < n; i++) {
         HK_REQUIRE(!(m[i] && a->p == 0), HK_EDOM, "given mask.att[%ld] drops a key but p = 0", i);
         HK_REQUIRE(!(m[i] && pad[(i / (NH * T * T)) * T + i % T]), HK_EDOM,
@@ -125,6 +129,7 @@ static int check_ad(void *arg)
     HK_REQUIRE(a->straddle < a->T, HK_EDOM, "%s: straddle=%ld must be < T=%ld", op, a->straddle, a->T);
     HK_REQUIRE(a->range > 0, HK_EDOM, "%s: range must be > 0", op);
     HK_REQUIRE(!(a->allmasked == 1 && a->p == 0), HK_EDOM, "%s: allmasked=some needs p > 0", op);
+    HK_REQUIRE(a->drop_keys.n == 0 || a->p > 0, HK_EDOM, "%s: drop_keys needs p > 0 (a mask at rate 0 is all zero)", op);
     return HK_OK;
 }
 
@@ -151,6 +156,7 @@ static const hk_golden_param ad_params[] = {
     HK_P_REAL(ad_arg, range, "range", 0, 1e4, "logits uniform in [-range, range)"),
     HK_P_INT(ad_arg, straddle, "straddle", 0, 1 << 16, "> 0: some row drops keys straddle-1 and straddle"),
     HK_P_INT(ad_arg, zeros, "zeros_expected", 0, 1, "1: outputs may be mostly zeros (heavy padding)"),
+    HK_P_COUNTS(ad_arg, drop_keys, "drop_keys", 0, 1 << 16, "lo:hi: keys lo..hi-1 dropped in every row too (needs p > 0)"),
     HK_P_ENUM(ad_arg, variant, "variant", ad_variants, "DropAttention variant"),
 };
 static const hk_golden_op op_dk = {"dropkey", SRC_DK, sizeof(ad_arg), &dk_defaults, ad_params, HK_NPARAMS(ad_params) - 1,
@@ -178,6 +184,19 @@ static const hk_golden_case cases[] = {
     {&op_da, "dropattention_classic_p0.75_allmasked_zero_2x2x3", 916,
      "variant=classic,pattern=column,p=0.75,allmasked_policy=zero,B=2,NH=2,T=3,allmasked=some"},
     {&op_da, "dropattention_norm_p0_padding_1x2x5", 917, "variant=norm,pattern=element,p=0,B=1,NH=2,T=5,pad_right=2"},
+    /* the tile tier (golden/README.md, "The tile tier"): rows longer than the 64-key tiles and shards of
+     * fused / sharded kernels, crossing 64 and 128, with a first tile that is wholly padded or dropped
+     * and runs of dropped keys across a tile edge */
+    {&op_dk, "dropkey_tile_element_padleft64_2x1x130", 931,
+     "pattern=element,p=0.25,B=2,NH=1,T=130,pad_left=0:64,pad_right=1"},
+    {&op_dk, "dropkey_tile_column_first_tile_dropped_1x1x129", 932,
+     "pattern=column,p=0.25,B=1,NH=1,T=129,drop_keys=0:64,zeros_expected=1"},
+    {&op_dk, "dropkey_tile_span_straddle64_1x1x129", 933, "pattern=span,p=0.375,B=1,NH=1,T=129,straddle=64"},
+    {&op_da, "dropattention_tile_classic_p0.25_1x1x65", 941, "variant=classic,pattern=element,p=0.25,B=1,NH=1,T=65"},
+    {&op_da, "dropattention_tile_norm_nograd_padleft64_1x1x130", 942,
+     "variant=norm_nograd,pattern=element,p=0.25,B=1,NH=1,T=130,pad_left=64,zeros_expected=1"},
+    {&op_da, "dropattention_tile_norm_span_straddle64_1x1x129", 943,
+     "variant=norm,pattern=span,p=0.375,B=1,NH=1,T=129,straddle=64"},
 };
 
 const hk_golden_case *hk_golden_attndrop(size_t *n)

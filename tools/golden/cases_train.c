@@ -414,6 +414,10 @@ static const hk_golden_case cases[] = {
      TLEG "preset=hiddenkey,L=1,B=2,T=4,C=6,NH=2,r=2,F=8,K=3,lora=kv,rate=0.5"},
     {&op_tr, "train_step_rdrop_regression_cutoff_outdrop_3x3_c4_l1", 12090,
      TLEG "preset=rdrop,L=1,B=3,T=3,C=4,NH=2,r=1,F=6,K=1,lora=kv,regression=1,input_p=0.25,output_p=0.25"},
+    /* the tile tier: HiddenKey's column DropKey and a normalized DropAttention across 64-key tiles */
+    {&op_tr, "train_step_tile_hiddenkey_2x65_c36_l1", 1231, "preset=hiddenkey,L=1,B=2,T=65,C=36,NH=3,r=4,F=72,K=3,lora=kv"},
+    {&op_tr, "train_step_tile_dropattention_2x65_c36_l1", 1232,
+     "preset=dropattention,L=1,B=2,T=65,C=36,NH=3,r=4,F=72,K=3,lora=kv,weights.rescale=normalized"},
 };
 
 const hk_golden_case *hk_golden_train(size_t *n)
