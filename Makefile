@@ -222,19 +222,20 @@ golden-check: build
 	  echo "golden-check: $$n golden files regenerate byte-identically"; echo "$$n" > $(GATE)/golden-check.ok
 
 # The PyTorch example backend (examples/torch_backend.py) in F64 and F32 must pass
-# the checker, both as dense PyTorch and as a tiled / key-sharded backend (--impl
-# tiled: flash-style online softmax over 64-key tiles, DropAttention's Z combined
-# across 64-key shards), and every deliberately wrong variant (--bug) must be
+# the checker in three summation orders: PyTorch's own kernels, a tiled / key-sharded
+# backend (--impl tiled: flash-style online softmax over 64-key tiles, DropAttention's
+# Z combined across 64-key shards) and recursive summation (--impl sequential); and
+# every deliberately wrong variant (--bug) must be
 # caught (checker exit status exactly 1: compared and failed, not a usage error);
 # the tiled_* / sharded_* variants only by the tile tier (golden/README.md).
 TORCH_OUT = $(BUILD)/torch
 validate-torch: build
 	@mkdir -p $(GATE)
 	@rm -rf $(TORCH_OUT)
-	@$(PYTHON) examples/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --impl reference,tiled \
-	  --bug all >/dev/null
-	@for d in f64 f32 tiled-f64 tiled-f32; do \
-	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $${d#tiled-} --json $(TORCH_OUT)/check-$$d.json \
+	@$(PYTHON) examples/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 \
+	  --impl reference,tiled,sequential --bug all >/dev/null
+	@for d in f64 f32 tiled-f64 tiled-f32 sequential-f64 sequential-f32; do \
+	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $${d##*-} --json $(TORCH_OUT)/check-$$d.json \
 	    > $(TORCH_OUT)/check-$$d.log || { grep -E 'FAIL|REPRO' $(TORCH_OUT)/check-$$d.log | head -40; \
 	    echo "validate-torch: FAILED ($$d); full report: $(TORCH_OUT)/check-$$d.log"; exit 1; }; \
 	  echo "validate-torch: $$d: $$(tail -1 $(TORCH_OUT)/check-$$d.log)"; done
@@ -243,7 +244,7 @@ validate-torch: build
 	  if [ $$rc -ne 1 ]; then echo "validate-torch: FAILED: wrong variant $${b##*/bug-} not caught (exit $$rc)"; exit 1; fi; \
 	  echo "validate-torch: wrong variant $${b##*/bug-} caught ($$(grep -c '^FAILED' $$b.log) failing cases)"; done; \
 	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }; \
-	  echo "dense + tiled f64/f32, $$n wrong variants caught" > $(GATE)/validate-torch.ok
+	  echo "dense + tiled + sequential f64/f32, $$n wrong variants caught" > $(GATE)/validate-torch.ok
 
 # The C example (examples/c_check/) gates the torch backend's F64 outputs through
 # libhkgolden alone, and must fail a wrong variant's.

@@ -12,6 +12,8 @@ file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
         -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
     ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
                      written to OUT/bug-NAME/ in F64; --bug all runs every one.
+    ... --impl sequential  every matmul and softmax sum by recursive summation (no FMA), the
+                     worst summation order a library uses; OUT/sequential-<dtype>/.
     ... --impl tiled the way fused kernels compute attention, on the same math: a
                      flash-style online softmax over key tiles of --tile keys (64) for
                      DropKey and plain attention, a key-sharded softmax and DropAttention
@@ -104,13 +106,89 @@ def op(name):
     return reg
 
 
+# ---------------------------------------------------------------- summation orders
+# IMPL["name"]: "reference" (PyTorch's own kernels: blocked BLAS matmuls, vectorised softmax sums), "tiled"
+# (below: flash-style / key-sharded attention) or "sequential": every matmul and softmax sum by recursive
+# summation in index order, one rounding per multiply and per add (no FMA), forward and backward -- the
+# worst-case order a real library uses, for measuring the tolerance model (not fast).
+IMPL = {"name": "reference", "tile": 64}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
+
+
+def _seq_mm(a, b):
+    """a (..., n, k) @ b (..., k, m) by recursive summation over k."""
+    acc = a[..., :, 0:1] * b[..., 0:1, :]
+    for j in range(1, a.shape[-1]):
+        acc = acc + a[..., :, j:j + 1] * b[..., j:j + 1, :]
+    return acc
+
+
+class SeqMatmul(torch.autograd.Function):
+    """a @ b with sequential sums; the backward's products (g b^T, a^T g) sequential too."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _seq_mm(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _seq_mm(g, b.transpose(-1, -2)), _seq_mm(a.transpose(-1, -2), g)
+
+
+def _seq_sum(x):
+    """sum over the last axis by recursive summation, keepdim."""
+    s = x[..., 0:1]
+    for j in range(1, x.shape[-1]):
+        s = s + x[..., j:j + 1]
+    return s
+
+
+class SeqSoftmax(torch.autograd.Function):
+    """softmax over the last axis from the true row max, the row sum sequential; backward
+    dx = y (dy - sum dy y) with that sum sequential."""
+
+    @staticmethod
+    def forward(ctx, x):
+        m = x.amax(-1, keepdim=True)
+        e = torch.exp(x - torch.where(m == -math.inf, torch.zeros_like(m), m))
+        y = e / _seq_sum(e)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return y * (dy - _seq_sum(dy * y))
+
+
+def seq():
+    return IMPL["name"] == "sequential"
+
+
+def lin(x, w, b=None):
+    """x @ w.T + b; sequential: over the flattened rows (so dW sums the tokens in order)."""
+    if not seq():
+        return F.linear(x, w, b)
+    y = SeqMatmul.apply(x.reshape(-1, x.shape[-1]), w.t()).reshape(x.shape[:-1] + (w.shape[0],))
+    return y if b is None else y + b
+
+
+def mm(a, b):
+    return SeqMatmul.apply(a, b) if seq() else a @ b
+
+
+def smax(x):
+    return SeqSoftmax.apply(x) if seq() else torch.softmax(x, -1)
+
+
 @op("softmax")
 def op_softmax(t, cfg, bug):
     x = t["x"]
     if bug == "softmax_no_max_shift":  # naive exp overflows for large logits
         e = torch.exp(x)
         return {"y": e / e.sum(-1, keepdim=True)}
-    return {"y": torch.softmax(x, dim=-1)}
+    return {"y": smax(x)}
 
 
 @op("logsoftmax")
@@ -120,7 +198,7 @@ def op_logsoftmax(t, cfg, bug):
 
 @op("linear")
 def op_linear(t, cfg, bug):
-    return {"y": F.linear(t["x"], t["weight"], t.get("bias"))}
+    return {"y": lin(t["x"], t["weight"], t.get("bias"))}
 
 
 def dropout_with(x, mask, p):
@@ -137,8 +215,8 @@ def op_lora(t, cfg, bug):
     if bug == "lora_scale_alpha":
         scale = cfg["alpha"]
     xd = dropout_with(x, t["mask.x"], p)
-    base = F.linear(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
-    return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
+    base = lin(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
+    return {"y": base + scale * lin(lin(xd, t["lora_A"]), t["lora_B"])}
 
 
 def consistency_rows(z1, z2, kind, bug):
@@ -229,9 +307,6 @@ def attn_masks(t, bug):
     kept = ~drop & ~pad
     allm = ~kept.any(-1, keepdim=True)  # rows where every real key is dropped
     return drop & ~pad, pad, allm
-
-
-IMPL = {"name": "reference", "tile": 64}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
 
 
 def tiled():
@@ -346,10 +421,10 @@ def op_dropkey(t, cfg, bug):
         return {"w": tiled_masked_softmax(g2, drop & ~allm, bug).masked_fill(allm, 0.0)}
     if cfg["allmasked_policy"] == "keep":
         g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
-        return {"w": torch.softmax(g2, -1)}
+        return {"w": smax(g2)}
     # policy zero: such a row's weights are 0 (softmax on a finite stand-in, then zeroed)
     g2 = torch.where(allm, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
-    return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
+    return {"w": smax(g2).masked_fill(allm, 0.0)}
 
 
 def dropattention_apply(w, t, cfg, bug):
@@ -359,7 +434,7 @@ def dropattention_apply(w, t, cfg, bug):
     if cfg["variant"] == "classic":
         out = w * keep / (1.0 - cfg["p"])
     else:
-        z = (w * keep).sum(-1, keepdim=True)
+        z = _seq_sum(w * keep) if seq() else (w * keep).sum(-1, keepdim=True)
         if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
             z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
         out = w * keep / torch.where(allm, torch.ones_like(z), z)
@@ -372,19 +447,19 @@ def dropattention_apply(w, t, cfg, bug):
 def op_dropattention(t, cfg, bug):
     if tiled():
         return {"w": sharded_dropattention(sharded_softmax(t["g"]), t, cfg, bug)}
-    return {"w": dropattention_apply(torch.softmax(t["g"], -1), t, cfg, bug)}
+    return {"w": dropattention_apply(smax(t["g"]), t, cfg, bug)}
 
 
 def attn_projection(P, name, u, lora, bug):
     """u @ W.T + b, plus the LoRA term (alpha/r) dropout(u) A.T B.T if projection `name` is adapted.
     lora: {"on": "kv", "alpha", "r", "p", "masks": {name: mask (B,T,C)}}."""
-    y = F.linear(u, P["W_" + name], P.get("b_" + name))
+    y = lin(u, P["W_" + name], P.get("b_" + name))
     src = name
     if bug == "attention_lora_on_q_not_k" and name in "qk":  # k's adapter applied to q, q left plain
         src = "k" if name == "q" else None
     if src is not None and src in lora["on"]:
         ud = dropout_with(u, lora["masks"].get(src), lora["p"])
-        y = y + lora["alpha"] / lora["r"] * F.linear(F.linear(ud, P["lora_A_" + src]), P["lora_B_" + src])
+        y = y + lora["alpha"] / lora["r"] * lin(lin(ud, P["lora_A_" + src]), P["lora_B_" + src])
     return y
 
 
@@ -409,12 +484,12 @@ def attention(P, x, pad, NH, lora, dk, da, bug):
         if dk is not None and dk["allmasked_policy"] == "zero":
             ctx = ctx.masked_fill(allm, 0.0)
         return attn_projection(P, "o", ctx.transpose(1, 2).reshape(B, T, C), lora, bug)
-    g = (q @ k.transpose(-1, -2)) * scale
+    g = mm(q, k.transpose(-1, -2)) * scale
     g = g.masked_fill(pad[:, None, None, :], -math.inf)
     if dk is not None:
         w = op_dropkey({"g": g, "mask.pad": pad, "mask.att": dk["mask"]}, dk, bug)["w"]
     else:
-        w = torch.softmax(g, -1)
+        w = smax(g)
     if da is not None and tiled():  # key-sharded: softmax and DropAttention's Z combined across shards
         g2, allm_dk = g, None
         if dk is not None:  # DropKey on the logits first, as op_dropkey
@@ -429,7 +504,7 @@ def attention(P, x, pad, NH, lora, dk, da, bug):
         w = sharded_dropattention(w_sh, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
     elif da is not None:
         w = dropattention_apply(w, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
-    ctx = (w @ v).transpose(1, 2).reshape(B, T, C)
+    ctx = mm(w, v).transpose(1, 2).reshape(B, T, C)
     return attn_projection(P, "o", ctx, lora, bug)
 
 
@@ -453,7 +528,7 @@ def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
     hidden: {"mask" (B,T,C) bool, "scale"} or None."""
     C = x.shape[-1]
     x1 = F.layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps)
-    h = F.linear(F.gelu(F.linear(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
+    h = lin(F.gelu(lin(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
     r2 = x1 + h
     if hidden is not None:
         if bug == "hiddencut_after_residual":  # cuts the residual stream too
@@ -507,7 +582,7 @@ def stack_pass(t, cfg, pas, bug):
     rep = x[:, 0, :]  # first token
     if site("output"):
         rep = rep * ~mask("output") * scale("output")
-    return F.linear(rep, t["Wc"], t["bc"]), rep
+    return lin(rep, t["Wc"], t["bc"]), rep
 
 
 @op("train_step")
@@ -684,8 +759,9 @@ def main(argv):
                     help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
     ap.add_argument("--impl", default="reference",
-                    help="reference: dense softmax; tiled: flash-style online softmax / key-sharded DropAttention "
-                         "(outputs in OUT/tiled-<dtype>); or both: reference,tiled")
+                    help="reference: PyTorch's kernels; tiled: flash-style online softmax / key-sharded DropAttention; "
+                         "sequential: recursive summation in every matmul and softmax (outputs in OUT/<impl>-<dtype>); "
+                         "or a list: reference,tiled")
     ap.add_argument("--tile", type=int, default=64, help="keys per tile / shard for --impl tiled (default 64)")
     a = ap.parse_args(argv)
     if a.list_bugs:
@@ -707,8 +783,8 @@ def main(argv):
         return 2
     IMPL["tile"] = a.tile
     impls = a.impl.split(",")
-    if any(i not in ("reference", "tiled") for i in impls):
-        print(f"torch_backend.py: --impl must be reference and/or tiled (got '{a.impl}')", file=sys.stderr)
+    if any(i not in ("reference", "tiled", "sequential") for i in impls):
+        print(f"torch_backend.py: --impl must be reference, tiled and/or sequential (got '{a.impl}')", file=sys.stderr)
         return 2
     try:
         done = {}  # impl -> its F64 output directory, reused by the wrong variants

@@ -368,6 +368,17 @@ void hk_case_cfg_lora(hk_case *g, unsigned lora)
     hk_case_cfg_str(g, "lora", s);
 }
 
+double hk_case_softmax_grad_scale(const double *y, const double *d, const double *D, long C)
+{
+    double s = 0.0, sabs = 0.0, S = 0.0;
+    for (long c = 0; c < C; c++) {
+        s += y[c] * d[c];
+        sabs += y[c] * (D ? D[c] : fabs(d[c]));
+    }
+    for (long c = 0; c < C; c++) S = fmax(S, y[c] * ((D ? D[c] : 0.0) + sabs + fabs(d[c] - s)));
+    return S;
+}
+
 long hk_case_allmasked_rows(const uint8_t *mask, const uint8_t *pad, long B, long NH, long T)
 {
     long n = 0;

@@ -185,6 +185,14 @@ double hk_case_maxabs(const double *x, long n);
  * hk_consistency. */
 void hk_case_cons_bounds(int kind, const double *z1, const double *z2, long N, long C, double *Sl, double *Sg,
                        double *R);
+/* The first-order error scale of one row of a softmax backward
+ * dx_c = y_c (d_c - s), s = sum_k y_k d_k (C entries), where each d_k may
+ * itself carry an error scaled by D_k >= |d_k| (D NULL: D = |d|, d exact or
+ * with a relative error):
+ *   max_c y_c (D_c + sum_k y_k D_k + |d_c - s|)
+ * (the errors of d_c and of s, and the subtraction's and y_c's own relative
+ * error times |d_c - s|); 0 for a row of zero weights. */
+double hk_case_softmax_grad_scale(const double *y, const double *d, const double *D, long C);
 /* Attention helpers (golden_attention.c, golden_attndrop.c, golden_train.c):
  * rows of a (B,NH,T,T) mask with no kept key (pad (B,T) or NULL);
  * max(R, ceil(max |g|)) over the finite entries of g (padded keys are -inf). */

@@ -3,9 +3,9 @@
  *   dropattention:  w = softmax(g), then w' = classic / normalized / normalized
  *                   with NoGrad(Z) (HK Eq. 1-2, 6)
  * Padded keys have g = -inf (as attention produces) and mask.pad = 1.
- * Tolerances: K = 2; w: n = T (row sum) + R (exp range) + T (Z) + 6, S =
- * max|ref|; grad.g: n = 3T + R + 8, S = 2 max|d_w| / Zmin (the largest
- * factor a kept weight is rescaled by: 1/(1-p) or 1/Z). */
+ * Tolerances: K = 2; w: n = T (row sum) + R (exp range) + T (Z) + 6,
+ * relative (atol = the underflow floor); grad.g: n = 3T + R + 8, one scale
+ * per row, the sum of |terms| of its largest element (golden/README.md). */
 #include "golden/case.h"
 
 #include "ref/dropattention.h"
@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct {
     int method;               /* fixed by the op: 0 dropkey, 1 dropattention */
@@ -38,10 +39,9 @@ static int build_ad(hk_case *g, const void *arg)
     long B = a->B, NH = a->NH, T = a->T, n = B * NH * T * T;
     double *lg = hk_case_in(g, "in.g", HK_SHAPE(B, NH, T, T)), *dw = hk_case_in(g, "in.d_w", HK_SHAPE(B, NH, T, T));
     uint8_t *m = hk_case_mask(g, "mask.att", HK_SHAPE(B, NH, T, T)), *pad = hk_case_mask(g, "mask.pad", HK_SHAPE(B, T));
-    double *w0 = hk_case_scratch(g, n);
     hk_case_fill(g, lg, n, -a->range, a->range);
     hk_case_fill(g, dw, n, -1.0, 1.0);
-    if (!lg || !dw || !m || !pad || !w0) return HK_ENOMEM;
+    if (!lg || !dw || !m || !pad) return HK_ENOMEM;
     HK_TRY(hk_case_padding(g, pad, B, T, &a->pad_right, &a->pad_left));
     if (!hk_case_is_given(g, lg)) {
         if (a->shift != 0)
@@ -72,16 +72,12 @@ static int build_ad(hk_case *g, const void *arg)
     HK_REQUIRE(given || !a->straddle || hk_case_straddles(m, pad, B, NH, T, a->straddle), HK_EDOM,
                "no row drops both keys %ld and %ld (straddle=%ld): another seed", a->straddle - 1, a->straddle,
                a->straddle);
-    /* Zmin: the smallest sum of kept softmax weights over rows with a dropped and a kept key. */
-    HK_TRY(hk_softmax_forward(w0, lg, B * NH * T, T));
-    double Zmin = a->method == 1 && a->variant == HK_DROPATTN_CLASSIC ? 1.0 - a->p : 1.0, R = 0.0;
+    /* R: the largest logit range of a row (the exp argument's rounding, golden/README.md "Tolerances"). */
+    double R = 0.0;
     for (long row = 0; row < B * NH * T; row++) {
-        double Z = 0.0, hi = -INFINITY, lo = INFINITY;
-        for (long k = 0; k < T; k++) {
-            if (!m[row * T + k]) Z += w0[row * T + k];
+        double hi = -INFINITY, lo = INFINITY;
+        for (long k = 0; k < T; k++)
             if (isfinite(lg[row * T + k])) hi = fmax(hi, lg[row * T + k]), lo = fmin(lo, lg[row * T + k]);
-        }
-        if (Z > 0 && a->method == 1 && a->variant != HK_DROPATTN_CLASSIC) Zmin = fmin(Zmin, Z);
         R = fmax(R, hi - lo);
     }
     hk_case_cfg_str(g, "method", a->method ? "dropattention" : "dropkey");
@@ -93,25 +89,53 @@ static int build_ad(hk_case *g, const void *arg)
     hk_case_cfg_int(g, "B", B);
     hk_case_cfg_int(g, "NH", NH);
     hk_case_cfg_int(g, "T", T);
-    double *w = hk_case_out(g, "out.w", HK_SHAPE(B, NH, T, T), 2, 2.0 * T + R + 6, 0,
-                          "softmax (T + R + 4) + kept sum Z (T) + rescale (2); S = max|ref|");
-    double *dg = hk_case_out(g, "grad.g", HK_SHAPE(B, NH, T, T), 2, 3.0 * T + R + 8, 2.0 * hk_case_maxabs(dw, n) / Zmin,
-                           "rescale / Z pull-back (T) + softmax pull-back (2T + R + 8); S = 2 max|d_w| / Zmin");
-    double *wpre = hk_case_scratch(g, n);
-    if (!w || !dg || !wpre) return HK_ENOMEM;
+    double *w = hk_case_out(g, "out.w", HK_SHAPE(B, NH, T, T), 2, a->method ? 2.0 * T + R + 6 : (double)T + R + 4, 0,
+                          "softmax (T + R + 4); DropAttention: + kept sum Z (T) + rescale (2); relative: exp, sums "
+                          "of positive terms and divisions carry relative errors, so atol is the underflow floor");
+    double *dg = hk_case_out(g, "grad.g", HK_SHAPE(B, NH, T, T), 2, a->method ? 3.0 * T + R + 8 : 2.0 * T + R + 8, 0,
+                           "softmax pull-back (2T + R + 8); DropAttention: + rescale / Z pull-back (T); row scales "
+                           "S_r = max_j w_j "
+                           "(D_j + sum_k w_k D_k + |d_j - s|), s = sum_k w_k d_k, w the softmax weights, d the gradient "
+                           "reaching them, D_j its error scale (|d_j|; differentiated Z: (|dw_j| + sum |dw| w') / Z)");
+    double *wpre = hk_case_scratch(g, n), *dpre = hk_case_scratch(g, n), *S = hk_case_scratch(g, B * NH * T);
+    double *D = hk_case_scratch(g, n);
+    if (!w || !dg || !wpre || !dpre || !S || !D) return HK_ENOMEM;
     if (a->method == 0) {
         hk_dropkey_config c = {m, pad, HK_DROPKEY_NEGINF, (hk_allmask_policy)a->policy};
         HK_TRY(hk_dropkey_forward(w, lg, &c, B, NH, T, T));
         HK_TRY(hk_dropkey_backward(dg, dw, w, &c, B, NH, T, T));
+        memcpy(wpre, w, sizeof(double) * (size_t)n); /* the softmax DropKey's backward pulls through */
+        memcpy(dpre, dw, sizeof(double) * (size_t)n);
     } else {
         hk_dropattn_config c = {m, pad, (hk_dropattn_variant)a->variant, a->p, (hk_allmask_policy)a->policy};
-        double *dpre = hk_case_scratch(g, n);
-        if (!dpre) return HK_ENOMEM;
         HK_TRY(hk_softmax_forward(wpre, lg, B * NH * T, T));
         HK_TRY(hk_dropattn_forward(w, wpre, &c, B, NH, T, T));
         HK_TRY(hk_dropattn_backward(dpre, dw, wpre, w, &c, B, NH, T, T));
         HK_TRY(hk_softmax_backward(dg, dpre, wpre, B * NH * T, T));
     }
+    /* D_j: the error scale of the gradient d_j reaching the softmax: |d_j| (d exact or with a relative
+     * error), for the differentiated normalization d_j = [kept] (dw_j - sum_u dw_u w'_u) / Z of a row
+     * with a dropped key [kept] (|dw_j| + sum_u |dw_u| w'_u) / Z. */
+    for (long row = 0; row < B * NH * T; row++) {
+        const double *wr = wpre + row * T, *dr = dpre + row * T, *dwr = dw + row * T, *w1 = w + row * T;
+        double *Dr = D + row * T, Z = 0.0, sw = 0.0;
+        long dropped = 0;
+        for (long k = 0; k < T; k++) {
+            int kept = !m[row * T + k] && !pad[(row / (NH * T)) * T + k];
+            dropped += !kept && !pad[(row / (NH * T)) * T + k];
+            Z += kept ? wr[k] : 0.0;
+            sw += fabs(dwr[k]) * w1[k];
+        }
+        for (long k = 0; k < T; k++) {
+            int kept = !m[row * T + k] && !pad[(row / (NH * T)) * T + k];
+            Dr[k] = fabs(dr[k]);
+            if (a->method == 1 && a->variant == HK_DROPATTN_NORM && dropped && Z > 0 && kept)
+                Dr[k] = fmax(Dr[k], (fabs(dwr[k]) + sw) / Z);
+        }
+        S[row] = hk_case_softmax_grad_scale(wr, dr, Dr, T);
+    }
+    hk_case_relative(g, "out.w");
+    hk_case_row_scale(g, "grad.g", S, B * NH * T);
     if (a->allmasked == 1 || a->p >= 0.5 || a->zeros) {
         hk_case_zeros_expected(g, "out.w");
         hk_case_zeros_expected(g, "grad.g");

@@ -2,7 +2,7 @@
  * Tolerances (golden/README.md, "Tolerances"): K = 2; n counts the C-term
  * row sum, the exp/log/division steps, and R = the largest |x - rowmax| over
  * finite logits (the exp argument is rounded with relative error u, so exp
- * carries R*u). */
+ * carries R*u).  softmax: y relative-error only, dx one scale per row. */
 #include "golden/case.h"
 
 #include "ref/error.h"
@@ -81,12 +81,19 @@ static int build_sm(hk_case *g, const void *arg)
     double *y, *dx;
     if (!a->log) {
         y = hk_case_out(g, "out.y", HK_SHAPE(N, C), 2, (double)C + R + 4, 0,
-                      "n = C (row sum) + R (exp of a rounded argument, R = max |x - rowmax|) + 4 (exp, sub, div); S = max|y|");
+                      "n = C (row sum) + R (exp of a rounded argument, R = max |x - rowmax|) + 4 (exp, sub, div); "
+                      "relative (exp, a sum of positive terms, a division): atol is the underflow floor");
         dx = hk_case_out(g, "grad.x", HK_SHAPE(N, C), 2, 2.0 * C + R + 4, dymax,
-                       "dx = y*(dy - sum dy*y): n = 2C + R + 4 (the sum and y's own error); S = max|dy| bounds |dy - s| per unit y");
-        if (!y || !dx) return HK_ENOMEM;
+                       "dx = y*(dy - sum dy*y): n = 2C + R + 4 (the sum and y's own error); row scales "
+                       "S_r = max_c y_c (sum_k y_k |dy_k| + |dy_c - s|), s = sum_k y_k dy_k: the error of s and of the "
+                       "subtraction and y's relative error, per element (dy is exact)");
+        double *S = hk_case_scratch(g, N);
+        if (!y || !dx || !S) return HK_ENOMEM;
         HK_TRY(hk_softmax_forward(y, x, N, C));
         HK_TRY(hk_softmax_backward(dx, dy, y, N, C));
+        for (long n = 0; n < N; n++) S[n] = hk_case_softmax_grad_scale(y + n * C, dy + n * C, NULL, C);
+        hk_case_relative(g, "out.y");
+        hk_case_row_scale(g, "grad.x", S, N);
     } else {
         y = hk_case_out(g, "out.y", HK_SHAPE(N, C), 2, (double)C + R + 4, 0,
                       "y = x - max - log(sum exp): n = C (sum) + R (exp arguments) + 4 (exp, log, two subs); S = max|y|");

@@ -27,13 +27,23 @@ int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_go
                    in->scale >= 0 && isfinite(in->count) && in->count >= 1,
                HK_EDOM, "tolerance ingredients out of range: K %g (>= 1), n %g (>= 1), scale %g (>= 0), N %g (>= 1)",
                in->K, in->n, in->scale, in->count);
-    const double eps = dtype == HK_GOLDEN_F32 ? FLT_EPSILON : DBL_EPSILON;
-    /* The deterministic model: gamma_n, n the longest rounding path. */
-    out->lambda = 0.0;
-    out->n_eff = in->n;
-    out->rtol = in->K * in->n * eps;
-    out->floor = 0.0;
-    out->atol = in->K * in->n * eps * in->scale;
+    /* Rounding units on the two sides of |got - ref|: F64 backend and F64
+     * reference, u64 each; F32 backend u32, the F64 reference u64 (2^-29 of it). */
+    const double e = dtype == HK_GOLDEN_F32 ? FLT_EPSILON / 2 + DBL_EPSILON / 2 : DBL_EPSILON;
+    const double tiny = dtype == HK_GOLDEN_F32 ? FLT_MIN : DBL_MIN;
+    /* To first order an element's error is sum_i c_i delta_i over the n
+     * roundings of its dependency path, |c_i| <= S; with the delta_i
+     * independent, of mean 0 and |delta_i| <= u (Higham & Mary 2019; Ipsen &
+     * Zhou 2020), Hoeffding gives |sum| <= lambda sqrt(n) u S except with
+     * probability 2 exp(-lambda^2 / 2); over the N elements of the tensor
+     * that is <= P for lambda = sqrt(2 ln(2 N / P)).  The deterministic
+     * gamma_n ~ n u holds always: the smaller of the two is used. */
+    out->lambda = sqrt(2.0 * log(2.0 * in->count / HK_GOLDEN_TOL_PFAIL));
+    const double prob = out->lambda * sqrt(in->n);
+    out->n_eff = prob < in->n ? prob : in->n;
+    out->rtol = in->K * out->n_eff * e;
+    out->floor = in->K * tiny; /* a value below the smallest normal may flush to 0 */
+    out->atol = out->rtol * in->scale + out->floor;
     return HK_OK;
 }
 

@@ -22,9 +22,14 @@ typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
 /* ---- the tolerance model (golden/README.md, "Tolerances") ----
  * The one formula: the generator stores its result, the checker re-derives
  * it from the stored ingredients and compares.  For one float output:
- *   rtol = K n eps,   atol = rtol S
- * eps = DBL_EPSILON / FLT_EPSILON, n the rounding steps on the longest
- * dependency path, S the scale. */
+ *   lambda = sqrt(2 ln(2 N / P)),  P = HK_GOLDEN_TOL_PFAIL
+ *   n_eff  = min(n, lambda sqrt(n))          deterministic gamma_n vs Higham-Mary
+ *   rtol   = K n_eff e,   atol = rtol S + K tiny
+ * e = DBL_EPSILON (F64: backend and reference, u64 each) or FLT_EPSILON/2 +
+ * DBL_EPSILON/2 (F32: u32 + u64), tiny = DBL_MIN / FLT_MIN (the underflow
+ * floor), n the rounding steps on the longest dependency path, N the
+ * tensor's elements, S the scale (0 for a relative-error-only output; with
+ * row scales S_r, row r's atol is rtol S_r + K tiny). */
 #define HK_GOLDEN_TOL_PFAIL 1e-9
 /* Anything looser cannot tell a wrong formula (an O(1) relative error) from
  * rounding: such a tensor FAILS the check (reported, the run continues). */
