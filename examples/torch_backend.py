@@ -419,6 +419,9 @@ def op_dropkey(t, cfg, bug):
             return {"w": tiled_masked_softmax(g, drop & ~allm, bug)}
         g2 = torch.where(allm, torch.zeros_like(g), g)
         return {"w": tiled_masked_softmax(g2, drop & ~allm, bug).masked_fill(allm, 0.0)}
+    if bug == "dropkey_finite_leak":  # the finite form with -6.9: a dropped key keeps e^-6.9 = 1e-3 of its weight
+        g2 = g + torch.where(drop & ~allm, torch.full_like(g, math.log(1e-3)), torch.zeros_like(g))
+        return {"w": smax(g2) if cfg["allmasked_policy"] == "keep" else smax(g2).masked_fill(allm, 0.0)}
     if cfg["allmasked_policy"] == "keep":
         g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
         return {"w": smax(g2)}
@@ -433,6 +436,8 @@ def dropattention_apply(w, t, cfg, bug):
     keep = (~drop & ~pad).to(w.dtype)
     if cfg["variant"] == "classic":
         out = w * keep / (1.0 - cfg["p"])
+        if bug == "dropattention_head0_no_rescale":  # head 0 misses the 1/(1-p)
+            out = torch.cat([out[:, :1] * (1.0 - cfg["p"]), out[:, 1:]], 1)
     else:
         z = _seq_sum(w * keep) if seq() else (w * keep).sum(-1, keepdim=True)
         if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
@@ -657,6 +662,8 @@ BUGS = {
     "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
                                  "(HiddenKey / HiddenCut: pass 1 only)",
     "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
+    "dropkey_finite_leak": "DropKey's finite form with -6.9 instead of -inf: a dropped key keeps 1e-3 of its weight",
+    "dropattention_head0_no_rescale": "classic DropAttention without the 1/(1-p) in head 0 only",
     # tile-boundary bugs of fused / sharded kernels (run on --impl tiled; invisible while T <= 64)
     "tiled_mask_tile_offset": "tiled DropKey reads the mask of key tile j > 0 at the tile-local offset (the "
                               "columns of tile 0)",
@@ -678,6 +685,7 @@ BUG_OPS = {
     "framework_detach_missing": ("framework_loss", "train_step"), "gelu_tanh_for_erf": ("gelu",),
     "mask_sign_flipped": ("hiddencut",), "layernorm_unbiased_var": ("layernorm",),
     "crossentropy_sum_not_mean": ("crossentropy",), "attention_scale_1_over_D": _ATT,
+    "dropkey_finite_leak": ("dropkey",) + _ATT, "dropattention_head0_no_rescale": ("dropattention",) + _ATT,
     "attention_lora_on_q_not_k": _ATT, "train_task_on_both_passes": ("train_step",),
     "hiddencut_after_residual": ("encoder", "train_step"),
     "tiled_mask_tile_offset": ("dropkey",) + _ATT, "tiled_no_neginf_guard": ("dropkey",) + _ATT,
