@@ -7,7 +7,9 @@
 #include "ref/tensorfile.h"
 #include "golden/case.h"
 
+#include <float.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,6 +202,38 @@ START_TEST(generate_is_byte_identical)
     /* generate into a path that is a file: clear error, nothing written */
     hk_assert_fails(hk_golden_generate(p("golden/softmax/softmax_3x7.safetensors"), NULL, NULL, &n1), HK_EIO,
                     "not a directory");
+}
+END_TEST
+
+/* ---- the tolerance model (golden/README.md, "Tolerances"), on hand-derived numbers ---- */
+
+START_TEST(tolerance_formula_on_hand_values)
+{
+    /* N = 1e6, P = 1e-9: lambda^2 = 2 ln(2e15) = 2 (ln 2 + 15 ln 10) = 70.463846, lambda = 8.394275.
+     * n = 10000 > lambda^2: n_eff = lambda sqrt(n) = 839.4275;
+     * F32: e = 2^-24 + 2^-53 = 5.9604645e-8 -> rtol = 2 * 839.4275 * e = 1.0006755e-4, atol = 3 rtol + 2 FLT_MIN. */
+    hk_golden_tol_in in = {2, 10000, 3, 1e6};
+    hk_golden_tol m;
+    hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F32, &m));
+    ck_assert_double_eq_tol(m.lambda, 8.394275, 1e-6);
+    ck_assert_double_eq_tol(m.n_eff, 839.4275, 1e-4);
+    ck_assert_double_eq_tol(m.rtol / 1.0006755e-4, 1.0, 1e-6);
+    ck_assert_double_eq_tol(m.atol / (3 * 1.0006755e-4), 1.0, 1e-6);
+    ck_assert(m.floor == 2 * FLT_MIN);
+    /* F64: e = 2^-52 -> rtol = 2 * 839.4275 * 2.2204460e-16 = 3.7278065e-13 */
+    hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
+    ck_assert_double_eq_tol(m.rtol / 3.7278065e-13, 1.0, 1e-6);
+    /* n = 30 < lambda^2 (N = 21: lambda^2 = 2 ln(4.2e10) = 48.98): the deterministic bound, n_eff = n,
+     * rtol = 2 * 30 * 2^-52 = 1.3322676e-14; relative (S = 0): atol = the floor 2 DBL_MIN */
+    hk_golden_tol_in small = {2, 30, 0, 21};
+    hk_assert_ok(hk_golden_tolerance(&small, HK_GOLDEN_F64, &m));
+    ck_assert(m.n_eff == 30);
+    ck_assert_double_eq_tol(m.rtol / 1.3322676e-14, 1.0, 1e-7);
+    ck_assert(m.atol == 2 * DBL_MIN);
+    /* ingredients out of range */
+    hk_golden_tol_in bad[] = {{0.5, 30, 1, 21}, {2, 0.5, 1, 21}, {2, 30, -1, 21}, {2, 30, 1, 0}, {2, NAN, 1, 21}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        hk_assert_fails(hk_golden_tolerance(&bad[k], HK_GOLDEN_F64, &m), HK_EDOM, "out of range");
 }
 END_TEST
 
@@ -550,6 +584,9 @@ Suite *suite_golden(void)
     tcase_add_test(tc, unwritable_json_and_typos_leave_nothing);
     tcase_add_test(tc, generate_is_byte_identical);
     suite_add_tcase(s, tc);
+    TCase *tol = tcase_create("tolerance");
+    tcase_add_test(tol, tolerance_formula_on_hand_values);
+    suite_add_tcase(s, tol);
     TCase *od = tcase_create("ondemand");
     tcase_add_checked_fixture(od, setup_dirs, teardown_dirs);
     tcase_set_timeout(od, 120);
