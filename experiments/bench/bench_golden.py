@@ -82,12 +82,14 @@ def main(argv):
         size = os.path.getsize(os.path.join(gold, op, name + ".safetensors")) / 1e6
         gen[name] = (wall, user, mb, size)
         print(f"  {name:<20} {wall:7.1f} s wall {user:7.1f} s user  peak {mb:7.0f} MB  file {size:6.0f} MB")
-    impls = "reference,tiled" + (",sequential" if a.sequential else "")
+    impls = "reference,tiled" + (", sequential in f32" if a.sequential else "")
     print(f"== PyTorch example backend ({impls}; f64, f32) ==")
-    rc = subprocess.call([PY, os.path.join(ROOT, "examples", "torch_backend.py"), "--golden", gold, "--out", outs,
-                          "--dtype", "f64,f32", "--impl", impls], stdout=subprocess.DEVNULL)
-    if rc:
-        return 1
+    runs = [("f64,f32", "reference,tiled")] + ([("f32", "sequential")] if a.sequential else [])
+    for dts, imp in runs:
+        rc = subprocess.call([PY, os.path.join(ROOT, "examples", "torch_backend.py"), "--golden", gold, "--out", outs,
+                              "--dtype", dts, "--impl", imp], stdout=subprocess.DEVNULL)
+        if rc:
+            return 1
     res, chk = {}, {}
     dirs = ["f64", "f32", "tiled-f32"] + (["sequential-f32"] if a.sequential else [])
     for d in dirs:
