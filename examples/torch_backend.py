@@ -11,7 +11,7 @@ file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares.
     /usr/bin/python3 examples/torch_backend.py --golden golden --out build/torch --dtype f64,f32
         -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
     ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
-                     written to OUT/bug-NAME/ in F64; --bug all runs every one.
+                     written to OUT/bug-NAME/ in F64 (--bug-dtype f32: F32); --bug all runs every one.
     ... --impl sequential  every matmul and softmax sum by recursive summation (no FMA), the
                      worst summation order a library uses; OUT/sequential-<dtype>/.
     ... --impl tiled the way fused kernels compute attention, on the same math: a
@@ -766,6 +766,7 @@ def main(argv):
     ap.add_argument("--bug", action="append", default=[],
                     help="a deliberately wrong variant (or 'all'); written to OUT/bug-NAME in F64")
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
+    ap.add_argument("--bug-dtype", default="f64", choices=["f64", "f32"], help="dtype of the --bug runs (f64)")
     ap.add_argument("--impl", default="reference",
                     help="reference: PyTorch's kernels; tiled: flash-style online softmax / key-sharded DropAttention; "
                          "sequential: recursive summation in every matmul and softmax (outputs in OUT/<impl>-<dtype>); "
@@ -809,7 +810,8 @@ def main(argv):
                 print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, sub)} ({impl}, {name})")
         for b in bugs:
             IMPL["name"] = "tiled" if b in TILED_BUGS else "reference"
-            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), torch.float64, b, done.get(IMPL["name"]))
+            reuse = done.get(IMPL["name"]) if a.bug_dtype == "f64" else None
+            n = run_all(a.golden, os.path.join(a.out, "bug-" + b), dts[a.bug_dtype], b, reuse)
             print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b}, {IMPL['name']})")
     except (KeyError, ValueError, OSError) as e:
         print(f"torch_backend.py: {e}", file=sys.stderr)
