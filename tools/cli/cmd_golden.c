@@ -90,6 +90,8 @@ typedef struct {
     unsigned long seed;
     int seed_set;
     const char *name, *dir, *inputs, *from;
+    const char *op_name; /* --op as given (resolved into op) */
+    long seed_arg;       /* --seed as given, -1: not given */
 } ondemand;
 
 /* A seed stored in a file's metadata: a decimal unsigned integer, else 0 (not used). */
@@ -128,16 +130,15 @@ static const hk_golden_op *find_op(const hk_args *spec, const char *what, const 
 static int parse_ondemand(const hk_args *base, ondemand *o, int argc, char **argv, const char **case_prefix,
                           const char **inputs)
 {
-    const char *op = NULL, *dir = NULL;
-    long seed = -1;
+    o->seed_arg = -1;
     const hk_opt opts[] = {
-        {.name = "op", .kind = HK_OPT_STR, .dest = &op, .metavar = "OP"},
+        {.name = "op", .kind = HK_OPT_STR, .dest = &o->op_name, .metavar = "OP"},
         {.name = "from", .kind = HK_OPT_STR, .dest = &o->from, .metavar = "CASE"},
         {.name = "shape", .kind = HK_OPT_LIST, .dest = o->lists, .metavar = "K=V,...", .max = MAX_LISTS,
          .count = &o->nlists},
         {.name = "set", .kind = HK_OPT_LIST, .dest = o->lists, .metavar = "K=V,...", .max = MAX_LISTS,
          .count = &o->nlists},
-        {.name = "seed", .kind = HK_OPT_LONG, .dest = &seed, .metavar = "S", .ilo = 0, .ihi = LONG_MAX},
+        {.name = "seed", .kind = HK_OPT_LONG, .dest = &o->seed_arg, .metavar = "S", .ilo = 0, .ihi = LONG_MAX},
         {.name = "name", .kind = HK_OPT_STR, .dest = &o->name, .metavar = "NAME"},
         {.name = case_prefix ? "case" : inputs ? "inputs" : NULL, .kind = HK_OPT_STR,
          .dest = case_prefix ? (void *)case_prefix : (void *)inputs, .metavar = case_prefix ? "PREFIX" : "FILE"},
@@ -150,10 +151,9 @@ static int parse_ondemand(const hk_args *base, ondemand *o, int argc, char **arg
     spec.posname = "DIR";
     int rc = hk_args_parse(&spec, argc, argv, NULL);
     if (rc) return rc;
-    dir = pos[0];
-    o->dir = dir;
-    if (op && !(o->op = find_op(&spec, "--op", op))) return 2;
-    if (seed >= 0) o->seed = (unsigned long)seed, o->seed_set = 1;
+    o->dir = pos[0];
+    if (o->op_name && !(o->op = find_op(&spec, "--op", o->op_name))) return 2;
+    if (o->seed_arg >= 0) o->seed = (unsigned long)o->seed_arg, o->seed_set = 1;
     for (int i = 0; i < o->nlists; i++)
         if (!o->lists[i][0]) return hk_args_error(&spec, "--shape / --set needs a non-empty KEY=VALUE list");
     return 0;
