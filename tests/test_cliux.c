@@ -11,9 +11,12 @@
 
 #include "checks/checks.h"
 #include "cli/cli.h"
+#include "ref/rng.h"
+#include "ref/tensorfile.h"
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -499,6 +502,115 @@ START_TEST(progress_terminal_vs_log)
 }
 END_TEST
 
+
+/* `make data`'s two files in miniature (as tests/test_trainfast.c): V = 12
+ * tokens, T = 8, label 1 iff token 5 occurs. */
+static void tiny_data(const char *dir)
+{
+    gsl_rng *r = hk_rng_new(3);
+    const char *files[2] = {"pretrain", "finetune"}, *splits[3] = {"train", "dev", "test"};
+    const long N[3] = {48, 16, 16}, TT = 8;
+    for (int k = 0; k < 2; k++) {
+        hk_st_file *f;
+        hk_assert_ok(hk_st_new(&f));
+        for (int sp = 0; sp < 2 + k; sp++) {
+            int32_t *ids = calloc((size_t)(N[sp] * TT), 4), *len = calloc((size_t)N[sp], 4);
+            int64_t *lab = calloc((size_t)N[sp], 8);
+            for (long i = 0; i < N[sp]; i++) {
+                len[i] = 2 + (int32_t)gsl_rng_uniform_int(r, TT - 1);
+                ids[i * TT] = 2;
+                for (long t = 1; t < len[i]; t++) ids[i * TT + t] = 4 + (int32_t)gsl_rng_uniform_int(r, 8);
+                for (long t = 1; t < len[i]; t++) lab[i] |= ids[i * TT + t] == 5;
+            }
+            char n[64];
+            long s2[2] = {N[sp], TT}, s1[1] = {N[sp]};
+            snprintf(n, sizeof n, "%s.ids", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 2, s2, ids));
+            snprintf(n, sizeof n, "%s.len", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 1, s1, len));
+            snprintf(n, sizeof n, "%s.label", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I64, 1, s1, lab));
+            free(ids), free(len), free(lab);
+        }
+        hk_assert_ok(hk_st_set_meta(f, "vocab", "12"));
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s.safetensors", dir, files[k]);
+        hk_assert_ok(hk_st_write(f, p));
+        hk_st_free(f);
+    }
+    hk_rng_free(r);
+}
+
+/* Every "--name" (lower case) the command's --help mentions is recorded in
+ * result.txt as "option name VALUE"; `want` lists exact lines too. */
+static void records_every_option(const char *cmd, const char *result, const char *const *want)
+{
+    static char help[OUTSZ];
+    ck_assert_int_eq(run(ARGS(cmd, "--help")), 0);
+    snprintf(help, sizeof help, "%s", out);
+    int n = 0;
+    for (const char *p = strstr(help, "--"); p; p = strstr(p + 2, "--")) {
+        char name[32], line[48];
+        if (sscanf(p + 2, "%31[a-z-]", name) != 1 || !strcmp(name, "help")) continue;
+        snprintf(line, sizeof line, "\noption %s ", name);
+        ck_assert_msg(strstr(result, line), "%s: result.txt does not record --%s:\n%s", cmd, name, result);
+        n++;
+    }
+    ck_assert_int_ge(n, 15);
+    for (; *want; want++) ck_assert_msg(strstr(result, *want), "%s: result.txt lacks '%s':\n%s", cmd, *want, result);
+}
+
+/* hkref pretrain and train, tiny (one epoch of 6 steps): --opt=value, --out
+ * creating its missing parents (the README's `--out build/train/hk1` from a
+ * fresh clone), progress in a log as plain lines (never '\r'), the run ending
+ * with the paths it wrote, result.txt recording every option and the seed. */
+START_TEST(train_and_pretrain_from_the_command_line)
+{
+    char dir[] = "/tmp/hkref-ux-train-XXXXXX", pt[256], model[300], tr[256], arg[320], p[2048];
+    static char result[1 << 16];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tiny_data(dir);
+    snprintf(pt, sizeof pt, "%s/p/q/pt", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", pt);
+    snprintf(arg, sizeof arg, "--data=%s", dir);
+    ck_assert_int_eq(run(ARGS("pretrain", arg, "--out", pt, "--layers=1", "--dim", "16", "--heads=2", "--ffn", "32",
+                              "--batch=8", "--epochs", "1", "--threads=1", "--seed=5")), 0);
+    ck_assert_msg(!strchr(err, '\r'), "a '\\r' in a log: %s", err);
+    ck_assert_msg(!strncmp(err, "step 1/6 ", 9) && strstr(err, "\nepoch 1: mean train loss "), "stderr: %s", err);
+    snprintf(p, sizeof p, "wrote %s/model.safetensors\nwrote %s/ckpt.safetensors\nwrote %s/curve.tsv\n"
+             "wrote %s/result.txt\n", pt, pt, pt, pt);
+    ck_assert_msg(strstr(out, p), "stdout does not list the four files written:\n%s", out);
+    snprintf(p, sizeof p, "%s/result.txt", pt);
+    slurp(p, result, sizeof result);
+    records_every_option("pretrain", result,
+                         (const char *const[]){"\noption seed 5\n", "\noption dim 16\n", "\noption batch 8\n", NULL});
+
+    snprintf(tr, sizeof tr, "%s/a/b/c", dir);
+    snprintf(arg, sizeof arg, "--init=%s", model);
+    char data[300];
+    snprintf(data, sizeof data, "%s", dir);
+    ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--preset=hiddenkey", "--seed", "7", "--r=4",
+                              "--alpha", "8", "--batch", "8", "--epochs=1", "--threads", "1", "--set",
+                              "hidden.p=0.2", "--dylora")), 0);
+    ck_assert_msg(!strchr(err, '\r') && strstr(err, "epoch 1: "), "stderr: %s", err);
+    snprintf(p, sizeof p, "wrote %s/result.txt\n", tr);
+    ck_assert_msg(strstr(out, p), "stdout does not end with the paths written:\n%s", out);
+    snprintf(p, sizeof p, "%s/result.txt", tr);
+    slurp(p, result, sizeof result);
+    char init_line[400];
+    snprintf(init_line, sizeof init_line, "\noption init %s\n", model);
+    records_every_option("train", result,
+                         (const char *const[]){"\noption seed 7\n", "\noption preset hiddenkey\n", "\noption r 4\n",
+                                               "\noption set hidden.p=0.2\n", "\noption dylora 1\n", init_line, NULL});
+    /* an --out under a regular file: refused, naming it, nothing written */
+    snprintf(tr, sizeof tr, "%s/p/q/pt/result.txt/x", dir);
+    ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1")), 2);
+    ck_assert_msg(strstr(err, "is not a directory") && !strstr(err, ".c:"), "%s", err);
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
 Suite *suite_cliux(void)
 {
     Suite *s = suite_create("cliux");
@@ -515,6 +627,7 @@ Suite *suite_cliux(void)
     tcase_add_test(tc, demo_attention_own_logits_and_mask);
     tcase_add_test(tc, output_paths);
     tcase_add_test(tc, progress_terminal_vs_log);
+    tcase_add_test(tc, train_and_pretrain_from_the_command_line);
     suite_add_tcase(s, tc);
     return s;
 }
