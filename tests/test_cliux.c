@@ -173,6 +173,36 @@ static const struct {
     {"demo attention", {"demo", "attention", "--keys", "3", "--logits", "1,2,3,4"}, "not a multiple of --keys 3"},
     {"demo attention", {"demo", "attention", "--csv", "-", "--json", "-"}, "would both write to stdout"},
     {"demo", {"demo", "atention"}, "unknown subcommand 'atention' (attention; did you mean 'attention'?)"},
+    {"train", {"train", "--seed"}, "option '--seed' needs a value (S)"},
+    {"train", {"train", "--seed", "--dylora"}, "option '--seed' needs a value (S)"},
+    {"train", {"train", "--seed=x"}, "--seed 'x': expected an integer in [0, "},
+    {"train", {"train", "--epochs=0"}, "--epochs '0': expected an integer in [1, 1000]"},
+    {"train", {"train", "--rate", "0.96"}, "--rate '0.96': expected a number in [1e-06, 0.95]"},
+    {"train", {"train", "--preset=hiddenky"}, "unknown preset 'hiddenky' (did you mean 'hiddenkey'? presets: lora,"},
+    {"train", {"train", "--presets", "lora"}, "unknown option '--presets' (did you mean '--preset'?)"},
+    {"train", {"train", "--layers", "2"}, "unknown option '--layers'"},
+    {"train", {"train", "--preset", "lora", "--preset", "dropkey"}, "--preset given twice"},
+    {"train", {"train", "--set", "logits.pattern=colum"}, "unknown value 'colum' (one of: element, column, span, "
+                                                          "span_importance) (did you mean 'column'?)"},
+    {"train", {"train", "--set=los=kl_bidir"}, "unknown key 'los' ("},
+    {"train", {"train", "--set", "logits.patern=column"}, "unknown field 'patern' (p, pattern, rescale) (did you mean "
+                                                          "'pattern'?)"},
+    {"train", {"train", "--quiet=1"}, "--quiet takes no value (got '1')"},
+    {"pretrain", {"pretrain", "--dylora"}, "unknown option '--dylora'"},
+    {"pretrain", {"pretrain", "--layer", "2"}, "unknown option '--layer' (did you mean '--layers'?)"},
+    {"pretrain", {"pretrain", "--dim=130", "--heads=4"}, "--dim 130 is not divisible by --heads 4"},
+    {"pretrain", {"pretrain", "--heads"}, "option '--heads' needs a value (NH)"},
+    {"dylora spectrum", {"dylora", "spectrum"}, "missing the adapter FILE"},
+    {"dylora spectrum", {"dylora", "spectrum", "--png"}, "option '--png' needs a value (OUT)"},
+    {"dylora spectrum", {"dylora", "spectrum", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
+    {"dylora spectrum", {"dylora", "spectrum", "--alpa=2", "a"}, "unknown option '--alpa' (did you mean '--alpha'?)"},
+    {"dylora demo", {"dylora", "demo", "--steps=-1"}, "--steps '-1': expected an integer in [0, "},
+    {"dylora demo", {"dylora", "demo", "--sed", "1"}, "unknown option '--sed' (did you mean '--seed'?)"},
+    {"dylora demo", {"dylora", "demo", "--out"}, "option '--out' needs a value (FILE)"},
+    {"dylora demo", {"dylora", "demo", "extra"}, "unexpected argument 'extra'"},
+    {"inspect", {"inspect"}, "missing FILE.safetensors"},
+    {"inspect", {"inspect", "--json"}, "unknown option '--json'"},
+    {"inspect", {"inspect", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
 };
 
 START_TEST(one_message_shape)
@@ -503,6 +533,65 @@ START_TEST(progress_terminal_vs_log)
 END_TEST
 
 
+/* A file that does not start like a safetensors file (8-byte little-endian
+ * header length N with 2 <= N <= 10^8, then '{'; so at least 9 bytes) is
+ * "not a safetensors file", one line, no header-length arithmetic; one that
+ * does but is cut short keeps the reader's precise message ("truncated"). */
+START_TEST(not_a_safetensors_file)
+{
+    static const char *const want_tail =
+        ": not a safetensors file (one starts with 8 bytes giving the size of a JSON header, then the header '{...}')\n";
+    char want[512];
+    ck_assert_int_eq(run(ARGS("inspect", "README.md")), 2); /* the runner runs from the repository root */
+    snprintf(want, sizeof want, "hkref inspect: README.md%s", want_tail);
+    ck_assert_str_eq(err, want);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(run(ARGS("dylora", "spectrum", "README.md")), 2);
+    snprintf(want, sizeof want, "hkref dylora spectrum: README.md%s", want_tail);
+    ck_assert_str_eq(err, want);
+    char dir[] = "/tmp/hkref-ux-st-XXXXXX", p[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/f.safetensors", dir);
+    /* {bytes, length, is it "not a safetensors file"} */
+    static const struct {
+        const char *bytes;
+        size_t n;
+        int foreign;
+    } files[] = {
+        {"", 0, 1},                                         /* empty */
+        {"\x02\0\0\0\0\0\0\0", 8, 1},                       /* 8 bytes: no header at all */
+        {"\x02\0\0\0\0\0\0\0{", 9, 0},                      /* N = 2, '{', cut short: truncated */
+        {"\x02\0\0\0\0\0\0\0[]", 10, 1},                    /* N = 2 but not '{' */
+        {"\x01\0\0\0\0\0\0\0{}", 10, 1},                    /* N = 1 < 2 */
+        {"\x01\xe1\xf5\x05\0\0\0\0{}", 10, 1},              /* N = 10^8 + 1 */
+        {"\x00\xe1\xf5\x05\0\0\0\0{}", 10, 0},              /* N = 10^8: a safetensors start, truncated */
+        {"\x40\0\0\0\0\0\0\0{\"a\":", 13, 0},               /* a header cut short: truncated */
+        {"\x02\0\0\0\0\0\0\0{}", 10, -1},                   /* the empty safetensors file: reads fine */
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(files[i].bytes, 1, files[i].n, f), files[i].n);
+        fclose(f);
+        int rc = run(ARGS("inspect", p));
+        if (files[i].foreign < 0) {
+            ck_assert_msg(rc == 0, "file %zu: exit %d: %s", i, rc, err);
+            continue;
+        }
+        ck_assert_msg(rc == 2, "file %zu: exit %d", i, rc);
+        ck_assert_msg(!strstr(err, "not a safetensors file") == !files[i].foreign, "file %zu: %s", i, err);
+        ck_assert_msg(files[i].foreign ? !strstr(err, "header length") : !!strstr(err, "truncated"), "file %zu: %s", i,
+                      err);
+        ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1 && !strstr(err, ".c:"), "file %zu: %s", i, err);
+    }
+    /* --debug adds the reader's own message (with its location) */
+    ck_assert_int_eq(run(ARGS("--debug", "inspect", "README.md")), 2);
+    ck_assert_msg(strstr(err, "tensorfile.c:") && strstr(err, "not a safetensors file"), "%s", err);
+    unlink(p);
+    rmdir(dir);
+}
+END_TEST
+
 /* `make data`'s two files in miniature (as tests/test_trainfast.c): V = 12
  * tokens, T = 8, label 1 iff token 5 occurs. */
 static void tiny_data(const char *dir)
@@ -628,6 +717,7 @@ Suite *suite_cliux(void)
     tcase_add_test(tc, output_paths);
     tcase_add_test(tc, progress_terminal_vs_log);
     tcase_add_test(tc, train_and_pretrain_from_the_command_line);
+    tcase_add_test(tc, not_a_safetensors_file);
     suite_add_tcase(s, tc);
     return s;
 }

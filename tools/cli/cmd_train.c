@@ -65,6 +65,27 @@ static const char *preset_name(size_t i, void *ctx)
     return hk_preset_name(i);
 }
 
+/* A did-you-mean for a framework message naming a typed 'word' and its
+ * choices in parentheses ("logits.pattern: unknown value 'colum' (one of:
+ * element, column, ...)", "unknown key 'los' (SITE.p, ..., loss, ...)"):
+ * appends " (did you mean 'X'?)" to msg when one choice is close. */
+static void framework_suggest(char *msg, size_t size)
+{
+    const char *q1 = strchr(msg, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+    const char *open = strrchr(msg, '('), *close = open ? strchr(open, ')') : NULL;
+    if (!q2 || !close || open < q2) return;
+    char typed[64], list[512];
+    snprintf(typed, sizeof typed, "%.*s", (int)(q2 - q1 - 1), q1 + 1);
+    snprintf(list, sizeof list, "%.*s", (int)(close - open - 1), open + 1);
+    const char *cands[32];
+    size_t n = 0;
+    char *p = strncmp(list, "one of: ", 8) ? list : list + 8;
+    for (char *tok = strtok(p, ", "); tok && n < 32; tok = strtok(NULL, ", ")) cands[n++] = tok;
+    const char *s = hk_args_suggest(typed, cands, n);
+    if (s && strcmp(s, typed) != 0 && strlen(msg) + strlen(s) + 24 < size)
+        snprintf(msg + strlen(msg), size - strlen(msg), " (did you mean '%s'?)", s);
+}
+
 /* progress of the run (fast_train.h's report hook): a live line on a terminal,
  * a plain line every 10 s in a log (hk_progress, cli.h) */
 static void report(void *ctx, int live, const char *line)
@@ -149,6 +170,7 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
         if (hk_train_framework(&o, &fw) != HK_OK) { /* a --set or --rate the framework refuses: a usage error */
             char msg[1024];
             hk_cli_strip_locations(msg, sizeof msg, hk_error_message());
+            framework_suggest(msg, sizeof msg);
             return hk_args_error(&spec, "%s", msg);
         }
     }
