@@ -592,6 +592,38 @@ START_TEST(not_a_safetensors_file)
 }
 END_TEST
 
+/* The golden checker's per-case problem (a backend file it cannot read) is
+ * what a user reads: the path once, the reader's message, no C source
+ * location, in the text report and in the JSON one; --debug keeps it. */
+START_TEST(golden_problems_without_source_locations)
+{
+    char dir[] = "/tmp/hkref-ux-gold-XXXXXX", p[128], js[128], want[256];
+    static char json[1 << 18];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/softmax_3x7.safetensors", dir);
+    snprintf(js, sizeof js, "%s/r.json", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("garbage, not a tensor file\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(ARGS("golden", "check", "--outputs", dir, "--case", "softmax_3x7", "--json", js)), 1);
+    snprintf(want, sizeof want, "\n    backend file %s: header length ", p);
+    ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+    const char *line = strstr(out, want) + 1;
+    ck_assert_msg(!strstr(line, ".c:") || strstr(line, ".c:") > strchr(line, '\n'), "a C source location: %.200s", line);
+    ck_assert_msg(!strstr(line + strlen(want), p) || strstr(line + strlen(want), p) > strchr(line, '\n'),
+                  "the path twice: %.200s", line);
+    slurp(js, json, sizeof json);
+    snprintf(want, sizeof want, "\"problem\": \"backend file %s: header length ", p);
+    ck_assert_msg(strstr(json, want) && !strstr(json, ".c:"), "JSON report: %.400s", json);
+    ck_assert_int_eq(run(ARGS("--debug", "golden", "check", "--outputs", dir, "--case", "softmax_3x7")), 1);
+    ck_assert_msg(strstr(out, "tensorfile.c:"), "--debug dropped the location:\n%s", out);
+    unlink(p);
+    unlink(js);
+    rmdir(dir);
+}
+END_TEST
+
 /* `make data`'s two files in miniature (as tests/test_trainfast.c): V = 12
  * tokens, T = 8, label 1 iff token 5 occurs. */
 static void tiny_data(const char *dir)
@@ -718,6 +750,7 @@ Suite *suite_cliux(void)
     tcase_add_test(tc, progress_terminal_vs_log);
     tcase_add_test(tc, train_and_pretrain_from_the_command_line);
     tcase_add_test(tc, not_a_safetensors_file);
+    tcase_add_test(tc, golden_problems_without_source_locations);
     suite_add_tcase(s, tc);
     return s;
 }
