@@ -54,7 +54,8 @@ static void usage(FILE *f, int pre)
                "terminal, a plain line every 10 s otherwise (a CI log), and each epoch's dev accuracy.\n"
                "writes OUT/model.safetensors (best dev epoch), ckpt.safetensors (resumable),\n"
                "curve.tsv, curve.png (with gnuplot), result.txt (dev/test accuracy and every\n"
-               "option as \"option NAME VALUE\"); the run ends with one \"wrote PATH\" line per file\n"
+               "option but --out/--resume/--stop-after/--quiet as \"option NAME VALUE\"); the run ends\n"
+               "with one \"wrote PATH\" line per file\n"
                "exit status: 0 ok, 2 usage, input or run error (message on stderr)\n",
             d.seed, d.epochs, d.batch, d.lr, d.wd, d.warmup, d.data, d.out);
 }

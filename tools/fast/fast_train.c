@@ -516,13 +516,13 @@ static const char *num(char *buf, size_t n, double x)
 }
 
 /* result.txt's record of the options: one "option NAME VALUE" line each,
- * named as on the command line (docs/cli.md). */
+ * named as on the command line (docs/cli.md), but for the session controls. */
 static size_t options_text(char *buf, size_t n, const hk_train_opts *o)
 {
     size_t k = 0;
     char a[32];
 #define OPT(...) k += (size_t)snprintf(buf + k, k < n ? n - k : 0, __VA_ARGS__)
-    OPT("option data %s\noption out %s\n", o->data, o->out);
+    OPT("option data %s\n", o->data);
     if (!o->pretrain) {
         OPT("option init %s\noption preset %s\noption rate %s\n", o->init, o->preset, num(a, sizeof a, o->rate));
         for (int i = 0; i < o->nset; i++) OPT("option set %s\n", o->set[i]);
@@ -535,8 +535,10 @@ static size_t options_text(char *buf, size_t n, const hk_train_opts *o)
     OPT("option lr %s\n", num(a, sizeof a, o->lr));
     OPT("option wd %s\n", num(a, sizeof a, o->wd));
     OPT("option warmup %s\n", num(a, sizeof a, o->warmup));
-    OPT("option resume %d\noption stop-after %ld\noption threads %d\noption quiet %d\n", o->resume, o->stop_epochs,
-        o->threads, o->quiet);
+    OPT("option threads %d\n", o->threads);
+    /* --out (the directory result.txt is in), --resume, --stop-after and --quiet
+     * steer the session, not the result: a run interrupted and resumed writes the
+     * same result.txt as one that was not, wherever it ran */
 #undef OPT
     return k < n ? k : n - 1;
 }

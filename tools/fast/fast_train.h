@@ -62,7 +62,8 @@ int hk_train_framework(const hk_train_opts *o, hk_framework *fw);
  * missing parents are created (like mkdir -p) once the inputs are known good.
  * At the end (quiet < 2) stdout gets the result (result.txt's text) and one
  * "wrote PATH" line per file written; result.txt records every option
- * ("option NAME VALUE" lines) including the seed. */
+ * ("option NAME VALUE" lines) including the seed, but out, resume, stop_epochs
+ * and quiet (an interrupted and resumed run writes the same result.txt). */
 int hk_fast_train_run(const hk_train_opts *o);
 /* The loading half of hk_fast_train_run: reads and validates the data file
  * (and, to train, the pre-trained model), builds the model, frees it all;
