@@ -727,6 +727,16 @@ START_TEST(train_and_pretrain_from_the_command_line)
     records_every_option("train", result,
                          (const char *const[]){"\noption seed 7\n", "\noption preset hiddenkey\n", "\noption r 4\n",
                                                "\noption set hidden.p=0.2\n", "\noption dylora 1\n", init_line, NULL});
+    /* without gnuplot the run says so before it starts (not only at the end), and still succeeds */
+    char path_env[4096];
+    snprintf(path_env, sizeof path_env, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
+    snprintf(tr, sizeof tr, "%s/g", dir);
+    int rc = run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1"));
+    ck_assert_int_eq(setenv("PATH", path_env, 1), 0);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(!strncmp(err, "note: gnuplot is not on PATH: no ", 33) && strstr(err, "\nstep 1/"), "stderr: %s", err);
+    ck_assert_msg(!strstr(out, "curve.png"), "stdout: %s", out);
     /* an --out under a regular file: refused, naming it, nothing written */
     snprintf(tr, sizeof tr, "%s/p/q/pt/result.txt/x", dir);
     ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1")), 2);

@@ -176,6 +176,10 @@ int hk_cmd_train_main(int argc, char **argv, int pre)
         }
     }
     if (pre && o.C % o.NH != 0) return hk_args_error(&spec, "--dim %ld is not divisible by --heads %ld", o.C, o.NH);
+    char gp[4096];
+    if (!o.quiet && hk_cli_find_on_path("gnuplot", gp, sizeof gp) != 0) /* said before the run, not after it */
+        fprintf(stderr, "note: gnuplot is not on PATH: no %s/curve.png will be drawn (apt-get install gnuplot-nox)\n",
+                o.out);
     hk_progress prog;
     hk_progress_init(&prog, stderr, 10.0, o.quiet);
     o.report = report, o.report_ctx = &prog;
