@@ -465,6 +465,19 @@ START_TEST(output_paths)
     snprintf(p, sizeof p, "%s/file/sub/x.csv", dir);
     ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
     ck_assert_msg(strstr(err, "cannot create directory") && strstr(err, "/file'"), "%s", err);
+    /* dylora demo --out: refused before the work when not a regular file (nothing on
+     * stdout: the demo did not run); missing parents created */
+    ck_assert_int_eq(run(ARGS("dylora", "demo", "--steps=1", "--out", dir)), 2);
+    ck_assert_msg(strstr(err, "is not a regular file") && out[0] == '\0', "%s / %.80s", err, out);
+    snprintf(p, sizeof p, "%s/d/e/a.safetensors", dir);
+    ck_assert_int_eq(run(ARGS("dylora", "demo", "--steps=1", "--out", p)), 0);
+    ck_assert_msg(access(p, R_OK) == 0 && strstr(out, "wrote the DyLoRA adapter to "), "%s", out);
+    ck_assert_int_eq(run(ARGS("inspect", p)), 0);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/d/e", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/d", dir);
+    rmdir(p);
     /* an existing regular file is replaced, and nothing else is left in the directory */
     snprintf(p, sizeof p, "%s/file", dir);
     ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 0);
