@@ -175,33 +175,19 @@ static const struct {
     {"demo", {"demo", "atention"}, "unknown subcommand 'atention' (attention; did you mean 'attention'?)"},
     {"train", {"train", "--seed"}, "option '--seed' needs a value (S)"},
     {"train", {"train", "--seed", "--dylora"}, "option '--seed' needs a value (S)"},
-    {"train", {"train", "--seed=x"}, "--seed 'x': expected an integer in [0, "},
     {"train", {"train", "--epochs=0"}, "--epochs '0': expected an integer in [1, 1000]"},
-    {"train", {"train", "--rate", "0.96"}, "--rate '0.96': expected a number in [1e-06, 0.95]"},
     {"train", {"train", "--preset=hiddenky"}, "unknown preset 'hiddenky' (did you mean 'hiddenkey'? presets: lora,"},
     {"train", {"train", "--presets", "lora"}, "unknown option '--presets' (did you mean '--preset'?)"},
-    {"train", {"train", "--layers", "2"}, "unknown option '--layers'"},
-    {"train", {"train", "--preset", "lora", "--preset", "dropkey"}, "--preset given twice"},
     {"train", {"train", "--set", "logits.pattern=colum"}, "unknown value 'colum' (one of: element, column, span, "
                                                           "span_importance) (did you mean 'column'?)"},
-    {"train", {"train", "--set=los=kl_bidir"}, "unknown key 'los' ("},
     {"train", {"train", "--set", "logits.patern=column"}, "unknown field 'patern' (p, pattern, rescale) (did you mean "
                                                           "'pattern'?)"},
-    {"train", {"train", "--quiet=1"}, "--quiet takes no value (got '1')"},
     {"pretrain", {"pretrain", "--dylora"}, "unknown option '--dylora'"},
-    {"pretrain", {"pretrain", "--layer", "2"}, "unknown option '--layer' (did you mean '--layers'?)"},
     {"pretrain", {"pretrain", "--dim=130", "--heads=4"}, "--dim 130 is not divisible by --heads 4"},
-    {"pretrain", {"pretrain", "--heads"}, "option '--heads' needs a value (NH)"},
-    {"dylora spectrum", {"dylora", "spectrum"}, "missing the adapter FILE"},
     {"dylora spectrum", {"dylora", "spectrum", "--png"}, "option '--png' needs a value (OUT)"},
     {"dylora spectrum", {"dylora", "spectrum", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
-    {"dylora spectrum", {"dylora", "spectrum", "--alpa=2", "a"}, "unknown option '--alpa' (did you mean '--alpha'?)"},
     {"dylora demo", {"dylora", "demo", "--steps=-1"}, "--steps '-1': expected an integer in [0, "},
     {"dylora demo", {"dylora", "demo", "--sed", "1"}, "unknown option '--sed' (did you mean '--seed'?)"},
-    {"dylora demo", {"dylora", "demo", "--out"}, "option '--out' needs a value (FILE)"},
-    {"dylora demo", {"dylora", "demo", "extra"}, "unexpected argument 'extra'"},
-    {"inspect", {"inspect"}, "missing FILE.safetensors"},
-    {"inspect", {"inspect", "--json"}, "unknown option '--json'"},
     {"inspect", {"inspect", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
 };
 
@@ -708,13 +694,20 @@ START_TEST(train_and_pretrain_from_the_command_line)
     static char result[1 << 16];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     tiny_data(dir);
+    /* no gnuplot on PATH (each curve.png costs ~0.4 s): the run says so before it
+     * starts, not only at the end, and still succeeds */
+    char path_env[4096];
+    snprintf(path_env, sizeof path_env, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
     snprintf(pt, sizeof pt, "%s/p/q/pt", dir);
     snprintf(model, sizeof model, "%s/model.safetensors", pt);
     snprintf(arg, sizeof arg, "--data=%s", dir);
     ck_assert_int_eq(run(ARGS("pretrain", arg, "--out", pt, "--layers=1", "--dim", "16", "--heads=2", "--ffn", "32",
                               "--batch=8", "--epochs", "1", "--threads=1", "--seed=5")), 0);
     ck_assert_msg(!strchr(err, '\r'), "a '\\r' in a log: %s", err);
-    ck_assert_msg(!strncmp(err, "step 1/6 ", 9) && strstr(err, "\nepoch 1: mean train loss "), "stderr: %s", err);
+    ck_assert_msg(!strncmp(err, "note: gnuplot is not on PATH: no ", 33) && strstr(err, "\nstep 1/6 ") &&
+                      strstr(err, "\nepoch 1: mean train loss "), "stderr: %s", err);
+    ck_assert_msg(!strstr(out, "curve.png"), "stdout: %s", out);
     snprintf(p, sizeof p, "wrote %s/model.safetensors\nwrote %s/ckpt.safetensors\nwrote %s/curve.tsv\n"
              "wrote %s/result.txt\n", pt, pt, pt, pt);
     ck_assert_msg(strstr(out, p), "stdout does not list the four files written:\n%s", out);
@@ -740,20 +733,11 @@ START_TEST(train_and_pretrain_from_the_command_line)
     records_every_option("train", result,
                          (const char *const[]){"\noption seed 7\n", "\noption preset hiddenkey\n", "\noption r 4\n",
                                                "\noption set hidden.p=0.2\n", "\noption dylora 1\n", init_line, NULL});
-    /* without gnuplot the run says so before it starts (not only at the end), and still succeeds */
-    char path_env[4096];
-    snprintf(path_env, sizeof path_env, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-    ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
-    snprintf(tr, sizeof tr, "%s/g", dir);
-    int rc = run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1"));
-    ck_assert_int_eq(setenv("PATH", path_env, 1), 0);
-    ck_assert_int_eq(rc, 0);
-    ck_assert_msg(!strncmp(err, "note: gnuplot is not on PATH: no ", 33) && strstr(err, "\nstep 1/"), "stderr: %s", err);
-    ck_assert_msg(!strstr(out, "curve.png"), "stdout: %s", out);
     /* an --out under a regular file: refused, naming it, nothing written */
     snprintf(tr, sizeof tr, "%s/p/q/pt/result.txt/x", dir);
     ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1")), 2);
     ck_assert_msg(strstr(err, "is not a directory") && !strstr(err, ".c:"), "%s", err);
+    ck_assert_int_eq(setenv("PATH", path_env, 1), 0);
     snprintf(p, sizeof p, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(p), 0);
 }
