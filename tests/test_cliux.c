@@ -11,9 +11,12 @@
 
 #include "checks/checks.h"
 #include "cli/cli.h"
+#include "ref/rng.h"
+#include "ref/tensorfile.h"
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -170,6 +173,22 @@ static const struct {
     {"demo attention", {"demo", "attention", "--keys", "3", "--logits", "1,2,3,4"}, "not a multiple of --keys 3"},
     {"demo attention", {"demo", "attention", "--csv", "-", "--json", "-"}, "would both write to stdout"},
     {"demo", {"demo", "atention"}, "unknown subcommand 'atention' (attention; did you mean 'attention'?)"},
+    {"train", {"train", "--seed"}, "option '--seed' needs a value (S)"},
+    {"train", {"train", "--seed", "--dylora"}, "option '--seed' needs a value (S)"},
+    {"train", {"train", "--epochs=0"}, "--epochs '0': expected an integer in [1, 1000]"},
+    {"train", {"train", "--preset=hiddenky"}, "unknown preset 'hiddenky' (did you mean 'hiddenkey'? presets: lora,"},
+    {"train", {"train", "--presets", "lora"}, "unknown option '--presets' (did you mean '--preset'?)"},
+    {"train", {"train", "--set", "logits.pattern=colum"}, "unknown value 'colum' (one of: element, column, span, "
+                                                          "span_importance) (did you mean 'column'?)"},
+    {"train", {"train", "--set", "logits.patern=column"}, "unknown field 'patern' (p, pattern, rescale) (did you mean "
+                                                          "'pattern'?)"},
+    {"pretrain", {"pretrain", "--dylora"}, "unknown option '--dylora'"},
+    {"pretrain", {"pretrain", "--dim=130", "--heads=4"}, "--dim 130 is not divisible by --heads 4"},
+    {"dylora spectrum", {"dylora", "spectrum", "--png"}, "option '--png' needs a value (OUT)"},
+    {"dylora spectrum", {"dylora", "spectrum", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
+    {"dylora demo", {"dylora", "demo", "--steps=-1"}, "--steps '-1': expected an integer in [0, "},
+    {"dylora demo", {"dylora", "demo", "--sed", "1"}, "unknown option '--sed' (did you mean '--seed'?)"},
+    {"inspect", {"inspect", "a", "b"}, "unexpected argument 'b': at most 1 FILE"},
 };
 
 START_TEST(one_message_shape)
@@ -432,6 +451,19 @@ START_TEST(output_paths)
     snprintf(p, sizeof p, "%s/file/sub/x.csv", dir);
     ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 2);
     ck_assert_msg(strstr(err, "cannot create directory") && strstr(err, "/file'"), "%s", err);
+    /* dylora demo --out: refused before the work when not a regular file (nothing on
+     * stdout: the demo did not run); missing parents created */
+    ck_assert_int_eq(run(ARGS("dylora", "demo", "--steps=1", "--out", dir)), 2);
+    ck_assert_msg(strstr(err, "is not a regular file") && out[0] == '\0', "%s / %.80s", err, out);
+    snprintf(p, sizeof p, "%s/d/e/a.safetensors", dir);
+    ck_assert_int_eq(run(ARGS("dylora", "demo", "--steps=1", "--out", p)), 0);
+    ck_assert_msg(access(p, R_OK) == 0 && strstr(out, "wrote the DyLoRA adapter to "), "%s", out);
+    ck_assert_int_eq(run(ARGS("inspect", p)), 0);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/d/e", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/d", dir);
+    rmdir(p);
     /* an existing regular file is replaced, and nothing else is left in the directory */
     snprintf(p, sizeof p, "%s/file", dir);
     ck_assert_int_eq(run(ARGS("demo", "attention", "--csv", p)), 0);
@@ -499,6 +531,218 @@ START_TEST(progress_terminal_vs_log)
 }
 END_TEST
 
+
+/* A file that does not start like a safetensors file (8-byte little-endian
+ * header length N with 2 <= N <= 10^8, then '{'; so at least 9 bytes) is
+ * "not a safetensors file", one line, no header-length arithmetic; one that
+ * does but is cut short keeps the reader's precise message ("truncated"). */
+START_TEST(not_a_safetensors_file)
+{
+    static const char *const want_tail =
+        ": not a safetensors file (one starts with 8 bytes giving the size of a JSON header, then the header '{...}')\n";
+    char want[512];
+    ck_assert_int_eq(run(ARGS("inspect", "README.md")), 2); /* the runner runs from the repository root */
+    snprintf(want, sizeof want, "hkref inspect: README.md%s", want_tail);
+    ck_assert_str_eq(err, want);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(run(ARGS("dylora", "spectrum", "README.md")), 2);
+    snprintf(want, sizeof want, "hkref dylora spectrum: README.md%s", want_tail);
+    ck_assert_str_eq(err, want);
+    char dir[] = "/tmp/hkref-ux-st-XXXXXX", p[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/f.safetensors", dir);
+    /* {bytes, length, is it "not a safetensors file"} */
+    static const struct {
+        const char *bytes;
+        size_t n;
+        int foreign;
+    } files[] = {
+        {"", 0, 1},                                         /* empty */
+        {"\x02\0\0\0\0\0\0\0", 8, 1},                       /* 8 bytes: no header at all */
+        {"\x02\0\0\0\0\0\0\0{", 9, 0},                      /* N = 2, '{', cut short: truncated */
+        {"\x02\0\0\0\0\0\0\0[]", 10, 1},                    /* N = 2 but not '{' */
+        {"\x01\0\0\0\0\0\0\0{}", 10, 1},                    /* N = 1 < 2 */
+        {"\x01\xe1\xf5\x05\0\0\0\0{}", 10, 1},              /* N = 10^8 + 1 */
+        {"\x00\xe1\xf5\x05\0\0\0\0{}", 10, 0},              /* N = 10^8: a safetensors start, truncated */
+        {"\x40\0\0\0\0\0\0\0{\"a\":", 13, 0},               /* a header cut short: truncated */
+        {"\x02\0\0\0\0\0\0\0{}", 10, -1},                   /* the empty safetensors file: reads fine */
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(files[i].bytes, 1, files[i].n, f), files[i].n);
+        fclose(f);
+        int rc = run(ARGS("inspect", p));
+        if (files[i].foreign < 0) {
+            ck_assert_msg(rc == 0, "file %zu: exit %d: %s", i, rc, err);
+            continue;
+        }
+        ck_assert_msg(rc == 2, "file %zu: exit %d", i, rc);
+        ck_assert_msg(!strstr(err, "not a safetensors file") == !files[i].foreign, "file %zu: %s", i, err);
+        ck_assert_msg(files[i].foreign ? !strstr(err, "header length") : !!strstr(err, "truncated"), "file %zu: %s", i,
+                      err);
+        ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1 && !strstr(err, ".c:"), "file %zu: %s", i, err);
+    }
+    /* --debug adds the reader's own message (with its location) */
+    ck_assert_int_eq(run(ARGS("--debug", "inspect", "README.md")), 2);
+    ck_assert_msg(strstr(err, "tensorfile.c:") && strstr(err, "not a safetensors file"), "%s", err);
+    unlink(p);
+    rmdir(dir);
+}
+END_TEST
+
+/* The golden checker's per-case problem (a backend file it cannot read) is
+ * what a user reads: the path once, the reader's message, no C source
+ * location, in the text report and in the JSON one; --debug keeps it. */
+START_TEST(golden_problems_without_source_locations)
+{
+    char dir[] = "/tmp/hkref-ux-gold-XXXXXX", p[128], js[128], want[256];
+    static char json[1 << 18];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/softmax_3x7.safetensors", dir);
+    snprintf(js, sizeof js, "%s/r.json", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("garbage, not a tensor file\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(ARGS("golden", "check", "--outputs", dir, "--case", "softmax_3x7", "--json", js)), 1);
+    snprintf(want, sizeof want, "\n    backend file %s: header length ", p);
+    ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+    const char *line = strstr(out, want) + 1;
+    ck_assert_msg(!strstr(line, ".c:") || strstr(line, ".c:") > strchr(line, '\n'), "a C source location: %.200s", line);
+    ck_assert_msg(!strstr(line + strlen(want), p) || strstr(line + strlen(want), p) > strchr(line, '\n'),
+                  "the path twice: %.200s", line);
+    slurp(js, json, sizeof json);
+    snprintf(want, sizeof want, "\"problem\": \"backend file %s: header length ", p);
+    ck_assert_msg(strstr(json, want) && !strstr(json, ".c:"), "JSON report: %.400s", json);
+    ck_assert_int_eq(run(ARGS("--debug", "golden", "check", "--outputs", dir, "--case", "softmax_3x7")), 1);
+    ck_assert_msg(strstr(out, "tensorfile.c:"), "--debug dropped the location:\n%s", out);
+    unlink(p);
+    unlink(js);
+    rmdir(dir);
+}
+END_TEST
+
+/* `make data`'s two files in miniature (as tests/test_trainfast.c): V = 12
+ * tokens, T = 8, label 1 iff token 5 occurs. */
+static void tiny_data(const char *dir)
+{
+    gsl_rng *r = hk_rng_new(3);
+    const char *files[2] = {"pretrain", "finetune"}, *splits[3] = {"train", "dev", "test"};
+    const long N[3] = {48, 16, 16}, TT = 8;
+    for (int k = 0; k < 2; k++) {
+        hk_st_file *f;
+        hk_assert_ok(hk_st_new(&f));
+        for (int sp = 0; sp < 2 + k; sp++) {
+            int32_t *ids = calloc((size_t)(N[sp] * TT), 4), *len = calloc((size_t)N[sp], 4);
+            int64_t *lab = calloc((size_t)N[sp], 8);
+            for (long i = 0; i < N[sp]; i++) {
+                len[i] = 2 + (int32_t)gsl_rng_uniform_int(r, TT - 1);
+                ids[i * TT] = 2;
+                for (long t = 1; t < len[i]; t++) ids[i * TT + t] = 4 + (int32_t)gsl_rng_uniform_int(r, 8);
+                for (long t = 1; t < len[i]; t++) lab[i] |= ids[i * TT + t] == 5;
+            }
+            char n[64];
+            long s2[2] = {N[sp], TT}, s1[1] = {N[sp]};
+            snprintf(n, sizeof n, "%s.ids", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 2, s2, ids));
+            snprintf(n, sizeof n, "%s.len", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I32, 1, s1, len));
+            snprintf(n, sizeof n, "%s.label", splits[sp]);
+            hk_assert_ok(hk_st_add(f, n, HK_ST_I64, 1, s1, lab));
+            free(ids), free(len), free(lab);
+        }
+        hk_assert_ok(hk_st_set_meta(f, "vocab", "12"));
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s.safetensors", dir, files[k]);
+        hk_assert_ok(hk_st_write(f, p));
+        hk_st_free(f);
+    }
+    hk_rng_free(r);
+}
+
+/* Every "--name" (lower case) the command's --help mentions is recorded in
+ * result.txt as "option name VALUE" (but --out, --resume, --stop-after, --quiet);
+ * `want` lists exact lines too. */
+static void records_every_option(const char *cmd, const char *result, const char *const *want)
+{
+    static char help[OUTSZ];
+    ck_assert_int_eq(run(ARGS(cmd, "--help")), 0);
+    snprintf(help, sizeof help, "%s", out);
+    int n = 0;
+    for (const char *p = strstr(help, "--"); p; p = strstr(p + 2, "--")) {
+        char name[32], line[48];
+        if (sscanf(p + 2, "%31[a-z-]", name) != 1 || !strcmp(name, "help")) continue;
+        /* the session controls: a resumed run's result.txt equals an uninterrupted one's */
+        if (!strcmp(name, "resume") || !strcmp(name, "stop-after") || !strcmp(name, "quiet") || !strcmp(name, "out"))
+            continue;
+        snprintf(line, sizeof line, "\noption %s ", name);
+        ck_assert_msg(strstr(result, line), "%s: result.txt does not record --%s:\n%s", cmd, name, result);
+        n++;
+    }
+    ck_assert_int_ge(n, 12);
+    for (; *want; want++) ck_assert_msg(strstr(result, *want), "%s: result.txt lacks '%s':\n%s", cmd, *want, result);
+}
+
+/* hkref pretrain and train, tiny (one epoch of 6 steps): --opt=value, --out
+ * creating its missing parents (the README's `--out build/train/hk1` from a
+ * fresh clone), progress in a log as plain lines (never '\r'), the run ending
+ * with the paths it wrote, result.txt recording every option and the seed. */
+START_TEST(train_and_pretrain_from_the_command_line)
+{
+    char dir[] = "/tmp/hkref-ux-train-XXXXXX", pt[256], model[300], tr[256], arg[320], p[2048];
+    static char result[1 << 16];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tiny_data(dir);
+    /* no gnuplot on PATH (each curve.png costs ~0.4 s): the run says so before it
+     * starts, not only at the end, and still succeeds */
+    char path_env[4096];
+    snprintf(path_env, sizeof path_env, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
+    snprintf(pt, sizeof pt, "%s/p/q/pt", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", pt);
+    snprintf(arg, sizeof arg, "--data=%s", dir);
+    ck_assert_int_eq(run(ARGS("pretrain", arg, "--out", pt, "--layers=1", "--dim", "16", "--heads=2", "--ffn", "32",
+                              "--batch=8", "--epochs", "1", "--threads=1", "--seed=5")), 0);
+    ck_assert_msg(!strchr(err, '\r'), "a '\\r' in a log: %s", err);
+    ck_assert_msg(!strncmp(err, "note: gnuplot is not on PATH: no ", 33) && strstr(err, "\nstep 1/6 ") &&
+                      strstr(err, "\nepoch 1: mean train loss "), "stderr: %s", err);
+    ck_assert_msg(!strstr(out, "curve.png"), "stdout: %s", out);
+    snprintf(p, sizeof p, "wrote %s/model.safetensors\nwrote %s/ckpt.safetensors\nwrote %s/curve.tsv\n"
+             "wrote %s/result.txt\n", pt, pt, pt, pt);
+    ck_assert_msg(strstr(out, p), "stdout does not list the four files written:\n%s", out);
+    snprintf(p, sizeof p, "%s/result.txt", pt);
+    slurp(p, result, sizeof result);
+    records_every_option("pretrain", result,
+                         (const char *const[]){"\noption seed 5\n", "\noption dim 16\n", "\noption batch 8\n", NULL});
+
+    snprintf(tr, sizeof tr, "%s/a/b/c", dir);
+    snprintf(arg, sizeof arg, "--init=%s", model);
+    char data[300];
+    snprintf(data, sizeof data, "%s", dir);
+    ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--preset=hiddenkey", "--seed", "7", "--r=4",
+                              "--alpha", "8", "--batch", "8", "--epochs=1", "--threads", "1", "--set",
+                              "hidden.p=0.2", "--dylora")), 0);
+    ck_assert_msg(!strchr(err, '\r') && strstr(err, "epoch 1: "), "stderr: %s", err);
+    snprintf(p, sizeof p, "wrote %s/result.txt\n", tr);
+    ck_assert_msg(strstr(out, p), "stdout does not end with the paths written:\n%s", out);
+    snprintf(p, sizeof p, "%s/result.txt", tr);
+    slurp(p, result, sizeof result);
+    char init_line[400];
+    snprintf(init_line, sizeof init_line, "\noption init %s\n", model);
+    records_every_option("train", result,
+                         (const char *const[]){"\noption seed 7\n", "\noption preset hiddenkey\n", "\noption r 4\n",
+                                               "\noption set hidden.p=0.2\n", "\noption dylora 1\n", init_line, NULL});
+    /* an --out under a regular file: refused, naming it, nothing written */
+    snprintf(tr, sizeof tr, "%s/p/q/pt/result.txt/x", dir);
+    ck_assert_int_eq(run(ARGS("train", "--data", data, arg, "--out", tr, "--epochs=1", "--threads=1")), 2);
+    ck_assert_msg(strstr(err, "is not a directory") && !strstr(err, ".c:"), "%s", err);
+    ck_assert_int_eq(setenv("PATH", path_env, 1), 0);
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(p), 0);
+}
+END_TEST
+
 Suite *suite_cliux(void)
 {
     Suite *s = suite_create("cliux");
@@ -515,6 +759,9 @@ Suite *suite_cliux(void)
     tcase_add_test(tc, demo_attention_own_logits_and_mask);
     tcase_add_test(tc, output_paths);
     tcase_add_test(tc, progress_terminal_vs_log);
+    tcase_add_test(tc, train_and_pretrain_from_the_command_line);
+    tcase_add_test(tc, not_a_safetensors_file);
+    tcase_add_test(tc, golden_problems_without_source_locations);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -783,7 +783,7 @@ START_TEST(inspect_lists_tensors_and_exit_codes)
     ck_assert_int_eq(run_inspect(1, none, out, sizeof out, err, sizeof err), 2);
     ck_assert_ptr_nonnull(strstr(err, "missing FILE"));
     ck_assert_int_eq(run_inspect(3, two, out, sizeof out, err, sizeof err), 2);
-    ck_assert_ptr_nonnull(strstr(err, "one FILE expected"));
+    ck_assert_ptr_nonnull(strstr(err, "at most 1 FILE"));
     ck_assert_int_eq(run_inspect(2, opt, out, sizeof out, err, sizeof err), 2);
     ck_assert_ptr_nonnull(strstr(err, "unknown option '--json'"));
     ck_assert_int_eq(clean_tmpdir(), 1);

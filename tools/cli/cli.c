@@ -6,6 +6,7 @@
 
 #include "ref/error.h"
 #include "ref/fileio.h"
+#include "ref/tensorfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -66,6 +67,33 @@ int hk_cli_fail(const char *cmd)
     hk_cli_strip_locations(msg, sizeof msg, hk_error_message());
     fprintf(stderr, "hkref %s: %s\n", cmd, msg[0] ? msg : "failed (no message recorded)");
     return 2;
+}
+
+/* 1 if the file at path does not start like a safetensors file (cli.h). */
+static int not_safetensors(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0; /* the reader's message says why */
+    unsigned char b[9];
+    size_t got = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    if (got < sizeof b) return 1;
+    unsigned long long n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
+    return n < 2 || n > HK_ST_MAX_HEADER || b[8] != '{';
+}
+
+int hk_cli_read_safetensors(const char *cmd, const char *path, hk_st_file **f)
+{
+    hk_error_clear();
+    if (hk_st_read(path, f) == HK_OK) return 0;
+    if (hk_error_code() == HK_EFORMAT && not_safetensors(path)) {
+        if (debug_on()) fprintf(stderr, "hkref %s: (debug) %s\n", cmd, hk_error_message());
+        fprintf(stderr, "hkref %s: %s: not a safetensors file (one starts with 8 bytes giving the size of "
+                        "a JSON header, then the header '{...}')\n", cmd, path);
+        return 2;
+    }
+    return hk_cli_fail(cmd);
 }
 
 int hk_cli_usage_error(const char *cmd, const char *fmt, ...)

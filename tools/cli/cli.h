@@ -9,6 +9,8 @@
 #ifndef HK_CLI_H
 #define HK_CLI_H
 
+#include "ref/tensorfile.h"
+
 #include <stdio.h>
 
 /* One prototype pair per tools/cli/cmd_<name>.c (generated from the file names). */
@@ -41,6 +43,14 @@ extern int hk_cli_debug;
 /* Copies src into dst (size n, NUL-terminated), leaving out every C source
  * location "<name>.c:<line>: " of ref/'s error path (unless hk_cli_debug). */
 void hk_cli_strip_locations(char *dst, size_t n, const char *src);
+
+/* Reads the safetensors file `path` for command cmd (ref/tensorfile.h's
+ * validating reader).  0, or 2 after one message: "hkref <cmd>: PATH: not a
+ * safetensors file (...)" when the file does not even start like one (shorter
+ * than 9 bytes, an 8-byte header length beyond the format's limit or below 2,
+ * or no '{' opening the JSON header: README.md, a PNG, a text file), else the
+ * reader's own message (truncated, malformed header, ...); --debug adds it. */
+int hk_cli_read_safetensors(const char *cmd, const char *path, hk_st_file **f);
 
 /* Creates the missing parent directories of the file `path` (mode 0777 &
  * ~umask), like `mkdir -p "$(dirname path)"`.  Returns 0, or 2 after printing

@@ -4,6 +4,7 @@
  * Adapter file (safetensors): tensors "A" (r,IN) = W_dw and "B" (OUT,r) =
  * W_up, any float dtype (converted to F64); metadata "alpha" (a decimal
  * string) unless --alpha is given.  The update is dW = (alpha/r) B A. */
+#include "args.h"
 #include "cli.h"
 #include "checks/dylora_demo.h"
 
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,23 +127,20 @@ static int plot_png(const char *png, const double *ft, const double *fb, const d
 static int cmd_spectrum(int argc, char **argv)
 {
     const char *file = NULL, *png = NULL, *alpha_arg = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
-            png = argv[++i];
-        } else if (!strcmp(argv[i], "--alpha") && i + 1 < argc) {
-            alpha_arg = argv[++i];
-        } else if (argv[i][0] == '-' || file) {
-            return hk_cli_usage_error("dylora spectrum", "unexpected argument '%s'", argv[i]);
-        } else {
-            file = argv[i];
-        }
+    const hk_opt opts[] = {{.name = "png", .kind = HK_OPT_STR, .dest = &png, .metavar = "OUT"},
+                           {.name = "alpha", .kind = HK_OPT_STR, .dest = &alpha_arg, .metavar = "X"},
+                           {0}};
+    const hk_args spec = {.cmd = "dylora spectrum", .opts = opts, .pos = &file, .maxpos = 1, .posname = "FILE"};
+    int prc = hk_args_parse(&spec, argc, argv, NULL);
+    if (prc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
     if (!file) return hk_cli_usage_error("dylora spectrum", "missing the adapter FILE");
+    if (png && hk_cli_check_output("dylora spectrum", png)) return 2;
     hk_st_file *f = NULL;
-    if (hk_st_read(file, &f)) return hk_cli_fail("dylora spectrum");
+    if (hk_cli_read_safetensors("dylora spectrum", file, &f)) return 2;
     double alpha = NAN;
     const char *astr = alpha_arg ? alpha_arg : hk_st_get_meta(f, "alpha");
     if (!astr) {
@@ -203,43 +202,32 @@ static int cmd_spectrum(int argc, char **argv)
            " ratio >= 1 (Eckart-Young); nan where the optimum is at the rounding level (OUT+IN) eps s_1)\n");
     int rc = 0;
     if (png) {
-        rc = plot_png(png, ft, fb, st, sb, r, file);
+        rc = hk_cli_mkdirs_for("dylora spectrum", png);
+        if (!rc) rc = plot_png(png, ft, fb, st, sb, r, file);
         if (!rc) printf("wrote %s\n", png);
     }
     free(buf);
     return rc;
 }
 
-static int parse_long(const char *s, long lo, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || v < lo) return -1; /* ERANGE: never a silent LONG_MAX */
-    *out = v;
-    return 0;
-}
-
 static int cmd_demo(int argc, char **argv)
 {
     const char *out = NULL;
     long steps = -1, seed = -1;
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) {
-            if (parse_long(argv[++i], 0, &steps))
-                return hk_cli_usage_error("dylora demo", "--steps '%s' must be an integer >= 0", argv[i]);
-        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-            if (parse_long(argv[++i], 0, &seed))
-                return hk_cli_usage_error("dylora demo", "--seed '%s' must be an integer >= 0", argv[i]);
-        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-            out = argv[++i];
-        } else {
-            return hk_cli_usage_error("dylora demo", "unexpected argument '%s'", argv[i]);
-        }
+    const hk_opt opts[] = {{.name = "steps", .kind = HK_OPT_LONG, .dest = &steps, .metavar = "N", .ilo = 0,
+                            .ihi = LONG_MAX},
+                           {.name = "seed", .kind = HK_OPT_LONG, .dest = &seed, .metavar = "S", .ilo = 0,
+                            .ihi = LONG_MAX},
+                           {.name = "out", .kind = HK_OPT_STR, .dest = &out, .metavar = "FILE"},
+                           {0}};
+    const hk_args spec = {.cmd = "dylora demo", .opts = opts};
+    int prc = hk_args_parse(&spec, argc, argv, NULL);
+    if (prc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    if (out && hk_cli_check_output("dylora demo", out)) return 2;
     double L[3][64] = {{0}}, F[65] = {0}, A[64 * 64] = {0}, B[64 * 64] = {0};
     hk_demo_cfg c = hk_demo_defaults(HK_DEMO_LORA);
     const char *names[3] = {"LoRA", "DyLoRA", "frozen"};
@@ -268,6 +256,10 @@ static int cmd_demo(int argc, char **argv)
         if (!s) s = hk_st_add(f, "B", HK_ST_F64, 2, sb, B);
         if (!s) s = hk_st_set_meta(f, "alpha", alpha);
         if (!s) s = hk_st_set_meta(f, "source", "hkref dylora demo (DyLoRA, uniform p_B)");
+        if (!s && hk_cli_mkdirs_for("dylora demo", out)) {
+            hk_st_free(f);
+            return 2;
+        }
         if (!s) s = hk_st_write(f, out);
         hk_st_free(f);
         if (s) return hk_cli_fail("dylora demo");

@@ -1,4 +1,5 @@
 /* hkref inspect — list the tensors and metadata of a safetensors file. */
+#include "args.h"
 #include "cli.h"
 
 #include "ref/error.h"
@@ -18,6 +19,8 @@ static void usage(void)
            "file order) and its tensors in data order: name, dtype, shape and\n"
            "  numeric dtypes: min, max, mean over the finite elements, and the count of NaN/Inf;\n"
            "  U8 and BOOL:    the counts of 0s and 1s (and, for U8, of other values).\n"
+           "A file that does not start like a safetensors file (8-byte header length, then\n"
+           "'{'): \"not a safetensors file\".\n"
            "exit status: 0 ok, 2 usage error or unreadable / malformed file (message on stderr).\n");
 }
 
@@ -87,22 +90,17 @@ static void print_file(const char *path, const hk_st_file *f)
 int hk_cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage();
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return hk_cli_usage_error("inspect", "unknown option '%s'", argv[i]);
-        } else if (path) {
-            return hk_cli_usage_error("inspect", "one FILE expected, got '%s' and '%s'", path, argv[i]);
-        } else {
-            path = argv[i];
-        }
+    const hk_opt opts[] = {{0}};
+    const hk_args spec = {.cmd = "inspect", .opts = opts, .pos = &path, .maxpos = 1, .posname = "FILE"};
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc == HK_ARGS_HELP) {
+        usage();
+        return 0;
     }
-    if (!path) return hk_cli_usage_error("inspect", "missing FILE.safetensors");
+    if (rc) return rc;
+    if (!path) return hk_args_error(&spec, "missing FILE.safetensors");
     hk_st_file *f;
-    hk_error_clear();
-    if (hk_st_read(path, &f)) return hk_cli_fail("inspect");
+    if (hk_cli_read_safetensors("inspect", path, &f)) return 2;
     print_file(path, f);
     hk_st_free(f);
     fflush(stdout);

@@ -6,6 +6,8 @@
  * with the verdict line. */
 #include "golden_report.h"
 
+#include "cli.h"
+
 #include "ref/error.h"
 #include "ref/fileio.h"
 
@@ -597,7 +599,11 @@ static int write_text(const char *path, char *text, const char *what)
         st = hk_file_write_atomic(path, text, strlen(text));
     }
     free(text);
-    if (st) fprintf(stderr, "hkref golden check: %s report: %s\n", what, hk_error_message());
+    if (st) {
+        char msg[2048]; /* no C source location (unless --debug) */
+        hk_cli_strip_locations(msg, sizeof msg, hk_error_message());
+        fprintf(stderr, "hkref golden check: %s report: %s\n", what, msg);
+    }
     return st;
 }
 

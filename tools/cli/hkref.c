@@ -7,6 +7,7 @@
 #include "ref/fileio.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -61,7 +62,10 @@ int main(int argc, char **argv)
 {
     hk_file_cleanup_on_signals(); /* SIGINT / SIGTERM never leave an atomic write's temporary behind */
     int first = 1;
-    if (argc > 1 && !strcmp(argv[1], "--debug")) hk_cli_debug = 1, first = 2;
+    if (argc > 1 && !strcmp(argv[1], "--debug")) {
+        hk_cli_debug = 1, first = 2;
+        setenv("HKREF_DEBUG", "1", 1); /* libhkgolden's problem strings keep their locations too */
+    }
     if (argc <= first) {
         usage(stderr);
         return 2;

@@ -19,6 +19,7 @@
 #include "ref/tensorfile.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
@@ -451,6 +452,97 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* One line of progress (live 1) or a line to keep (live 0), to o->report or
+ * plainly to stderr (the step line then at most every 10 s: *last is the time
+ * of the last one, -1 none yet). */
+static void say(const hk_train_opts *o, int live, double *last, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void say(const hk_train_opts *o, int live, double *last, const char *fmt, ...)
+{
+    if (o->quiet) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (o->report) {
+        o->report(o->report_ctx, live, line);
+        return;
+    }
+    if (live) {
+        const double t = now();
+        if (*last >= 0 && t - *last < 10.0) return;
+        *last = t;
+    }
+    fprintf(stderr, "%s\n", line);
+}
+
+/* mkdir -p dir (mode 0777 & ~umask): every missing component is created; one
+ * that exists and is not a directory is an error naming it. */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    HK_REQUIRE(dir[0] != '\0', HK_EINVAL, "the output directory name is empty");
+    HK_REQUIRE(strlen(dir) < sizeof p, HK_EINVAL, "output directory name too long");
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0') continue;
+        const char c = *q;
+        *q = '\0';
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                HK_ERROR(HK_EIO, "cannot create the output directory %s: %s", p, strerror(errno));
+        } else if (!S_ISDIR(sb.st_mode)) {
+            HK_ERROR(HK_EIO, "cannot create the output directory %s: %s exists and is not a directory", dir, p);
+        }
+        *q = c;
+        if (c == '\0' || q[1] == '\0') break;
+    }
+    return HK_OK;
+}
+
+/* x as the shortest decimal that reads back as x (0.06, not 0.059999999999999998). */
+static const char *num(char *buf, size_t n, double x)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    return buf;
+}
+
+/* result.txt's record of the options: one "option NAME VALUE" line each,
+ * named as on the command line (docs/cli.md), but for the session controls. */
+static size_t options_text(char *buf, size_t n, const hk_train_opts *o)
+{
+    size_t k = 0;
+    char a[32];
+#define OPT(...) k += (size_t)snprintf(buf + k, k < n ? n - k : 0, __VA_ARGS__)
+    OPT("option data %s\n", o->data);
+    if (!o->pretrain) {
+        OPT("option init %s\noption preset %s\noption rate %s\n", o->init, o->preset, num(a, sizeof a, o->rate));
+        for (int i = 0; i < o->nset; i++) OPT("option set %s\n", o->set[i]);
+        OPT("option dylora %d\noption r %ld\noption alpha %s\n", o->dylora, o->r, num(a, sizeof a, o->alpha));
+    } else {
+        OPT("option layers %ld\noption dim %ld\noption heads %ld\noption ffn %ld\n", o->L, o->C, o->NH, o->F);
+    }
+    OPT("option seed %lu\noption epochs %ld\noption batch %ld\noption max-steps %ld\n", o->seed, o->epochs,
+        o->batch, o->max_steps);
+    OPT("option lr %s\n", num(a, sizeof a, o->lr));
+    OPT("option wd %s\n", num(a, sizeof a, o->wd));
+    OPT("option warmup %s\n", num(a, sizeof a, o->warmup));
+    OPT("option threads %d\n", o->threads);
+    /* --out (the directory result.txt is in), --resume, --stop-after and --quiet
+     * steer the session, not the result: a run interrupted and resumed writes the
+     * same result.txt as one that was not, wherever it ran */
+#undef OPT
+    return k < n ? k : n - 1;
+}
+
 static int setup(trainer *tr, const hk_train_opts *o, hk_st_file **data, split *tr_s, split *dev, split *test)
 {
     memset(tr, 0, sizeof *tr);
@@ -583,9 +675,7 @@ int hk_fast_train_run(const hk_train_opts *o)
     HK_REQUIRE(pg, HK_ENOMEM, "progress state");
     int st = setup(&tr, o, &data, &trs, &dev, &test);
     /* the output directory only once the inputs are known good (bad input leaves nothing behind) */
-    if (!st && mkdir(o->out, 0777) != 0 && errno != EEXIST)
-        st = hk_error_set(HK_EIO, __FILE__, __LINE__, "cannot create the output directory %s: %s", o->out,
-                          strerror(errno));
+    if (!st) st = make_dirs(o->out);
     const long B = o->batch, spe = trs.N / B;
     if (!st && spe < 1) st = hk_error_set(HK_EINVAL, __FILE__, __LINE__, "batch %ld exceeds the %ld training examples", B, trs.N);
     long total = spe * o->epochs;
@@ -594,7 +684,9 @@ int hk_fast_train_run(const hk_train_opts *o)
     pg->best_dev = -1, pg->best_epoch = -1;
     snprintf(path, sizeof path, "%s/ckpt.safetensors", o->out);
     if (!st && o->resume) st = load_ckpt(&tr, pg, path);
-    if (!st && o->resume && !o->quiet) fprintf(stderr, "resumed from %s at step %ld\n", path, pg->step);
+    double last_plain = -1.0;
+    int wrote[4] = {0, 0, 0, 0}; /* model, ckpt, curve, result: what this run wrote */
+    if (!st && o->resume) say(o, 0, &last_plain, "resumed from %s at step %ld", path, pg->step);
     hk_model m;
     if (!st) st = hk_fast_stack_model(&tr.s, &m);
     double *work = st ? NULL : calloc((size_t)hk_train_step_work_size(&m), 8);
@@ -653,9 +745,9 @@ int hk_fast_train_run(const hk_train_opts *o)
         if (!o->quiet && (t - last_print > 0.5 || pg->step == total)) {
             const double rate = (double)(pg->step - step0) / (t - t0);
             const double eta = (double)(total - pg->step) / rate;
-            fprintf(stderr, "\rstep %ld/%ld  epoch %ld  loss %.4f  %.1f steps/s (%.0f ex/s)  ETA %ldm%02lds   ",
-                    pg->step, total, epoch + 1, loss_sum / (double)loss_n, rate, rate * (double)B, (long)eta / 60,
-                    (long)eta % 60);
+            say(o, 1, &last_plain, "step %ld/%ld  epoch %ld  loss %.4f  %.1f steps/s (%.0f ex/s)  ETA %ldm%02lds",
+                pg->step, total, epoch + 1, loss_sum / (double)loss_n, rate, rate * (double)B, (long)eta / 60,
+                (long)eta % 60);
             last_print = t;
         }
         if (at == spe - 1 || pg->step == total) { /* end of an epoch: dev, selection, checkpoint */
@@ -665,8 +757,8 @@ int hk_fast_train_run(const hk_train_opts *o)
                 double *c = pg->curve[pg->ncurve++];
                 c[0] = (double)(epoch + 1), c[1] = (double)pg->step, c[2] = loss_sum / (double)(loss_n ? loss_n : 1), c[3] = acc;
             }
-            if (!o->quiet) fprintf(stderr, "\nepoch %ld: mean train loss %.4f, dev accuracy %.4f%s\n", epoch + 1,
-                                   loss_sum / (double)(loss_n ? loss_n : 1), acc, acc > pg->best_dev ? " (best)" : "");
+            say(o, 0, &last_plain, "epoch %ld: mean train loss %.4f, dev accuracy %.4f%s", epoch + 1,
+                loss_sum / (double)(loss_n ? loss_n : 1), acc, acc > pg->best_dev ? " (best)" : "");
             loss_sum = 0, loss_n = 0;
             if (acc > pg->best_dev) {
                 pg->best_dev = acc, pg->best_epoch = epoch;
@@ -675,16 +767,18 @@ int hk_fast_train_run(const hk_train_opts *o)
                     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
                     st = add_model(f, &tr);
                     if (!st) st = hk_st_write(f, path);
+                    if (!st) wrote[0] = 1;
                     hk_st_free(f);
                 }
             }
             snprintf(path, sizeof path, "%s/ckpt.safetensors", o->out);
             if (!st) st = save_ckpt(&tr, pg, path);
             if (!st) st = write_curve(o->out, pg);
+            if (!st) wrote[1] = wrote[2] = 1;
         }
     }
     if (!st && pg->step < total) { /* stopped early on request: the checkpoint holds the state */
-        if (!o->quiet) fprintf(stderr, "stopped after step %ld of %ld; continue with --resume\n", pg->step, total);
+        say(o, 0, &last_plain, "stopped after step %ld of %ld; continue with --resume", pg->step, total);
     } else if (!st) { /* the selected model on dev and test */
         hk_st_file *f = NULL;
         snprintf(path, sizeof path, "%s/model.safetensors", o->out);
@@ -702,6 +796,7 @@ int hk_fast_train_run(const hk_train_opts *o)
                                   o->pretrain ? "-" : o->preset, o->dylora, o->seed, pg->step, pg->best_epoch + 1, dacc);
             if (!o->pretrain) n += (size_t)snprintf(res + n, sizeof res - n, "test_acc %.4f\n", tacc);
             for (int i = 0; i < o->nset; i++) n += (size_t)snprintf(res + n, sizeof res - n, "set %s\n", o->set[i]);
+            n += options_text(res + n, sizeof res - n, o);
         }
         for (long b = 1; !st && o->dylora && b <= o->r; b++) { /* DyLoRA: every rank of one adapter */
             double d = 0.0, t2 = 0.0;
@@ -712,7 +807,13 @@ int hk_fast_train_run(const hk_train_opts *o)
         }
         snprintf(path, sizeof path, "%s/result.txt", o->out);
         if (!st) st = hk_file_write_atomic(path, res, n);
+        if (!st) wrote[3] = 1;
         if (!st && o->quiet < 2) fputs(res, stdout);
+    }
+    if (!st && o->quiet < 2) { /* the paths this run wrote */
+        static const char *const names[4] = {"model.safetensors", "ckpt.safetensors", "curve.tsv", "result.txt"};
+        for (int i = 0; i < 4; i++)
+            if (wrote[i]) printf("wrote %s/%s\n", o->out, names[i]);
     }
     free(work), free(perm), free(labels), free(pg);
     hk_rng_free(rng);

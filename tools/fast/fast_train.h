@@ -44,6 +44,13 @@ typedef struct {
     long stop_epochs;        /* > 0: stop after that many epochs of the schedule (resume later) */
     int threads;             /* OpenBLAS threads, 0 = OpenBLAS's default */
     int quiet;               /* 1: no progress line; 2: nothing on stdout / stderr either */
+    /* Where progress goes (quiet 0): report(ctx, live, line), line without '\n';
+     * live 1: the step line (about twice a second; a terminal may rewrite it in
+     * place, a log may thin it out), live 0: a line to keep (an epoch's dev
+     * accuracy, "resumed from ..."). NULL: plain lines on stderr, the step line
+     * at most every 10 s (a log never gets '\r'). */
+    void (*report)(void *ctx, int live, const char *line);
+    void *report_ctx;
 } hk_train_opts;
 
 /* Fills the defaults of a mode (pretrain or train). */
@@ -51,7 +58,12 @@ void hk_train_opts_default(hk_train_opts *o, int pretrain);
 /* train: the framework configuration of o (preset, --rate, then each --set),
  * validated; HK_OK or an error naming the option / field. */
 int hk_train_framework(const hk_train_opts *o, hk_framework *fw);
-/* Runs it; HK_OK or an error with a message (ref/error.h). */
+/* Runs it; HK_OK or an error with a message (ref/error.h).  OUT and its
+ * missing parents are created (like mkdir -p) once the inputs are known good.
+ * At the end (quiet < 2) stdout gets the result (result.txt's text) and one
+ * "wrote PATH" line per file written; result.txt records every option
+ * ("option NAME VALUE" lines) including the seed, but out, resume, stop_epochs
+ * and quiet (an interrupted and resumed run writes the same result.txt). */
 int hk_fast_train_run(const hk_train_opts *o);
 /* The loading half of hk_fast_train_run: reads and validates the data file
  * (and, to train, the pre-trained model), builds the model, frees it all;

@@ -306,6 +306,15 @@ static int same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Length of the "<name>.c:<line>: " ref/'s error path puts before a message, 0 if none. */
+static size_t location_length(const char *m)
+{
+    size_t i = strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    if (i == 0 || strncmp(m + i, ".c:", 3) != 0) return 0;
+    size_t d = i + 3, j = d + strspn(m + d, "0123456789");
+    return j > d && m[j] == ':' && m[j + 1] == ' ' ? j + 2 : 0;
+}
+
 /* The backend's outputs for one case: read from o->outputs, or produced in
  * process.  *got NULL with problem set: the file is missing, unreadable or refused. */
 static int backend_outputs(const hk_golden_dir_opts *o, const hk_st_file *gold, const char *gold_path,
@@ -322,7 +331,13 @@ static int backend_outputs(const hk_golden_dir_opts *o, const hk_st_file *gold, 
         return HK_OK;
     }
     if (hk_st_read(path, got)) {
-        snprintf(problem, qsize, "backend file %.100s: %.140s", path, hk_error_message());
+        /* what a user reads: the reader's message without its C source location
+         * (kept with HKREF_DEBUG=1, `hkref --debug`) and without the path again */
+        const char *m = hk_error_message(), *e = getenv("HKREF_DEBUG");
+        if (!(e && *e && strcmp(e, "0") != 0)) m += location_length(m);
+        const size_t lp = strlen(path);
+        if (!strncmp(m, path, lp) && m[lp] == ':' && m[lp + 1] == ' ') m += lp + 2;
+        snprintf(problem, qsize, "backend file %.100s: %.140s", path, m);
         hk_error_clear();
         *got = NULL;
     }
