@@ -225,6 +225,10 @@ START_TEST(typos_and_repeats_are_usage_errors)
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--forward-only", "--grads", "lora", NULL), 2);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--grads", "lora,", NULL), 2);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--json", "-", NULL), 2);
+    /* a report path that cannot be written is refused before any case is compared */
+    ck_assert_int_eq(check("--golden", g, "--outputs", o, "--json", o, NULL), 2);
+    ck_assert_msg(text("stdout")[0] == 0, "cases were compared before the --json path was refused");
+    ck_assert(strstr(text("stderr"), "not a regular file") != NULL);
     /* --outputs: nonexistent, a file: usage errors, not 5 failed cases */
     ck_assert_int_eq(check("--golden", g, "--outputs", p("nonexistent"), NULL), 2);
     ck_assert(strstr(text("stderr"), "No such file") != NULL);

@@ -272,7 +272,7 @@ static int cmd_reference(int argc, char **argv)
     if (!o.inputs) return hk_args_error(&spec0, "--inputs FILE is required");
     if (!o.dir) return hk_args_error(&spec0, "the output directory DIR is required");
     hk_st_file *in;
-    if (hk_st_read(o.inputs, &in)) return hk_cli_fail("golden reference");
+    if (hk_cli_read_safetensors("golden reference", o.inputs, &in)) return 2;
     /* Base settings: --from, else the file's own (an on-demand case's params, or a committed case's). */
     const char *fop = hk_st_get_meta(in, "op"), *fparams = hk_st_get_meta(in, "params"),
                *fcase = hk_st_get_meta(in, "case");
@@ -411,7 +411,7 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
         return hk_args_error(&spec, "--forward-only and --grads %s contradict each other", grads);
     if (grads && hk_golden_grads_valid(grads)) {
         char why[256];
-        snprintf(why, sizeof why, "%s", hk_error_message());
+        hk_cli_strip_locations(why, sizeof why, hk_error_message());
         hk_error_clear();
         return hk_args_error(&spec, "%s", why);
     }
@@ -421,6 +421,10 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
         const char *p = i == 0 ? o->rep.json : o->rep.junit;
         if (p && !strcmp(p, "-")) return hk_args_error(&spec, "only --tap can write to stdout ('-')");
     }
+    /* A report that cannot be written is said before the run, not after every case ran. */
+    const char *reports[3] = {o->rep.json, o->rep.junit, o->rep.tap};
+    for (int i = 0; i < 3; i++)
+        if (reports[i] && hk_cli_check_output("golden check", reports[i])) return 2;
     o->d.forward_only = forward_only;
     o->d.grads = grads;
     o->d.skip_missing = skip_missing;
