@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 typedef struct {
-    int variant;
+    long variant; /* an HK_PK_INT setting is a long */
 } toy_arg;
 
 /* One good toy case: in.x (2,2) filled, param.w (2) set, mask.m (3), out.y (2,2) = x * 2,
@@ -70,7 +70,7 @@ static double scale_for_margin(double m)
 
 static int build_toy(hk_case *g, const void *arg)
 {
-    const int v = ((const toy_arg *)arg)->variant;
+    const int v = (int)((const toy_arg *)arg)->variant;
     if (v == TOO_MANY_TENSORS || v == MAX_TENSORS) {
         int n = HK_GOLDEN_MAX_TENSORS + (v == TOO_MANY_TENSORS);
         for (int i = 0; i < n; i++) {

@@ -424,6 +424,51 @@ static void edit_tensor(const char *path, const char *out, const char *name, lon
     hk_st_free(g);
 }
 
+/* An on-demand case is recorded in its directory's manifest (registry 0): the directory is a set the
+ * checker verifies and checks like the committed one; a directory holding a committed set is refused. */
+START_TEST(ondemand_directory_is_a_checkable_set)
+{
+    const char *gen[] = {"generate", "--op", "softmax", "--shape", "N=3,C=70", "--name", "softmax_od", p("od"), NULL};
+    ck_assert_int_eq(runv(gen), 0);
+    unsigned char *m = NULL;
+    size_t mn = 0;
+    char path[600];
+    snprintf(path, sizeof path, "%s/MANIFEST", p("od"));
+    hk_assert_ok(hk_file_read(path, 1 << 20, &m, &mn));
+    ck_assert_msg(strstr((char *)m, "\n# registry 0\n") && strstr((char *)m, "  softmax/softmax_od.safetensors\n"),
+                  "on-demand manifest:\n%s", (char *)m);
+    free(m);
+    mkdir(p("odout"), 0777);
+    char src[600], dst[600];
+    snprintf(src, sizeof src, "%s/softmax/softmax_od.safetensors", p("od"));
+    snprintf(dst, sizeof dst, "%s/softmax_od.safetensors", p("odout"));
+    hk_test_write_backend_outputs(src, dst);
+    const char *chk[] = {"check", "--golden", p("od"), "--outputs", p("odout"), "--json", p("od.json"), NULL};
+    ck_assert_int_eq(runv(chk), 0);
+    json_error_t err;
+    json_t *j = json_load_file(p("od.json"), 0, &err);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "ondemand")) && json_is_false(json_object_get(j, "partial")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_run")), 1);
+    json_decref(j);
+    /* a second case joins the same set */
+    const char *gen2[] = {"generate", "--op", "linear", "--name", "linear_od", p("od"), NULL};
+    ck_assert_int_eq(runv(gen2), 0);
+    /* the manifest still guards the bytes: an edited on-demand file is refused (exit 2) */
+    hk_st_file *f;
+    hk_assert_ok(hk_st_read(src, &f));
+    hk_assert_ok(hk_st_set_meta(f, "note", "edited"));
+    hk_assert_ok(hk_st_write(f, src));
+    hk_st_free(f);
+    ck_assert_int_eq(runv(chk), 2);
+    /* the committed-set directory (manifest registry > 0) takes no on-demand case */
+    const char *gen3[] = {"generate", "--op", "softmax", "--name", "softmax_intruder", p("golden"), NULL};
+    ck_assert_int_eq(runv(gen3), 2);
+    snprintf(path, sizeof path, "%s/softmax/softmax_intruder.safetensors", p("golden"));
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
 START_TEST(reference_on_given_inputs)
 {
     const char *gen[] = {"generate", "--op", "dropkey", "--shape", "B=2,NH=1,T=9", "--set", "p=0.25,pad_left=0:2",
@@ -697,6 +742,7 @@ Suite *suite_golden(void)
     tcase_add_test(od, committed_cases_are_reachable_from_the_cli);
     tcase_add_test(od, generate_op_rejects_bad_settings);
     tcase_add_test(od, reference_on_given_inputs);
+    tcase_add_test(od, ondemand_directory_is_a_checkable_set);
     tcase_add_test(od, too_loose_bound_fails_its_case_and_the_run_goes_on);
     suite_add_tcase(s, od);
     TCase *doc = tcase_create("readme");

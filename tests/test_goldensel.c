@@ -211,7 +211,17 @@ START_TEST(typos_and_repeats_are_usage_errors)
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--json", p("a"), "--json", p("b"), NULL), 2);
     ck_assert_int_ne(access(p("a"), F_OK), 0);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--grads", "lora", "--grads", "all", NULL), 2);
-    ck_assert_int_eq(check("--golden", g, "--outputs", o, "--forward-only", "--forward-only", NULL), 2);
+    /* a flag given twice says the same thing twice (the one parser's rule, docs/cli.md) */
+    ck_assert_int_eq(check("--golden", g, "--outputs", o, "--forward-only", "--forward-only", NULL), 0);
+    /* the one parser's forms: --opt=value, and a missing value named as such */
+    char eq[600];
+    snprintf(eq, sizeof eq, "--golden=%s", g);
+    ck_assert_int_eq(check(eq, "--outputs", o, "--dtype=f32", "--case=linear", NULL), 0);
+    ck_assert(strstr(text("stdout"), "1 cases, 0 failed") != NULL);
+    ck_assert_int_eq(check("--golden", g, "--outputs", o, "--dtype", NULL), 2);
+    ck_assert(strstr(text("stderr"), "option '--dtype' needs a value") != NULL);
+    ck_assert_int_eq(check("--golden", g, "--outputs", o, "--dtyp", "f32", NULL), 2);
+    ck_assert(strstr(text("stderr"), "did you mean '--dtype'?") != NULL);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--forward-only", "--grads", "lora", NULL), 2);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--grads", "lora,", NULL), 2);
     ck_assert_int_eq(check("--golden", g, "--outputs", o, "--json", "-", NULL), 2);

@@ -1,4 +1,5 @@
 /* hkref golden — generate the golden set; check a backend's outputs against it. */
+#include "args.h"
 #include "cli.h"
 #include "golden_report.h"
 #include "golden/case.h"
@@ -9,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -90,40 +92,70 @@ typedef struct {
     const char *name, *dir, *inputs, *from;
 } ondemand;
 
+/* A seed stored in a file's metadata: a decimal unsigned integer, else 0 (not used). */
 static int parse_seed(const char *v, unsigned long *out)
 {
     char *end;
     if (!*v || *v == '-') return 0;
+    errno = 0;
     unsigned long x = strtoul(v, &end, 10);
-    if (*end) return 0;
+    if (*end || errno) return 0;
     *out = x;
     return 1;
 }
 
-/* Parses the options shared by generate --op and reference; argv[i] is the option. */
-static int ondemand_opt(const char *sub, ondemand *o, int argc, char **argv, int *i)
+static const char *op_name(size_t i, void *ctx)
 {
-    const char *a = argv[*i];
-    if (*i + 1 >= argc) return hk_cli_usage_error("golden", "%s: '%s' needs a value", sub, a);
-    const char *v = argv[++*i];
-    if (!strcmp(a, "--op")) {
-        o->op = hk_golden_op_find(v);
-        if (!o->op) return hk_cli_usage_error("golden", "%s: unknown op '%s' (hkref golden ops lists them)", sub, v);
-    } else if (!strcmp(a, "--shape") || !strcmp(a, "--set")) {
-        if (o->nlists >= MAX_LISTS) return hk_cli_usage_error("golden", "%s: too many --shape / --set", sub);
-        o->lists[o->nlists++] = v;
-    } else if (!strcmp(a, "--seed")) {
-        if (!parse_seed(v, &o->seed)) return hk_cli_usage_error("golden", "%s: --seed must be an unsigned integer", sub);
-        o->seed_set = 1;
-    } else if (!strcmp(a, "--name")) {
-        o->name = v;
-    } else if (!strcmp(a, "--from")) {
-        o->from = v;
-    } else if (!strcmp(a, "--inputs")) {
-        o->inputs = v;
-    } else {
-        return hk_cli_usage_error("golden", "%s: unknown option '%s'", sub, a);
-    }
+    (void)ctx;
+    return hk_golden_op_get(i)->op;
+}
+
+/* The op named on the command line, or NULL after a message with a did-you-mean. */
+static const hk_golden_op *find_op(const hk_args *spec, const char *what, const char *name)
+{
+    const hk_golden_op *op = hk_golden_op_find(name);
+    if (op) return op;
+    const char *s = hk_args_suggest_fn(name, op_name, hk_golden_op_count(), NULL);
+    if (s) hk_args_error(spec, "%s '%s' is not an op (did you mean '%s'?); 'hkref golden ops' lists them", what, name, s);
+    else hk_args_error(spec, "%s '%s' is not an op; 'hkref golden ops' lists them", what, name);
+    return NULL;
+}
+
+/* The options of an on-demand case (generate --op / --from, reference), parsed with the one
+ * parser (tools/cli/args.h).  --shape and --set share one list, so they apply in the order given.
+ * case_prefix: generate's committed-set option --case (NULL: not accepted).  Returns 0,
+ * HK_ARGS_HELP or 2 (message printed). */
+static int parse_ondemand(const hk_args *base, ondemand *o, int argc, char **argv, const char **case_prefix,
+                          const char **inputs)
+{
+    const char *op = NULL, *dir = NULL;
+    long seed = -1;
+    const hk_opt opts[] = {
+        {.name = "op", .kind = HK_OPT_STR, .dest = &op, .metavar = "OP"},
+        {.name = "from", .kind = HK_OPT_STR, .dest = &o->from, .metavar = "CASE"},
+        {.name = "shape", .kind = HK_OPT_LIST, .dest = o->lists, .metavar = "K=V,...", .max = MAX_LISTS,
+         .count = &o->nlists},
+        {.name = "set", .kind = HK_OPT_LIST, .dest = o->lists, .metavar = "K=V,...", .max = MAX_LISTS,
+         .count = &o->nlists},
+        {.name = "seed", .kind = HK_OPT_LONG, .dest = &seed, .metavar = "S", .ilo = 0, .ihi = LONG_MAX},
+        {.name = "name", .kind = HK_OPT_STR, .dest = &o->name, .metavar = "NAME"},
+        {.name = case_prefix ? "case" : inputs ? "inputs" : NULL, .kind = HK_OPT_STR,
+         .dest = case_prefix ? (void *)case_prefix : (void *)inputs, .metavar = case_prefix ? "PREFIX" : "FILE"},
+        {0}};
+    hk_args spec = *base;
+    spec.opts = opts;
+    const char *pos[1] = {NULL};
+    spec.pos = pos;
+    spec.maxpos = 1;
+    spec.posname = "DIR";
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc) return rc;
+    dir = pos[0];
+    o->dir = dir;
+    if (op && !(o->op = find_op(&spec, "--op", op))) return 2;
+    if (seed >= 0) o->seed = (unsigned long)seed, o->seed_set = 1;
+    for (int i = 0; i < o->nlists; i++)
+        if (!o->lists[i][0]) return hk_args_error(&spec, "--shape / --set needs a non-empty KEY=VALUE list");
     return 0;
 }
 
@@ -162,14 +194,14 @@ static int ondemand_write(const char *sub, ondemand *o, const hk_st_file *given)
     if (o->name) snprintf(name, sizeof name, "%s", o->name);
     else default_name(o, name, sizeof name);
     if (!name_ok(o->op->op, name))
-        return hk_cli_usage_error("golden", "%s: case name '%s' must start with '%s' and use only letters, digits, '.', "
-                                  "'-', '_'", sub, name, o->op->op);
+        return hk_cli_usage_error(sub, "case name '%s' must start with '%s' and use only letters, digits, '.', "
+                                  "'-', '_'", name, o->op->op);
     hk_st_file *f;
-    if (hk_golden_build_op(o->op, name, o->seed, o->lists, o->nlists, given, 1, &f)) return hk_cli_fail("golden");
+    if (hk_golden_build_op(o->op, name, o->seed, o->lists, o->nlists, given, 1, &f)) return hk_cli_fail(sub);
     int st = hk_golden_write_ondemand(o->dir, f, o->op->op, name, path, sizeof path);
     hk_st_free(f);
-    if (st) return hk_cli_fail("golden");
-    printf("hkref golden %s: wrote %s\n", sub, path);
+    if (st) return hk_cli_fail(sub);
+    printf("hkref %s: wrote %s\n", sub, path);
     return 0;
 }
 
@@ -178,11 +210,11 @@ static int apply_from(const char *sub, ondemand *o)
 {
     if (!o->from) return 0;
     const hk_golden_case *c = hk_golden_case_find(o->from);
-    if (!c) return hk_cli_usage_error("golden", "%s: --from '%s' is not a committed case (hkref golden list)", sub, o->from);
+    if (!c) return hk_cli_usage_error(sub, "--from '%s' is not a committed case (hkref golden list)", o->from);
     if (o->op && o->op != c->op)
-        return hk_cli_usage_error("golden", "%s: --from %s is a case of op %s, not %s", sub, o->from, c->op->op, o->op->op);
+        return hk_cli_usage_error(sub, "--from %s is a case of op %s, not %s", o->from, c->op->op, o->op->op);
     o->op = c->op;
-    if (o->nlists >= MAX_LISTS) return hk_cli_usage_error("golden", "%s: too many settings", sub);
+    if (o->nlists >= MAX_LISTS) return hk_cli_usage_error(sub, "too many settings");
     memmove(o->lists + 1, o->lists, sizeof o->lists[0] * (size_t)o->nlists);
     o->lists[0] = c->params;
     o->nlists++;
@@ -191,65 +223,38 @@ static int apply_from(const char *sub, ondemand *o)
     return 0;
 }
 
-static int cmd_generate_op(int argc, char **argv)
-{
-    ondemand o = {.seed = 1};
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-') {
-            int rc = ondemand_opt("generate", &o, argc, argv, &i);
-            if (rc) return rc;
-            if (o.inputs) return hk_cli_usage_error("golden", "generate: --inputs belongs to 'hkref golden reference'");
-        } else if (!o.dir) {
-            o.dir = argv[i];
-        } else {
-            return hk_cli_usage_error("golden", "generate: unexpected argument '%s'", argv[i]);
-        }
-    }
-    int rc = apply_from("generate", &o);
-    if (rc) return rc;
-    if (!o.op) return hk_cli_usage_error("golden", "generate: --op OP (or --from CASE) is required with settings");
-    if (!o.dir) return hk_cli_usage_error("golden", "generate: the output directory DIR is required with --op");
-    return ondemand_write("generate", &o, NULL);
-}
-
-static int has_opt(int argc, char **argv, const char *const *names)
-{
-    for (int i = 1; i < argc; i++)
-        for (int k = 0; names[k]; k++)
-            if (!strcmp(argv[i], names[k])) return 1;
-    return 0;
-}
-
+/* hkref golden generate [DIR] [--case PREFIX]  |  --op OP / --from CASE [settings] DIR */
 static int cmd_generate(int argc, char **argv)
 {
-    static const char *const od[] = {"--op", "--from", "--shape", "--set", "--seed", "--name", NULL};
-    if (has_opt(argc, argv, od)) return cmd_generate_op(argc, argv);
-    const char *dir = NULL, *prefix = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
-            prefix = argv[++i];
-        } else if (argv[i][0] != '-' && !dir) {
-            dir = argv[i];
-        } else {
-            return hk_cli_usage_error("golden", "generate: unexpected argument '%s'", argv[i]);
-        }
+    ondemand o = {.seed = 1};
+    const char *prefix = NULL;
+    const hk_args base = {.cmd = "golden generate"};
+    int rc = parse_ondemand(&base, &o, argc, argv, &prefix, NULL);
+    if (rc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    if (o.op || o.from || o.nlists || o.name || o.seed_set) { /* one case at any shape */
+        if (prefix)
+            return hk_args_error(&base, "--case selects committed cases; it does not go with --op / --from / "
+                                 "--shape / --set / --seed / --name");
+        rc = apply_from("golden generate", &o);
+        if (rc) return rc;
+        if (!o.op) return hk_args_error(&base, "--op OP (or --from CASE) is required with settings");
+        if (!o.dir) return hk_args_error(&base, "the output directory DIR is required with --op");
+        return ondemand_write("golden generate", &o, NULL);
     }
     if (prefix) { /* a typo must not pass as "0 files written" (nor create DIR) */
         size_t match = 0;
         for (size_t i = 0; i < hk_golden_count(); i++)
             match += strncmp(hk_golden_get(i)->name, prefix, strlen(prefix)) == 0;
-        if (!match) return hk_cli_usage_error("golden", "generate: no case matches --case '%s'", prefix);
+        if (!match) return hk_args_error(&base, "no case matches --case '%s' (hkref golden list)", prefix);
     }
+    const char *dir = o.dir ? o.dir : "golden";
     long n;
-    if (hk_golden_generate(dir ? dir : "golden", prefix, NULL, &n)) return hk_cli_fail("golden generate");
-    printf("hkref golden generate: wrote %ld case files under %s/\n", n, dir ? dir : "golden");
+    if (hk_golden_generate(dir, prefix, NULL, &n)) return hk_cli_fail("golden generate");
+    printf("hkref golden generate: wrote %ld case files under %s/\n", n, dir);
     return 0;
 }
 
@@ -257,22 +262,15 @@ static int cmd_generate(int argc, char **argv)
 static int cmd_reference(int argc, char **argv)
 {
     ondemand o = {.seed = 1};
-    for (int i = 1; i < argc; i++) {
-        if (hk_cli_is_help(argv[i])) {
-            usage(stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-') {
-            int rc = ondemand_opt("reference", &o, argc, argv, &i);
-            if (rc) return rc;
-        } else if (!o.dir) {
-            o.dir = argv[i];
-        } else {
-            return hk_cli_usage_error("golden", "reference: unexpected argument '%s'", argv[i]);
-        }
+    const hk_args spec0 = {.cmd = "golden reference"};
+    int rc0 = parse_ondemand(&spec0, &o, argc, argv, NULL, &o.inputs);
+    if (rc0 == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
     }
-    if (!o.inputs) return hk_cli_usage_error("golden", "reference: --inputs FILE is required");
-    if (!o.dir) return hk_cli_usage_error("golden", "reference: the output directory DIR is required");
+    if (rc0) return rc0;
+    if (!o.inputs) return hk_args_error(&spec0, "--inputs FILE is required");
+    if (!o.dir) return hk_args_error(&spec0, "the output directory DIR is required");
     hk_st_file *in;
     if (hk_st_read(o.inputs, &in)) return hk_cli_fail("golden reference");
     /* Base settings: --from, else the file's own (an on-demand case's params, or a committed case's). */
@@ -281,10 +279,10 @@ static int cmd_reference(int argc, char **argv)
     int rc = 0;
     if (!o.op && !o.from && fop) {
         o.op = hk_golden_op_find(fop);
-        if (!o.op) rc = hk_cli_usage_error("golden", "reference: %s names op '%s', which has no builder", o.inputs, fop);
+        if (!o.op) rc = hk_cli_usage_error("golden reference", "%s names op '%s', which has no builder", o.inputs, fop);
     }
     if (!rc && !o.from && fparams && o.op && fop && !strcmp(fop, o.op->op)) {
-        if (o.nlists >= MAX_LISTS) rc = hk_cli_usage_error("golden", "reference: too many settings");
+        if (o.nlists >= MAX_LISTS) rc = hk_cli_usage_error("golden reference", "too many settings");
         else {
             memmove(o.lists + 1, o.lists, sizeof o.lists[0] * (size_t)o.nlists);
             o.lists[0] = fparams;
@@ -294,8 +292,8 @@ static int cmd_reference(int argc, char **argv)
     } else if (!rc && !o.from && fcase && hk_golden_case_find(fcase) && (!o.op || hk_golden_case_find(fcase)->op == o.op)) {
         o.from = fcase;
     }
-    if (!rc) rc = apply_from("reference", &o);
-    if (!rc && !o.op) rc = hk_cli_usage_error("golden", "reference: --op OP is required (%s has no op metadata)", o.inputs);
+    if (!rc) rc = apply_from("golden reference", &o);
+    if (!rc && !o.op) rc = hk_cli_usage_error("golden reference", "--op OP is required (%s has no op metadata)", o.inputs);
     if (!rc && !o.seed_set) {
         const char *fs = hk_st_get_meta(in, "seed");
         if (fs && !o.from) parse_seed(fs, &o.seed);
@@ -310,21 +308,25 @@ static int cmd_reference(int argc, char **argv)
         name[k] = 0;
         o.name = name;
     }
-    if (!rc) rc = ondemand_write("reference", &o, in);
+    if (!rc) rc = ondemand_write("golden reference", &o, in);
     hk_st_free(in);
     return rc;
 }
 
 static int cmd_ops(int argc, char **argv)
 {
-    if (argc > 2) return hk_cli_usage_error("golden", "ops: unexpected argument '%s'", argv[2]);
-    if (argc == 2) {
-        if (hk_cli_is_help(argv[1])) {
-            usage(stdout);
-            return 0;
-        }
-        const hk_golden_op *op = hk_golden_op_find(argv[1]);
-        if (!op) return hk_cli_usage_error("golden", "ops: unknown op '%s'", argv[1]);
+    const char *pos[1] = {NULL};
+    const hk_opt none[] = {{0}};
+    const hk_args spec = {.cmd = "golden ops", .opts = none, .pos = pos, .maxpos = 1, .posname = "OP"};
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    if (pos[0]) {
+        const hk_golden_op *op = find_op(&spec, "op", pos[0]);
+        if (!op) return 2;
         printf("%s  (%s)\nsettings (KEY = default  values: meaning):\n", op->op, op->source);
         hk_golden_params_help(op, stdout);
         return 0;
@@ -358,76 +360,66 @@ typedef struct {
     const char **ops, **cases, **xops, **xcases; /* each with room for argc entries */
 } check_opts;
 
-static int add_sel(const char **list, size_t *n, const char *opt, const char *v)
-{
-    if (!v[0]) return hk_cli_usage_error("golden", "check: %s needs a non-empty value", opt);
-    list[(*n)++] = v;
-    return 0;
-}
-
-/* A single-value option: a second occurrence is refused (never last-one-wins). */
-static int set_once(const char **slot, const char *opt, const char *v)
-{
-    if (*slot) return hk_cli_usage_error("golden", "check: %s given twice ('%s', then '%s')", opt, *slot, v);
-    *slot = v;
-    return 0;
-}
-
 static int parse_check(int argc, char **argv, check_opts *o, int *help)
 {
-    const char *golden = NULL, *dtype = NULL, *grads = NULL;
-    int forward_only = 0, skip_missing = 0, quiet = 0, partial = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (hk_cli_is_help(a)) {
-            *help = 1;
-            return 0;
-        }
-        int *flag = !strcmp(a, "--forward-only") ? &forward_only
-                    : !strcmp(a, "--skip-missing") ? &skip_missing
-                    : !strcmp(a, "--partial") ? &partial
-                    : (!strcmp(a, "-q") || !strcmp(a, "--quiet")) ? &quiet : NULL;
-        if (flag) {
-            if (*flag) return hk_cli_usage_error("golden", "check: %s given twice", a);
-            *flag = 1;
-            continue;
-        }
-        if (i + 1 >= argc) return hk_cli_usage_error("golden", "check: '%s' needs a value or is unknown", a);
-        const char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "--outputs")) rc = set_once(&o->d.outputs, a, v);
-        else if (!strcmp(a, "--golden")) rc = set_once(&golden, a, v);
-        else if (!strcmp(a, "--json")) rc = set_once(&o->rep.json, a, v);
-        else if (!strcmp(a, "--junit")) rc = set_once(&o->rep.junit, a, v);
-        else if (!strcmp(a, "--tap")) rc = set_once(&o->rep.tap, a, v);
-        else if (!strcmp(a, "--dtype")) rc = set_once(&dtype, a, v);
-        else if (!strcmp(a, "--grads")) rc = set_once(&grads, a, v);
-        else if (!strcmp(a, "--op")) rc = add_sel(o->ops, &o->d.nops, a, v);
-        else if (!strcmp(a, "--case")) rc = add_sel(o->cases, &o->d.ncases, a, v);
-        else if (!strcmp(a, "--exclude-op")) rc = add_sel(o->xops, &o->d.nexclude_ops, a, v);
-        else if (!strcmp(a, "--exclude-case")) rc = add_sel(o->xcases, &o->d.nexclude_cases, a, v);
-        else return hk_cli_usage_error("golden", "check: unknown option '%s'", a);
-        if (rc) return rc;
+    const char *golden = NULL, *grads = NULL;
+    int forward_only = 0, skip_missing = 0, quiet = 0, partial = 0, dtype = 0;
+    int nops = 0, ncases = 0, nxops = 0, nxcases = 0;
+    static const char *const dtypes[] = {"f64", "f32", NULL};
+    const hk_opt opts[] = {
+        {.name = "outputs", .kind = HK_OPT_STR, .dest = &o->d.outputs, .metavar = "DIR"},
+        {.name = "golden", .kind = HK_OPT_STR, .dest = &golden, .metavar = "DIR"},
+        {.name = "dtype", .kind = HK_OPT_CHOICE, .dest = &dtype, .choices = dtypes},
+        {.name = "partial", .kind = HK_OPT_FLAG, .dest = &partial},
+        {.name = "op", .kind = HK_OPT_LIST, .dest = o->ops, .metavar = "OP", .max = argc, .count = &nops},
+        {.name = "case", .kind = HK_OPT_LIST, .dest = o->cases, .metavar = "PATTERN", .max = argc, .count = &ncases},
+        {.name = "exclude-op", .kind = HK_OPT_LIST, .dest = o->xops, .metavar = "OP", .max = argc, .count = &nxops},
+        {.name = "exclude-case", .kind = HK_OPT_LIST, .dest = o->xcases, .metavar = "PATTERN", .max = argc,
+         .count = &nxcases},
+        {.name = "forward-only", .kind = HK_OPT_FLAG, .dest = &forward_only},
+        {.name = "grads", .kind = HK_OPT_STR, .dest = &grads, .metavar = "SET"},
+        {.name = "skip-missing", .kind = HK_OPT_FLAG, .dest = &skip_missing},
+        {.name = "json", .kind = HK_OPT_STR, .dest = &o->rep.json, .metavar = "FILE"},
+        {.name = "junit", .kind = HK_OPT_STR, .dest = &o->rep.junit, .metavar = "FILE"},
+        {.name = "tap", .kind = HK_OPT_STR, .dest = &o->rep.tap, .metavar = "FILE"},
+        {.name = "quiet", .shortname = 'q', .kind = HK_OPT_FLAG, .dest = &quiet},
+        {0}};
+    const hk_args spec = {.cmd = "golden check", .opts = opts};
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc == HK_ARGS_HELP) {
+        *help = 1;
+        return 0;
     }
+    if (rc) return rc;
+    const char **lists[4] = {o->ops, o->cases, o->xops, o->xcases};
+    const int counts[4] = {nops, ncases, nxops, nxcases};
+    static const char *const names[4] = {"--op", "--case", "--exclude-op", "--exclude-case"};
+    for (int l = 0; l < 4; l++)
+        for (int i = 0; i < counts[l]; i++)
+            if (!lists[l][i][0]) return hk_args_error(&spec, "%s needs a non-empty value", names[l]);
+    o->d.nops = (size_t)nops;
+    o->d.ncases = (size_t)ncases;
+    o->d.nexclude_ops = (size_t)nxops;
+    o->d.nexclude_cases = (size_t)nxcases;
     o->d.golden = golden ? golden : "golden";
-    o->d.dtype = HK_GOLDEN_F64;
-    if (dtype && !strcmp(dtype, "f32")) o->d.dtype = HK_GOLDEN_F32;
-    else if (dtype && strcmp(dtype, "f64") != 0)
-        return hk_cli_usage_error("golden", "check: --dtype must be f64 or f32 (got '%s')", dtype);
-    if (!o->d.outputs) return hk_cli_usage_error("golden", "check: --outputs DIR is required");
+    o->d.dtype = dtype == 1 ? HK_GOLDEN_F32 : HK_GOLDEN_F64;
+    if (!o->d.outputs) return hk_args_error(&spec, "--outputs DIR is required");
     struct stat st;
-    if (stat(o->d.outputs, &st) != 0)
-        return hk_cli_usage_error("golden", "check: --outputs '%s': %s", o->d.outputs, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return hk_cli_usage_error("golden", "check: --outputs '%s' is not a directory", o->d.outputs);
+    if (stat(o->d.outputs, &st) != 0) return hk_args_error(&spec, "--outputs '%s': %s", o->d.outputs, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return hk_args_error(&spec, "--outputs '%s' is not a directory", o->d.outputs);
     if (forward_only && grads && strcmp(grads, "none") != 0)
-        return hk_cli_usage_error("golden", "check: --forward-only and --grads %s contradict each other", grads);
-    if (grads && hk_golden_grads_valid(grads)) return hk_cli_usage_error("golden", "check: %s", hk_error_message());
+        return hk_args_error(&spec, "--forward-only and --grads %s contradict each other", grads);
+    if (grads && hk_golden_grads_valid(grads)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", hk_error_message());
+        hk_error_clear();
+        return hk_args_error(&spec, "%s", why);
+    }
     if (grads && !strcmp(grads, "all")) grads = NULL;
     if (grads && !strcmp(grads, "none")) forward_only = 1, grads = NULL;
-    for (size_t i = 0; i < 3; i++) {
-        const char *p = i == 0 ? o->rep.json : i == 1 ? o->rep.junit : o->rep.tap;
-        if (p && !strcmp(p, "-") && i != 2)
-            return hk_cli_usage_error("golden", "check: only --tap can write to stdout ('-')");
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = i == 0 ? o->rep.json : o->rep.junit;
+        if (p && !strcmp(p, "-")) return hk_args_error(&spec, "only --tap can write to stdout ('-')");
     }
     o->d.forward_only = forward_only;
     o->d.grads = grads;
@@ -461,7 +453,7 @@ static int cmd_check(int argc, char **argv)
     check_opts o;
     memset(&o, 0, sizeof o);
     const char **lists = calloc(4 * (size_t)argc, sizeof *lists);
-    if (!lists) return hk_cli_usage_error("golden", "check: out of memory");
+    if (!lists) return hk_cli_usage_error("golden check", "out of memory");
     o.ops = lists;
     o.cases = lists + argc;
     o.xops = lists + 2 * argc;
@@ -471,7 +463,7 @@ static int cmd_check(int argc, char **argv)
     hk_check_report *rep = help || rc ? NULL : hk_check_report_new(&o.rep);
     if (help || rc || !rep) {
         free(lists);
-        return help ? 0 : rc ? rc : hk_cli_usage_error("golden", "check: out of memory");
+        return help ? 0 : rc ? rc : hk_cli_usage_error("golden check", "out of memory");
     }
     size_t nreg = 0;
     char **reg = registry_rels(&nreg);
@@ -482,7 +474,7 @@ static int cmd_check(int argc, char **argv)
     o.d.report_ctx = rep;
     hk_golden_dir_summary sum;
     if (!reg)
-        rc = hk_cli_usage_error("golden", "check: out of memory");
+        rc = hk_cli_usage_error("golden check", "out of memory");
     else if (hk_golden_check_dir(&o.d, &sum))
         rc = hk_cli_fail("golden check");
     else
@@ -496,8 +488,14 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_list_sub(int argc, char **argv)
 {
-    if (argc > 1) return hk_cli_usage_error("golden", "list: unexpected argument '%s'", argv[1]);
-    return cmd_list();
+    const hk_opt none[] = {{0}};
+    const hk_args spec = {.cmd = "golden list", .opts = none};
+    int rc = hk_args_parse(&spec, argc, argv, NULL);
+    if (rc == HK_ARGS_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    return rc ? rc : cmd_list();
 }
 
 int hk_cmd_golden(int argc, char **argv)
