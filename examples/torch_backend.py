@@ -159,10 +159,17 @@ def dropout_with(x, mask, p):
 @op("lora")
 def op_lora(t, cfg, bug):
     x, p = t["x"], cfg["p"]
-    scale = cfg["alpha"] / cfg["r"]
+    rslora = cfg.get("scaling", "standard") == "rslora"  # peft use_rslora: alpha / sqrt(r)
+    if bug == "lora_rslora_ignored":
+        rslora = False
+    if bug == "lora_rslora_always":
+        rslora = True
+    scale = cfg["alpha"] / (math.sqrt(cfg["r"]) if rslora else cfg["r"])
     if bug == "lora_scale_alpha":
         scale = cfg["alpha"]
     xd = dropout_with(x, t["mask.x"], p)
+    if tiled() and p == 0:  # merged inference weights (loralib eval(), peft merge()): W0 + scale B A, one matmul
+        return {"y": lin(x, t["weight"] + scale * (t["lora_B"] @ t["lora_A"]), t.get("bias"))}
     base = lin(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
     return {"y": base + scale * lin(lin(xd, t["lora_A"]), t["lora_B"])}
 
@@ -182,6 +189,10 @@ def consistency_rows(z1, z2, kind, bug):
     if kind == "js_eq12":
         return kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
     if kind == "js_mixture":
+        if bug == "js_div_official":  # HiddenCut's js_div: from probabilities, F.kl_div(p.log(), m): 0 log 0 = NaN
+            p, q = a.exp(), b.exp()
+            m = 0.5 * (p + q)
+            return 0.5 * ((m * (m.log() - p.log())).sum(-1) + (m * (m.log() - q.log())).sum(-1))
         return 0.5 * (kl(lm, a) + kl(lm, b))
     if kind == "js_textbook":
         return 0.5 * (kl(a, lm) + kl(b, lm))
@@ -190,8 +201,22 @@ def consistency_rows(z1, z2, kind, bug):
 
 @op("consistency")
 def op_consistency(t, cfg, bug):
+    CLASSES[0] = t["z1"].shape[-1]
     rows = consistency_rows(t["z1"], t["z2"], cfg["kind"], bug)
-    return {"loss": rows.mean() if cfg["reduction"] == "mean" else rows.sum()}
+    return {"loss": reduce_rows(rows, cfg["reduction"], bug)}
+
+
+def reduce_rows(rows, reduction, bug):
+    """mean = sum / N (PyTorch's batchmean).  Wrong variants: R-Drop's compute_kl_loss sums; kl_div's
+    reduction='mean' divides by N * C (the per-row losses spread over C classes)."""
+    if reduction == "sum" or bug == "rdrop_sum_reduction":
+        return rows.sum()
+    if bug == "kl_div_mean_over_nc":
+        return rows.sum() / (rows.shape[0] * CLASSES[0])
+    return rows.mean()
+
+
+CLASSES = [1]  # the class count of the rows being reduced (set by the callers for kl_div_mean_over_nc)
 
 
 @op("framework_loss")
@@ -202,15 +227,30 @@ def op_framework_loss(t, cfg, bug):
         return ((o[:, 0] - t["targets"]) ** 2).mean() if reg else F.cross_entropy(o, t["labels"])
 
     res = {"task": task(t["out1"])}
+    a, b = (t["rep1"], t["rep2"]) if reg else (t["out1"], t.get("out2"))
+    return two_pass_loss(res, task, t.get("out2"), a, b, cfg, bug)
+
+
+def two_pass_loss(res, task, out2, a, b, cfg, bug):
+    """total = task + weight * consistency(a, b) (golden/README.md, framework_loss): task_both 0 pass 1 only,
+    1 the mean of both passes' task losses, 2 their sum (HiddenCut's official CE1 + CE2)."""
     total = res["task"]
     if cfg["passes"] == 2:
-        if cfg["task_both"]:
-            res["task"] = total = 0.5 * (total + task(t["out2"]))
-        a, b = (t["rep1"], t["rep2"]) if reg else (t["out1"], t["out2"])
+        tb = cfg["task_both"]
+        if bug == "task_both_sum_as_mean" and tb == 2:
+            tb = 1
+        if bug == "train_task_on_both_passes" and tb == 0:
+            tb = 1
+        if tb == 1:
+            res["task"] = total = 0.5 * (total + task(out2))
+        elif tb == 2:
+            res["task"] = total = total + task(out2)
         if cfg["detach_second"] and bug != "framework_detach_missing":
             b = b.detach()  # pass 2 is a constant in the consistency loss
-        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
-        total = total + cfg["weight"] * res["consistency"]
+        CLASSES[0] = a.shape[-1]
+        res["consistency"] = reduce_rows(consistency_rows(a, b, cfg["loss"], bug), "mean", bug)
+        if bug != "consistency_term_dropped":
+            total = total + cfg["weight"] * res["consistency"]
     res["total"] = total
     return res
 
@@ -367,6 +407,11 @@ def op_dropkey(t, cfg, bug):
             return {"w": tiled_masked_softmax(g, drop & ~allm, bug)}
         g2 = torch.where(allm, torch.zeros_like(g), g)
         return {"w": tiled_masked_softmax(g2, drop & ~allm, bug).masked_fill(allm, 0.0)}
+    if bug in ("dropkey_finite_1e12", "dropkey_finite_minus_1e-12"):
+        # the DropKey paper's snippet: attn + mask * -1e12 before the softmax, every dropped key, no all-masked
+        # policy (such a row keeps softmax(g) up to the rounding of g - 1e12); its copies with -1e-12: no dropout
+        big = -1e12 if bug == "dropkey_finite_1e12" else -1e-12
+        return {"w": smax(g + torch.where(drop, torch.full_like(g, big), torch.zeros_like(g)))}
     if bug == "dropkey_finite_leak":  # the finite form with -6.9: a dropped key keeps e^-6.9 = 1e-3 of its weight
         g2 = g + torch.where(drop & ~allm, torch.full_like(g, math.log(1e-3)), torch.zeros_like(g))
         return {"w": smax(g2) if cfg["allmasked_policy"] == "keep" else smax(g2).masked_fill(allm, 0.0)}
@@ -406,12 +451,16 @@ def op_dropattention(t, cfg, bug):
 def attn_projection(P, name, u, lora, bug):
     """u @ W.T + b, plus the LoRA term (alpha/r) dropout(u) A.T B.T if projection `name` is adapted.
     lora: {"on": "kv", "alpha", "r", "p", "masks": {name: mask (B,T,C)}}."""
-    y = lin(u, P["W_" + name], P.get("b_" + name))
+    W = P["W_" + name]
+    if bug == "fan_in_fan_out_untransposed":  # a Conv1D-layout (in, out) weight read as nn.Linear's (out, in)
+        W = W.t()
+    y = lin(u, W, P.get("b_" + name))
     src = name
     if bug == "attention_lora_on_q_not_k" and name in "qk":  # k's adapter applied to q, q left plain
         src = "k" if name == "q" else None
     if src is not None and src in lora["on"]:
-        ud = dropout_with(u, lora["masks"].get(src), lora["p"])
+        p = 0 if (bug == "lora_o_input_not_dropped" and src == "o") else lora["p"]
+        ud = dropout_with(u, lora["masks"].get(src), p)
         y = y + lora["alpha"] / lora["r"] * lin(lin(ud, P["lora_A_" + src]), P["lora_B_" + src])
     return y
 
@@ -503,12 +552,18 @@ def stack_pass(t, cfg, pas, bug):
     """One forward pass of the train_step stack (golden/README.md, train_step).  pas = 1 or 2;
     a site is active when its rate is > 0 and the pass is not the clean pass 2."""
     clean = pas == 2 and cfg["second_clean"]
+    # pass 2 with its own sites (second_sites 1: HiddenCut's official objective): config pass2_<site>_*
+    own = pas == 2 and cfg.get("second_sites", 0) and bug != "pass2_sites_ignored"
+    pre2 = "pass2_" if own else ""
 
     def site(pos):
-        return cfg[pos + "_p"] > 0 and not clean
+        return cfg[pre2 + pos + "_p"] > 0 and not clean
 
     def scale(pos):
-        return 1.0 / (1.0 - cfg[pos + "_p"]) if cfg[pos + "_rescale"] == "inverted" else 1.0
+        if pos == "input" and bug == "cutoff_rescale_ignored":
+            return 1.0
+        inv = cfg[pre2 + pos + "_rescale"] == "inverted"
+        return 1.0 / (1.0 - cfg[pre2 + pos + "_p"]) if inv else 1.0
 
     def mask(name):
         return t[f"mask.pass{pas}.{name}"]
@@ -523,18 +578,20 @@ def stack_pass(t, cfg, pas, bug):
         pre = f"l{l}."
         P = {k[len(pre):]: v for k, v in t.items() if k.startswith(pre)}
         lm = mask(pre + "lora") if site("lora") else None  # one mask for every adapted projection
-        lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"], "p": cfg["lora_p"] if site("lora") else 0,
-                "masks": {n: lm for n in "qkvo"}}
+        lora = {"on": cfg["lora"], "alpha": cfg["alpha"], "r": cfg["r"],
+                "p": cfg[pre2 + "lora_p"] if site("lora") else 0, "masks": {n: lm for n in "qkvo"}}
         dk = {"mask": mask(pre + "logits"), "allmasked_policy": "keep"} if site("logits") else None
         da = None
         if site("weights"):
-            da = {"mask": mask(pre + "weights"), "p": cfg["weights_p"], "allmasked_policy": "keep",
-                  "variant": "norm_nograd" if cfg["weights_rescale"] == "normalized" else "classic"}
+            norm = cfg[pre2 + "weights_rescale"] == "normalized" or bug == "train_dropattention_always_normalized"
+            da = {"mask": mask(pre + "weights"), "p": cfg[pre2 + "weights_p"], "allmasked_policy": "keep",
+                  "variant": "norm_nograd" if norm else "classic"}
         hidden = {"mask": mask(pre + "hidden"), "scale": scale("hidden")} if site("hidden") else None
         x = encoder_block(P, x, pad, cfg["NH"], lora, dk, da, hidden, cfg["ln_eps"], gelu, bug)
     rep = x[:, 0, :]  # first token
     if site("output"):
         rep = rep * ~mask("output") * scale("output")
+    # (site() / scale() of "output", "hidden", "input" read this pass's sites above)
     return lin(rep, t["Wc"], t["bc"]), rep
 
 
@@ -547,23 +604,21 @@ def op_train_step(t, cfg, bug):
 
     out1, rep1 = stack_pass(t, cfg, 1, bug)
     res = {"task": task(out1)}
-    total = res["task"]
-    if cfg["passes"] == 2:
-        out2, rep2 = stack_pass(t, cfg, 2, bug)
-        if cfg["task_both"] or bug == "train_task_on_both_passes":
-            res["task"] = total = 0.5 * (total + task(out2))
-        a, b = (rep1, rep2) if reg else (out1, out2)
-        if cfg["detach_second"] and bug != "framework_detach_missing":
-            b = b.detach()
-        res["consistency"] = consistency_rows(a, b, cfg["loss"], bug).mean()
-        total = total + cfg["weight"] * res["consistency"]
-    res["total"] = total
-    return res
+    out2, rep2 = stack_pass(t, cfg, 2, bug) if cfg["passes"] == 2 else (None, None)
+    a, b = (rep1, rep2) if reg else (out1, out2)
+    return two_pass_loss(res, task, out2, a, b, cfg, bug)
 
 
 def dylora_forward(t, cfg, b, xd, bug, frozen=False):
     """Truncated LoRA at rank b: scale alpha/b, A[:b, :], B[:, :b]."""
     A, B = t["lora_A"], t["lora_B"]
+    if bug == "dylora_set_rank_b_not_b_minus_1":  # the official set_rank(rank) keeps rank + 1: called with b
+        scale = cfg["alpha"] / (b + 1)  # (r/b') from sqrt on both factors times alpha / r, clamped at r ranks
+        b = min(b + 1, cfg["r_max"])
+        return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, A[:b]), B[:, :b])
+    if bug == "dylora_sqrt_one_factor":  # sqrt(r/b) on one factor only: alpha / sqrt(r b)
+        scale = cfg["alpha"] / math.sqrt(cfg["r_max"] * b)
+        return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, A[:b]), B[:, :b])
     Ab, Bb = A[:b], B[:, :b]
     if frozen and bug != "dylora_frozen_nograd_missing":  # only row / column b-1 is trained
         Ab = torch.cat([A[:b - 1].detach(), A[b - 1:b]], 0)
@@ -612,6 +667,28 @@ BUGS = {
     "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
     "dropkey_finite_leak": "DropKey's finite form with -6.9 instead of -inf: a dropped key keeps 1e-3 of its weight",
     "dropattention_head0_no_rescale": "classic DropAttention without the 1/(1-p) in head 0 only",
+    # config paths of the training step (issue 18)
+    "lora_o_input_not_dropped": "LoRA dropout on the q/k/v inputs but not on the o projection's (the attention "
+                                "context)",
+    "train_dropattention_always_normalized": "training step: DropAttention always the normalized NoGrad form, "
+                                             "weights.rescale = inverted (classic 1/(1-p)) ignored",
+    "cutoff_rescale_ignored": "training step: the input Cutoff never rescaled (input.rescale = inverted ignored)",
+    "pass2_sites_ignored": "training step: pass 2 uses pass 1's sites (second_sites ignored: HiddenCut's official "
+                           "cut pass gets standard dropout's 1/(1-p))",
+    "task_both_sum_as_mean": "task_both = 2 (HiddenCut's CE1 + CE2) computed as the mean of the two",
+    "consistency_term_dropped": "two-pass objectives: the consistency term computed but left out of the total",
+    # conventions of public implementations (golden/README.md, "Conventions of public implementations")
+    "js_div_official": "HiddenCut's official js_div: from probabilities (kl_div(p.log(), m)), NaN when a class "
+                       "underflows in both passes",
+    "rdrop_sum_reduction": "R-Drop's compute_kl_loss reduction (sum over the rows) where the case says mean",
+    "kl_div_mean_over_nc": "kl_div(reduction='mean'): the consistency divided by N*C instead of N (batchmean)",
+    "lora_rslora_ignored": "peft without use_rslora on an rsLoRA case: alpha/r instead of alpha/sqrt(r)",
+    "lora_rslora_always": "peft's use_rslora on a standard case: alpha/sqrt(r) instead of alpha/r",
+    "fan_in_fan_out_untransposed": "a Conv1D-layout (fan_in_fan_out) projection weight used without the transpose",
+    "dropkey_finite_1e12": "the DropKey snippet's finite form, attn + mask * -1e12, with no all-masked policy",
+    "dropkey_finite_minus_1e-12": "the snippet's copies with -1e-12: dropped keys shifted by ~0 (no dropout)",
+    "dylora_set_rank_b_not_b_minus_1": "the official DyLoRA set_rank called with the 1-based b (keeps b + 1 ranks)",
+    "dylora_sqrt_one_factor": "DyLoRA's sqrt(r/b) on one factor only: scale alpha/sqrt(r b) instead of alpha/b",
     # tile-boundary bugs of fused / sharded kernels (run on --impl tiled; invisible while T <= 64)
     "tiled_mask_tile_offset": "tiled DropKey reads the mask of key tile j > 0 at the tile-local offset (the "
                               "columns of tile 0)",
@@ -636,6 +713,16 @@ BUG_OPS = {
     "dropkey_finite_leak": ("dropkey",) + _ATT, "dropattention_head0_no_rescale": ("dropattention",) + _ATT,
     "attention_lora_on_q_not_k": _ATT, "train_task_on_both_passes": ("train_step",),
     "hiddencut_after_residual": ("encoder", "train_step"),
+    "lora_o_input_not_dropped": _ATT, "train_dropattention_always_normalized": ("train_step",),
+    "cutoff_rescale_ignored": ("train_step",), "pass2_sites_ignored": ("train_step",),
+    "task_both_sum_as_mean": ("framework_loss", "train_step"),
+    "consistency_term_dropped": ("framework_loss", "train_step"),
+    "js_div_official": ("consistency", "framework_loss", "train_step"),
+    "rdrop_sum_reduction": ("consistency", "framework_loss", "train_step"),
+    "kl_div_mean_over_nc": ("consistency", "framework_loss", "train_step"),
+    "lora_rslora_ignored": ("lora",), "lora_rslora_always": ("lora",), "fan_in_fan_out_untransposed": _ATT,
+    "dropkey_finite_1e12": ("dropkey",) + _ATT, "dropkey_finite_minus_1e-12": ("dropkey",) + _ATT,
+    "dylora_set_rank_b_not_b_minus_1": ("dylora", "dylora_loss"), "dylora_sqrt_one_factor": ("dylora", "dylora_loss"),
     "tiled_mask_tile_offset": ("dropkey",) + _ATT, "tiled_no_neginf_guard": ("dropkey",) + _ATT,
     "sharded_local_z": ("dropattention",) + _ATT,
 }

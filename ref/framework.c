@@ -324,7 +324,7 @@ static void two_pass(hk_framework *c, hk_consistency loss, int second_clean, int
 static void fill_lora(hk_framework *c) { site(c, HK_POS_LORA, HK_PAT_ELEMENT, HK_RESCALE_INVERTED); }
 static void fill_dropkey(hk_framework *c) { site(c, HK_POS_LOGITS, HK_PAT_ELEMENT, HK_RESCALE_NONE); }
 static void fill_dropattention(hk_framework *c) { site(c, HK_POS_WEIGHTS, HK_PAT_ELEMENT, HK_RESCALE_NORMALIZED); }
-/* The legacy objective (the train_step_hiddencut_2x6_c4_l2 golden): the cut
+/* The legacy objective (the train_step_hiddencut-clean_* golden): the cut
  * on pass 1, which alone carries the CE; pass 2 clean; mixture JS. */
 static void fill_hiddencut_clean(hk_framework *c)
 {
@@ -371,7 +371,7 @@ static const preset presets[] = {
      fill_hiddencut_official},
     {"hiddencut-clean", "HiddenCut's importance span and mixture JS, but NOT its objective: the cut pass alone carries "
                         "the CE and is compared with a clean (no-dropout) pass", fill_hiddencut_clean},
-    {"hiddencut", "legacy name of hiddencut-clean (kept while the train_step_hiddencut golden uses it); HiddenCut's "
+    {"hiddencut", "legacy name of hiddencut-clean (kept for command lines and scripts that name it); HiddenCut's "
                   "official objective is hiddencut-official", fill_hiddencut_clean},
     {"rdrop", "R-Drop (Wu et al. 2021), HK Eq. 11: standard dropout, bidirectional KL, CE on both passes",
      fill_rdrop},

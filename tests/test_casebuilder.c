@@ -53,8 +53,20 @@ enum {
     MAX_TENSORS,
     LONG_NAME,
     SCRATCH_LIMIT,
+    MARGIN_50,        /* the only output 50 F32 tolerances above zero: refused (the generator rule) */
+    MARGIN_150,       /* 150: accepted */
+    ZEROS_EXPECTED_CARRIES, /* every output zeros_expected, a non-zero element 150 tolerances up: accepted */
+    ZEROS_EXPECTED_ALL_ZERO, /* every output zeros_expected and all zero: refused */
     BUILD_FAILS,
 };
+
+/* The scale S at which |v| = 1 stands m F32 tolerances above zero for K = 2, n = 1:
+ * m = 1 / (rtol S + K FLT_MIN + rtol), rtol = 2 (FLT_EPSILON/2 + DBL_EPSILON/2) (golden/README.md). */
+static double scale_for_margin(double m)
+{
+    const double rtol = 2.0 * (FLT_EPSILON / 2 + DBL_EPSILON / 2);
+    return (1.0 / m - 2.0 * FLT_MIN - rtol) / rtol;
+}
 
 static int build_toy(hk_case *g, const void *arg)
 {
@@ -73,6 +85,15 @@ static int build_toy(hk_case *g, const void *arg)
         for (int i = 0; i < 65; i++) hk_case_scratch(g, 4);
         double *p = hk_case_out(g, "out.y", HK_SHAPE(1), 2, 1, 0, "one term");
         if (p) p[0] = 1.0;
+        return HK_OK;
+    }
+    if (v == MARGIN_50 || v == MARGIN_150 || v == ZEROS_EXPECTED_CARRIES || v == ZEROS_EXPECTED_ALL_ZERO) {
+        const double m = v == MARGIN_50 ? 50.0 : 150.0;
+        double *p = hk_case_out(g, "out.t", HK_SHAPE(3), 2, 1, scale_for_margin(m), "one term; S set for the margin");
+        if (!p) return HK_OK;
+        p[0] = v == ZEROS_EXPECTED_ALL_ZERO ? 0.0 : 1.0;
+        p[1] = p[2] = v >= ZEROS_EXPECTED_CARRIES ? 0.0 : -0.5; /* below the margin: never the best */
+        if (v >= ZEROS_EXPECTED_CARRIES) hk_case_zeros_expected(g, "out.t");
         return HK_OK;
     }
     if (v == BUILD_FAILS) return hk_error_set(HK_EDOM, __FILE__, __LINE__, "toy build refuses");
@@ -269,6 +290,8 @@ static const struct {
     {LONG_NAME, HK_EINVAL, "bad ndim or name"},
     {SCRATCH_LIMIT, HK_EINVAL, "too many scratch buffers"},
     {BUILD_FAILS, HK_EDOM, "toy build refuses"},
+    {MARGIN_50, HK_EDOM, "no non-zeros_expected output stands 100 tolerances"},
+    {ZEROS_EXPECTED_ALL_ZERO, HK_EDOM, "no output stands 100 tolerances"},
 };
 
 /* The builder refuses every case golden/README.md calls unusable, naming the tensor. */
@@ -286,8 +309,8 @@ END_TEST
  * maximum tensor count. */
 START_TEST(builder_accepts_its_limits)
 {
-    const int ok[3] = {OUT_HALF_ZERO, OUT_MOSTLY_ZERO_EXPECTED, MAX_TENSORS};
-    for (int k = 0; k < 3; k++) {
+    const int ok[5] = {OUT_HALF_ZERO, OUT_MOSTLY_ZERO_EXPECTED, MAX_TENSORS, MARGIN_150, ZEROS_EXPECTED_CARRIES};
+    for (int k = 0; k < 5; k++) {
         hk_golden_case c = toy(ok[k]);
         hk_st_file *f;
         hk_assert_ok(hk_golden_build(&c, &f));

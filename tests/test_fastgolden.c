@@ -73,6 +73,27 @@ static void framework_from_config(hk_framework *fw, json_t *cfg)
         snprintf(val, sizeof val, "%lld", (long long)json_integer_value(json_object_get(cfg, ints[k])));
         hk_assert_ok(hk_framework_set(fw, ints[k], val));
     }
+    /* pass 2's own sites (second_sites 1): pass2_<pos>_p, _pattern, _rescale */
+    if (json_integer_value(json_object_get(cfg, "second_sites")) == 1) {
+        hk_assert_ok(hk_framework_set(fw, "second_sites", "1"));
+        for (int p = 0; p < HK_POS_COUNT; p++) {
+            const char *pos = hk_position_name((hk_position)p);
+            snprintf(key, sizeof key, "pass2_%s_p", pos);
+            json_t *v = json_object_get(cfg, key);
+            ck_assert_msg(json_is_number(v), "config has no %s", key);
+            snprintf(val, sizeof val, "%.17g", json_number_value(v));
+            snprintf(key, sizeof key, "pass2.%s.p", pos);
+            hk_assert_ok(hk_framework_set(fw, key, val));
+            const char *f[2] = {"pattern", "rescale"};
+            for (int k = 0; k < 2; k++) {
+                snprintf(key, sizeof key, "pass2_%s_%s", pos, f[k]);
+                const char *s = json_string_value(json_object_get(cfg, key));
+                if (!s) continue;
+                snprintf(key, sizeof key, "pass2.%s.%s", pos, f[k]);
+                hk_assert_ok(hk_framework_set(fw, key, s));
+            }
+        }
+    }
     hk_assert_ok(hk_framework_validate(fw));
 }
 
@@ -121,21 +142,23 @@ static int train_step_case(void *ctx, const hk_st_file *g, const char *path, hk_
     const long BTC = B * T * C, LOG = B * NH * T * T;
     for (int pass = 0; pass < fw.passes; pass++) {
         const int on = !(pass == 1 && fw.second_clean); /* the inference pass has no masks */
+#define ACTIVE(pos) (hk_framework_pass_site(&fw, pass, pos)->p > 0) /* this pass's sites */
         snprintf(nm, sizeof nm, "mask.pass%d.input", pass + 1);
-        load_mask(g, nm, s.m_input[pass], BTC, on && fw.site[HK_POS_INPUT].p > 0);
+        load_mask(g, nm, s.m_input[pass], BTC, on && ACTIVE(HK_POS_INPUT));
         snprintf(nm, sizeof nm, "mask.pass%d.output", pass + 1);
-        load_mask(g, nm, s.m_output[pass], B * C, on && fw.site[HK_POS_OUTPUT].p > 0);
+        load_mask(g, nm, s.m_output[pass], B * C, on && ACTIVE(HK_POS_OUTPUT));
         for (long l = 0; l < L; l++) {
             snprintf(nm, sizeof nm, "mask.pass%d.l%ld.lora", pass + 1, l);
-            load_mask(g, nm, s.m_lora[pass] + l * BTC, BTC, on && fw.site[HK_POS_LORA].p > 0);
+            load_mask(g, nm, s.m_lora[pass] + l * BTC, BTC, on && ACTIVE(HK_POS_LORA));
             snprintf(nm, sizeof nm, "mask.pass%d.l%ld.logits", pass + 1, l);
-            load_mask(g, nm, s.m_logits[pass] + l * LOG, LOG, on && fw.site[HK_POS_LOGITS].p > 0);
+            load_mask(g, nm, s.m_logits[pass] + l * LOG, LOG, on && ACTIVE(HK_POS_LOGITS));
             snprintf(nm, sizeof nm, "mask.pass%d.l%ld.weights", pass + 1, l);
-            load_mask(g, nm, s.m_weights[pass] + l * LOG, LOG, on && fw.site[HK_POS_WEIGHTS].p > 0);
+            load_mask(g, nm, s.m_weights[pass] + l * LOG, LOG, on && ACTIVE(HK_POS_WEIGHTS));
             snprintf(nm, sizeof nm, "mask.pass%d.l%ld.hidden", pass + 1, l);
-            load_mask(g, nm, s.m_hidden[pass] + l * BTC, BTC, on && fw.site[HK_POS_HIDDEN].p > 0);
+            load_mask(g, nm, s.m_hidden[pass] + l * BTC, BTC, on && ACTIVE(HK_POS_HIDDEN));
         }
     }
+#undef ACTIVE
     long *labels = calloc((size_t)B, sizeof(long));
     double *targets = calloc((size_t)B, sizeof(double)), dtot;
     if (fw.task == HK_TASK_REGRESSION) {
@@ -197,9 +220,9 @@ START_TEST(golden_train_step_cases_pass_at_f32)
     if (getenv("HK_FAST_VERBOSE"))
         fprintf(stderr, "golden train_step: %ld of %ld cases on the fast path pass at F32 (worst %.1f%% of threshold), "
                         "%ld skipped\n", sum.run - sum.failed, sum.run + sum.skipped, worst, sum.skipped);
-    /* 10 tiny cases, one with LoRA on q, k, v, o, and 2 of the tile tier (golden/README.md "train_step") */
-    ck_assert_int_eq(sum.run + sum.skipped, 12);
-    ck_assert_int_eq(sum.run, 12);
+    /* 14 tiny cases, two with LoRA on q, k, v, o, and 2 of the tile tier (golden/README.md "train_step") */
+    ck_assert_int_eq(sum.run + sum.skipped, 16);
+    ck_assert_int_eq(sum.run, 16);
     ck_assert_int_eq(sum.failed, 0);
 }
 END_TEST

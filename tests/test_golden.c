@@ -635,16 +635,19 @@ static int name_documented(const char *sec, const char *name)
     return documented(sec, form);
 }
 
-/* config key, or its per-position form <pos>_p / <pos>_pattern / <pos>_rescale. */
+/* config key, or its per-position form <pos>_p / <pos>_pattern / <pos>_rescale
+ * (pass 2's own sites: pass2_<pos>_p, ...). */
 static int key_documented(const char *sec, const char *key)
 {
     if (documented(sec, key)) return 1;
     static const char *const pos[] = {"lora", "input", "logits", "weights", "hidden", "output"};
+    const char *pre = !strncmp(key, "pass2_", 6) ? "pass2_" : "";
+    const char *k = key + strlen(pre);
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
         size_t n = strlen(pos[i]);
-        if (!strncmp(key, pos[i], n) && key[n] == '_') {
+        if (!strncmp(k, pos[i], n) && k[n] == '_') {
             char form[96];
-            snprintf(form, sizeof form, "<pos>%s", key + n);
+            snprintf(form, sizeof form, "%s<pos>%s", pre, k + n);
             return documented(sec, form);
         }
     }

@@ -82,6 +82,7 @@ typedef struct {
     double K, nterms, scale;
     const char *note;
     char row_scale[104];  /* name of this output's row-scale tensor, or "" */
+    double margin;        /* float outputs: min over F64, F32 of max_i |ref_i| / (atol + rtol |ref_i|) */
 } gtensor;
 
 struct hk_case {
@@ -466,6 +467,46 @@ static json_t *tol_entry(const hk_golden_tol_in *in, hk_golden_dtype dt)
     return o;
 }
 
+/* How many tolerances the largest element of x stands above zero in one
+ * tier: max_i |x_i| / (atol + rtol |x_i|) (the scalar atol, i.e. the largest
+ * row scale: never more than the checker's per-row margin). */
+static double margin_of(const double *x, long n, const json_t *tier)
+{
+    double atol = json_real_value(json_object_get(tier, "atol")), rtol = json_real_value(json_object_get(tier, "rtol"));
+    double m = 0.0;
+    for (long i = 0; i < n; i++)
+        if (x[i] != 0.0) m = fmax(m, fabs(x[i]) / (atol + rtol * fabs(x[i])));
+    return m;
+}
+
+/* The generator rule (golden/README.md, "Tolerances"): some float output
+ * that is not zeros_expected must stand at least HK_GOLDEN_MIN_MARGIN
+ * tolerances above zero in both tiers, or a backend that computes nothing
+ * (or drops the term the case is about) could pass the whole case.  A case
+ * whose every output is zeros_expected by design (high p, all-masked rows)
+ * needs such a margin on the non-zero elements of one of them instead. */
+static int check_carried(const char *cname, const hk_case *g)
+{
+    double best = 0.0, bestz = 0.0;
+    const char *bname = "-", *bzname = "-";
+    int nout = 0, nplain = 0;
+    for (int i = 0; i < g->nt; i++) {
+        const gtensor *t = &g->t[i];
+        if (!t->is_out || t->kind != K_F64) continue;
+        nout++;
+        nplain += !t->zeros_ok;
+        if (!t->zeros_ok && t->margin > best) best = t->margin, bname = t->name;
+        if (t->zeros_ok && t->margin > bestz) bestz = t->margin, bzname = t->name;
+    }
+    if (nout == 0) return HK_OK;
+    if (nplain == 0) best = bestz, bname = bzname;
+    HK_REQUIRE(best >= HK_GOLDEN_MIN_MARGIN, HK_EDOM,
+               "%s: no %soutput stands %g tolerances above zero in both F64 and F32 (best: %s at %.3g): a backend "
+               "that computes nothing could pass it (golden/README.md, the generator rule): strengthen the case",
+               cname, nplain ? "non-zeros_expected " : "", HK_GOLDEN_MIN_MARGIN, bname, best);
+    return HK_OK;
+}
+
 /* Validates the finished tensors and computes each output's tolerance. */
 static int finish_tensor(const char *cname, gtensor *t, json_t *tol)
 {
@@ -506,6 +547,7 @@ static int finish_tensor(const char *cname, gtensor *t, json_t *tol)
     double S = t->relative ? 0.0 : t->scale > 0 ? t->scale : (amax > 0 ? amax : 1.0);
     hk_golden_tol_in in = {t->K, t->nterms, S, (double)(t->n ? t->n : 1)};
     json_t *f64 = tol_entry(&in, HK_GOLDEN_F64), *f32 = tol_entry(&in, HK_GOLDEN_F32);
+    if (f64 && f32) t->margin = fmin(margin_of(x, t->n, f64), margin_of(x, t->n, f32));
     if (!f64 || !f32) {
         json_decref(f64);
         json_decref(f32);
@@ -564,6 +606,7 @@ static int build_into(const hk_golden_op *op, const void *arg, const char *cname
             st = hk_st_add(f, t->name, dt, t->ndim, t->shape, t->data);
         }
     }
+    if (!st) st = check_carried(cname, g);
     if (!st) st = set_json_meta(f, "tolerance", tol);
     json_decref(tol);
     HK_TRY(st);

@@ -165,6 +165,10 @@ void hk_case_set_scale(hk_case *g, const char *name, double scale);
 /* Adds dn to the rounding-step count n of every output whose name starts
  * with `prefix` (a term known only after the case ran, e.g. a logit range). */
 void hk_case_add_terms(hk_case *g, const char *prefix, double dn);
+/* The generator rule: every case has an output whose largest element stands
+ * at least this many tolerances (atol + rtol |ref|) above zero in both F64
+ * and F32; hk_golden_build refuses the case otherwise (golden/README.md). */
+#define HK_GOLDEN_MIN_MARGIN 100.0
 /* Marks output `name` as mostly zeros by design (all-masked rows, high p):
  * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
 void hk_case_zeros_expected(hk_case *g, const char *name);

@@ -16,7 +16,9 @@ typedef struct {
     int kind;  /* hk_consistency */
     int red;   /* hk_reduction */
     long N, C;
-    long edge; /* 1: a row shifted by +800 in both passes; 2: z2 = z1 exactly (loss 0) */
+    long edge; /* 1: a row shifted by +800 in both passes; 2: row 0 of z2 = row 0 of z1 exactly (its term 0) */
+    double gap; /* > 0: classes 0 and 1 of row N-1 raised by gap in both passes (a within-row logit gap) */
+    double spread; /* z2 = z1 + spread * U[-1, 1) (1: the default; larger: the passes disagree more) */
 } cons_arg;
 
 static double lse(const double *z, long C)
@@ -64,7 +66,15 @@ static int build_cons(hk_case *g, const void *arg)
     hk_case_fill(g, dl, 1, 0.5, 1.5);
     if (!z1 || !z2 || !dl) return HK_ENOMEM;
     int g1 = hk_case_is_given(g, z1), g2 = hk_case_is_given(g, z2);
-    for (long i = 0; !g2 && i < N * C; i++) z2[i] = a->edge == 2 ? z1[i] : z1[i] + z2[i];
+    for (long i = 0; !g2 && i < N * C; i++) z2[i] = a->edge == 2 && i < C ? z1[i] : z1[i] + a->spread * z2[i];
+    /* The within-row gap: the two top classes of the last row stay within ~4 of each other (their
+     * probabilities differ between the passes), every other class sits ~gap below them, so its
+     * probability underflows to exactly 0 in both passes once gap > ~745 (f64) / ~104 (f32): a
+     * consistency computed from probabilities (p log(p/m)) gives 0 log 0 = NaN there. */
+    for (long c = 0; a->gap > 0 && c < 2; c++) {
+        if (!g1) z1[(N - 1) * C + c] += a->gap;
+        if (!g2) z2[(N - 1) * C + c] += a->gap;
+    }
     if (a->edge == 1)
         for (long c = 0; c < C; c++) {
             if (!g1) z1[C + c] += 800.0;
@@ -90,11 +100,8 @@ static int build_cons(hk_case *g, const void *arg)
     if (!loss || !d1 || !d2) return HK_ENOMEM;
     HK_TRY(hk_consistency_forward(loss, kind, z1, z2, N, C, (hk_reduction)a->red));
     HK_TRY(hk_consistency_backward(d1, d2, *dl, kind, z1, z2, N, C, (hk_reduction)a->red));
-    if (a->edge == 2) {
-        hk_case_zeros_expected(g, "out.loss");
-        hk_case_zeros_expected(g, "grad.z1");
-        hk_case_zeros_expected(g, "grad.z2");
-    }
+    if (a->gap > 0) hk_case_cfg_real(g, "gap", a->gap);
+    if (a->spread != 1.0) hk_case_cfg_real(g, "spread", a->spread);
     return HK_OK;
 }
 
@@ -104,19 +111,25 @@ static int check_cons(void *arg)
 {
     const cons_arg *a = arg;
     HK_REQUIRE(a->edge != 1 || a->N >= 2, HK_EDOM, "consistency: edge=1 shifts row 1: needs N >= 2");
+    HK_REQUIRE(a->edge != 2 || a->N >= 2, HK_EDOM, "consistency: edge=2 makes row 0 identical: needs N >= 2 (the other "
+               "rows carry the case)");
+    HK_REQUIRE(a->gap == 0 || (a->C >= 3 && a->N >= 2), HK_EDOM, "consistency: gap raises classes 0, 1 of the last row: "
+               "needs C >= 3 (a class left below) and N >= 2");
     return HK_OK;
 }
 
 /* Index order = enum hk_consistency / hk_reduction (ref/consistency.h). */
 static const char *const cons_kinds[] = {"kl_bidir", "js_eq12", "js_mixture", "js_textbook", "mse", NULL};
 static const char *const cons_reds[] = {"sum", "mean", NULL};
-static const cons_arg cons_defaults = {HK_CONS_KL_BIDIR, HK_RED_MEAN, 3, 5, 0};
+static const cons_arg cons_defaults = {HK_CONS_KL_BIDIR, HK_RED_MEAN, 3, 5, 0, 0.0, 1.0};
 static const hk_golden_param cons_params[] = {
     HK_P_ENUM(cons_arg, kind, "kind", cons_kinds, "the consistency loss"),
     HK_P_ENUM(cons_arg, red, "reduction", cons_reds, "over the N rows"),
     HK_P_INT(cons_arg, N, "N", 1, 1 << 20, "rows"),
     HK_P_INT(cons_arg, C, "C", 1, 1 << 20, "classes"),
-    HK_P_INT(cons_arg, edge, "edge", 0, 2, "1: row 1 shifted by +800 in both passes; 2: identical passes"),
+    HK_P_INT(cons_arg, edge, "edge", 0, 2, "1: row 1 shifted by +800 in both passes; 2: row 0 identical in both"),
+    HK_P_REAL(cons_arg, gap, "gap", 0, 1e4, "> 0: classes 0, 1 of the last row raised by gap (a within-row gap)"),
+    HK_P_REAL(cons_arg, spread, "spread", 0, 1e3, "z2 = z1 + spread * U[-1, 1): how far the two passes disagree"),
 };
 static const hk_golden_op op_cons = {"consistency", SRC_CONS, sizeof(cons_arg), &cons_defaults, cons_params,
                                      HK_NPARAMS(cons_params), NULL, NULL, check_cons, NULL, build_cons};
@@ -124,11 +137,19 @@ static const hk_golden_op op_cons = {"consistency", SRC_CONS, sizeof(cons_arg), 
 static const hk_golden_case cases[] = {
     {&op_cons, "consistency_kl_bidir_mean_3x5", 401, "kind=kl_bidir,reduction=mean,N=3,C=5"},
     {&op_cons, "consistency_kl_bidir_sum_large_logits_3x6", 402, "kind=kl_bidir,reduction=sum,N=3,C=6,edge=1"},
-    {&op_cons, "consistency_kl_bidir_identical_passes_2x5", 403, "kind=kl_bidir,reduction=mean,N=2,C=5,edge=2"},
+    {&op_cons, "consistency_kl_bidir_identical_row0_3x5", 403, "kind=kl_bidir,reduction=mean,N=3,C=5,edge=2"},
     {&op_cons, "consistency_js_eq12_mean_3x5", 404, "kind=js_eq12,reduction=mean,N=3,C=5"},
     {&op_cons, "consistency_js_mixture_mean_3x5", 405, "kind=js_mixture,reduction=mean,N=3,C=5"},
     {&op_cons, "consistency_js_textbook_sum_large_logits_2x7", 406, "kind=js_textbook,reduction=sum,N=2,C=7,edge=1"},
     {&op_cons, "consistency_mse_mean_4x3", 407, "kind=mse,reduction=mean,N=4,C=3"},
+    /* within-row logit gaps of 800 (the last row): HiddenCut's official js_div (softmax, then p log(p/m))
+     * is NaN there in f64 and f32; one case per kind on logits (mse has no softmax: no such hazard);
+     * spread 2 (at 1 the mixture JS loss was 79 x its f32 tolerance): out.loss 3.2e3 / 6.0e2 / 2.6e2 /
+     * 4.9e2 x its f32 tolerance (kl_bidir, js_eq12, js_mixture, js_textbook), the gradients >= 2.6e2 */
+    {&op_cons, "consistency_kl_bidir_gap800_mean_2x5", 411, "kind=kl_bidir,reduction=mean,N=2,C=5,gap=800,spread=2"},
+    {&op_cons, "consistency_js_eq12_gap800_mean_2x5", 412, "kind=js_eq12,reduction=mean,N=2,C=5,gap=800,spread=2"},
+    {&op_cons, "consistency_js_mixture_gap800_mean_2x5", 413, "kind=js_mixture,reduction=mean,N=2,C=5,gap=800,spread=2"},
+    {&op_cons, "consistency_js_textbook_gap800_sum_2x5", 414, "kind=js_textbook,reduction=sum,N=2,C=5,gap=800,spread=2"},
 };
 
 const hk_golden_case *hk_golden_consistency(size_t *n)

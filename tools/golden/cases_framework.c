@@ -20,6 +20,8 @@ typedef struct {
     double weight;                  /* > 0 overrides the preset's alpha */
     long task_both, detach_second;  /* -1: the preset's choice */
     long N, K, D;
+    double gap;                     /* > 0: classes 0, 1 of the last row of out1 and out2 raised by gap */
+    double spread;                  /* out2 = out1 + spread * U[-1, 1) (1: the default) */
 } fw_arg;
 
 static void record_cfg(hk_case *g, const fw_arg *a, const hk_framework *cfg, long K)
@@ -34,6 +36,8 @@ static void record_cfg(hk_case *g, const fw_arg *a, const hk_framework *cfg, lon
     hk_case_cfg_int(g, "N", a->N);
     hk_case_cfg_int(g, "K", K);
     if (a->regression) hk_case_cfg_int(g, "D", a->D);
+    if (a->gap > 0) hk_case_cfg_real(g, "gap", a->gap);
+    if (a->spread != 1.0) hk_case_cfg_real(g, "spread", a->spread);
 }
 
 static int build_fw(hk_case *g, const void *arg)
@@ -65,8 +69,15 @@ static int build_fw(hk_case *g, const void *arg)
     long *labels = hk_case_alloc(g, sizeof(long) * (size_t)N);
     if (!o1 || !dt || !labels || (two && !o2) || (reg && (!r1 || !r2 || !tg)) || (!reg && !lab))
         return HK_ENOMEM;
-    for (long i = 0; two && !hk_case_is_given(g, o2) && i < N * K; i++) o2[i] += o1[i]; /* pass 2 = pass 1 + noise */
+    for (long i = 0; two && !hk_case_is_given(g, o2) && i < N * K; i++) o2[i] = o1[i] + a->spread * o2[i]; /* + noise */
     for (long i = 0; reg && !hk_case_is_given(g, r2) && i < N * D; i++) r2[i] += r1[i];
+    /* A within-row gap (as the consistency op's gap): the last row's two top classes ~gap above the
+     * rest in both passes, whose probabilities then underflow to exactly 0 (HiddenCut's js_div: NaN). */
+    for (long c = 0; a->gap > 0 && c < 2; c++) {
+        if (!hk_case_is_given(g, o1)) o1[(N - 1) * K + c] += a->gap;
+        if (two && !hk_case_is_given(g, o2)) o2[(N - 1) * K + c] += a->gap;
+    }
+    if (a->gap > 0) hk_case_round32(o1, N * K);
     if (o2) hk_case_round32(o2, N * K);
     if (r2) hk_case_round32(r2, N * D);
     for (long n = 0; !reg && n < N; n++) {
@@ -140,19 +151,23 @@ static int check_fw(void *arg)
     hk_framework cfg;
     HK_TRY(hk_preset_get(&cfg, a->preset));
     HK_REQUIRE(!a->regression || a->D >= 1, HK_EDOM, "framework_loss: regression needs the representation width D >= 1");
+    HK_REQUIRE(a->gap == 0 || (!a->regression && a->K >= 3), HK_EDOM, "framework_loss: gap raises classes 0, 1 of the "
+               "last row: needs classification with K >= 3");
     return HK_OK;
 }
 
-static const fw_arg fw_defaults = {"rdrop", 0, 0, -1, -1, 3, 4, 0};
+static const fw_arg fw_defaults = {"rdrop", 0, 0, -1, -1, 3, 4, 0, 0.0, 1.0};
 static const hk_golden_param fw_params[] = {
     HK_P_STR(fw_arg, preset, "preset", "a preset of hkref presets"),
     HK_P_INT(fw_arg, regression, "regression", 0, 1, "1: regression task (K = 1), mse consistency on rep"),
     HK_P_REAL(fw_arg, weight, "weight", 0, 1e6, "> 0: the consistency weight alpha (0: the preset's)"),
-    HK_P_INT(fw_arg, task_both, "task_both", -1, 1, "-1: the preset's; 1: task loss on both passes"),
+    HK_P_INT(fw_arg, task_both, "task_both", -1, 2, "-1: the preset's; 1: mean of both passes' task losses; 2: their sum"),
     HK_P_INT(fw_arg, detach_second, "detach_second", -1, 1, "-1: the preset's; 1: pass 2 a constant"),
     HK_P_INT(fw_arg, N, "N", 1, 1 << 20, "rows"),
     HK_P_INT(fw_arg, K, "K", 1, 1 << 16, "classes"),
     HK_P_INT(fw_arg, D, "D", 0, 1 << 16, "regression: representation width"),
+    HK_P_REAL(fw_arg, gap, "gap", 0, 1e4, "> 0: classes 0, 1 of the last row raised by gap in both passes"),
+    HK_P_REAL(fw_arg, spread, "spread", 0, 1e3, "out2 = out1 + spread * U[-1, 1): how far the passes disagree"),
 };
 static const hk_golden_op op_fw = {"framework_loss", SRC_FW, sizeof(fw_arg), &fw_defaults, fw_params,
                                    HK_NPARAMS(fw_params), NULL, NULL, check_fw, NULL, build_fw};
@@ -165,6 +180,12 @@ static const hk_golden_case cases[] = {
     {&op_fw, "framework_loss_lora_one_pass_3x4", 805, "preset=lora,N=3,K=4"},
     {&op_fw, "framework_loss_rdrop_regression_mse_3_d4", 806, "preset=rdrop,regression=1,weight=0.5,N=3,K=1,D=4"},
     {&op_fw, "framework_loss_rdrop_n1_6", 807, "preset=rdrop,N=1,K=6"},
+    /* HiddenCut's official objective: CE1 + CE2 (task_both 2) + JS mixture, both passes differentiated */
+    {&op_fw, "framework_loss_hiddencut-official_2x5", 808, "preset=hiddencut-official,N=2,K=5"},
+    /* within-row logit gaps of 800 (the mixture JS NaN hazard of HiddenCut's js_div; R-Drop's KL), spread 2:
+     * out.consistency 3.0e2 / 1.6e3 x its f32 tolerance, the gradients >= 1.4e3 */
+    {&op_fw, "framework_loss_hiddencut-official_gap800_2x5", 809, "preset=hiddencut-official,N=2,K=5,gap=800,spread=2"},
+    {&op_fw, "framework_loss_rdrop_gap800_2x5", 810, "preset=rdrop,N=2,K=5,gap=800,spread=2"},
 };
 
 const hk_golden_case *hk_golden_framework(size_t *n)

@@ -17,13 +17,14 @@ typedef struct {
     long N, IN, OUT, r;
     double p, alpha;
     long bias;
+    int scaling;  /* 0: alpha / r (loralib, peft); 1: rsLoRA alpha / sqrt(r) (peft use_rslora) */
 } lora_arg;
 
 static int build_lora(hk_case *g, const void *arg)
 {
     const lora_arg *a = arg;
     long N = a->N, IN = a->IN, OUT = a->OUT, r = a->r;
-    double s = a->alpha / (double)r;
+    double s = a->scaling ? a->alpha / sqrt((double)r) : a->alpha / (double)r;
     double *x = hk_case_in(g, "in.x", HK_SHAPE(N, IN));
     double *W0 = hk_case_in(g, "param.weight", HK_SHAPE(OUT, IN));
     double *bias = a->bias ? hk_case_in(g, "param.bias", HK_SHAPE(OUT)) : NULL;
@@ -58,6 +59,7 @@ static int build_lora(hk_case *g, const void *arg)
     hk_case_cfg_int(g, "r", r);
     hk_case_cfg_real(g, "alpha", a->alpha);
     hk_case_cfg_real(g, "scale", s);
+    if (a->scaling) hk_case_cfg_str(g, "scaling", "rslora"); /* absent: the standard alpha / r */
     hk_case_cfg_real(g, "p", a->p);
     hk_case_cfg_int(g, "bias", a->bias);
     HK_TRY(hk_lora_forward(y, xa, x, W0, bias, A, B, mask, a->p, &(hk_lora_dims){N, IN, OUT, r, r, s}));
@@ -78,8 +80,11 @@ static int build_lora(hk_case *g, const void *arg)
 }
 
 #define SRC_LORA "LoRA (Hu et al. 2021; loralib/peft): y = x W0^T + b + (alpha/r) dropout(x) A^T B^T; W0, b frozen"
+#define SRC_RSLORA "rsLoRA (Kalajdzievski 2023; peft use_rslora): y = x W0^T + b + (alpha/sqrt(r)) dropout(x) A^T B^T"
+static const char *lora_source(const void *arg) { return ((const lora_arg *)arg)->scaling ? SRC_RSLORA : SRC_LORA; }
 
-static const lora_arg lora_defaults = {4, 6, 5, 2, 0.0, 3.0, 1};
+static const char *const lora_scalings[] = {"standard", "rslora", NULL};
+static const lora_arg lora_defaults = {4, 6, 5, 2, 0.0, 3.0, 1, 0};
 static const hk_golden_param lora_params[] = {
     HK_P_INT(lora_arg, N, "N", 1, 1 << 20, "rows"),
     HK_P_INT(lora_arg, IN, "IN", 1, 1 << 16, "input features"),
@@ -88,15 +93,19 @@ static const hk_golden_param lora_params[] = {
     HK_P_RATE(lora_arg, p, "p", "LoRA input dropout rate"),
     HK_P_REAL(lora_arg, alpha, "alpha", -1e6, 1e6, "LoRA scale numerator (scale = alpha / r)"),
     HK_P_INT(lora_arg, bias, "bias", 0, 1, "1: with param.bias"),
+    HK_P_ENUM(lora_arg, scaling, "scaling", lora_scalings, "standard: scale alpha / r; rslora: alpha / sqrt(r) (peft "
+              "use_rslora)"),
 };
 static const hk_golden_op op_lora = {"lora", SRC_LORA, sizeof(lora_arg), &lora_defaults, lora_params,
-                                     HK_NPARAMS(lora_params), NULL, NULL, NULL, NULL, build_lora};
+                                     HK_NPARAMS(lora_params), NULL, NULL, NULL, lora_source, build_lora};
 
 static const hk_golden_case cases[] = {
     {&op_lora, "lora_p0_4x6to5_r2", 301, "N=4,IN=6,OUT=5,r=2,p=0,alpha=3,bias=1"},
     {&op_lora, "lora_p0.25_5x7to3_r3", 302, "N=5,IN=7,OUT=3,r=3,p=0.25,alpha=6,bias=1"},
     {&op_lora, "lora_p0.75_highp_nobias_3x6to4_r4", 303, "N=3,IN=6,OUT=4,r=4,p=0.75,alpha=8,bias=0"},
     {&op_lora, "lora_r1_n1_5to3", 304, "N=1,IN=5,OUT=3,r=1,p=0.125,alpha=2,bias=1"},
+    /* rsLoRA (peft use_rslora, Kalajdzievski 2023): scale alpha / sqrt(r) = 4 at r = 4 (alpha / r = 2) */
+    {&op_lora, "lora_rslora_p0.25_4x8to6_r4", 305, "N=4,IN=8,OUT=6,r=4,p=0.25,alpha=8,bias=1,scaling=rslora"},
 };
 
 const hk_golden_case *hk_golden_lora(size_t *n)
