@@ -39,13 +39,15 @@ static void usage_ondemand(FILE *f)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
-           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--partial] [selection] [reports]\n"
+           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32|bf16|f16|tf32] [--partial] [selection]\n"
+           "          [reports]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
            "          F64, atomically, byte-identical from run to run.\n"
            "check     for every golden file DIR/<op>/<case>.safetensors (default DIR: golden) reads the\n"
            "          backend's OUTPUTS/<case>.safetensors, which must hold the same out.* / grad.* tensors\n"
-           "          (F64 for --dtype f64; F32 or F64 for --dtype f32), and compares them element-wise,\n"
+           "          (F64 for --dtype f64; F32 or F64 for --dtype f32 / tf32; BF16, F32 or F64 for bf16;\n"
+           "          F16, F32 or F64 for f16), and compares them element-wise,\n"
            "          |got - ref| <= atol + rtol |ref|, with the tolerance stored in the golden file for\n"
            "          that dtype; integer tensors bit-exactly.  Per case and tensor: max abs / rel error,\n"
            "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line;\n"
@@ -411,9 +413,10 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
     }
     o->d.golden = golden ? golden : "golden";
     o->d.dtype = HK_GOLDEN_F64;
-    if (dtype && !strcmp(dtype, "f32")) o->d.dtype = HK_GOLDEN_F32;
-    else if (dtype && strcmp(dtype, "f64") != 0)
-        return hk_cli_usage_error("golden", "check: --dtype must be f64 or f32 (got '%s')", dtype);
+    if (dtype && hk_golden_dtype_parse(dtype, &o->d.dtype)) {
+        hk_error_clear();
+        return hk_cli_usage_error("golden", "check: --dtype must be f64, f32, bf16, f16 or tf32 (got '%s')", dtype);
+    }
     if (!o->d.outputs) return hk_cli_usage_error("golden", "check: --outputs DIR is required");
     struct stat st;
     if (stat(o->d.outputs, &st) != 0)
