@@ -28,6 +28,7 @@ Only numpy and torch (Debian python3-numpy, python3-torch).  As a pytest gate:
 examples/test_backends.py (`pytest examples/`).
 """
 import argparse
+import contextlib
 import functools
 import math
 import os
@@ -59,7 +60,7 @@ def op(name):
 # (below: flash-style / key-sharded attention) or "sequential": every matmul and softmax sum by recursive
 # summation in index order, one rounding per multiply and per add (no FMA), forward and backward -- the
 # worst-case order a real library uses, for measuring the tolerance model (not fast).
-IMPL = {"name": "reference", "tile": 64}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
+IMPL = {"name": "reference", "tile": 64, "dtype": None}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
 
 
 def _seq_mm(a, b):
@@ -114,8 +115,93 @@ def seq():
     return IMPL["name"] == "sequential"
 
 
+# ---------------------------------------------------------------- low-precision storage (bf16, f16)
+# --dtype bf16: the op functions run on bfloat16 tensors (CPU torch 1.13 has bf16 kernels for every op used
+# here, accumulating in f32); each torch op rounds its output to bf16 once.  One exception, by the tiers'
+# model (golden/README.md, "Low-precision tiers": LayerNorm statistics in f32): CPU torch's native bf16
+# layer_norm loses ~3 % on rows with a large mean (layernorm_offset6: the centred value is formed in bf16),
+# so layer_norm runs in f32 and rounds its output once; the native kernel is the --bug bf16_native_layernorm.
+
+# --dtype f16: CPU torch 1.13 has no Half kernels for matmul (addmm), softmax, log_softmax, layer_norm, gelu,
+# erf, exp, tanh, logaddexp (measured: "not implemented for 'Half'"), so f16 storage is emulated: the op
+# functions get float16 tensors, and every torch function called on them (forward, and through the recorded
+# casts the backward too) computes in f32 on the f16 values and rounds its result to f16 once -- the tiers'
+# model of an fp16 kernel (f16 storage, f32 accumulation).
+
+def _up(x):
+    if isinstance(x, torch.Tensor) and x.dtype == torch.float16:
+        return x.float()
+    if isinstance(x, (list, tuple)):
+        return type(x)(_up(v) for v in x)
+    return x
+
+
+def _down(y):
+    if isinstance(y, torch.Tensor) and y.dtype == torch.float32:
+        return y.half()
+    if isinstance(y, tuple):
+        return tuple(_down(v) for v in y)
+    return y
+
+
+class F16Storage(torch.overrides.TorchFunctionMode):
+    """Every torch function: f16 arguments widened to f32, f32 results rounded to f16 (see above).  Attribute
+    reads (.grad, .dtype, .shape) pass through unchanged: a widened copy has no .grad."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") == "__get__":
+            return func(*args, **(kwargs or {}))
+        return _down(func(*_up(args), **{k: _up(v) for k, v in (kwargs or {}).items()}))
+
+
+def storage_context(dtype):
+    return F16Storage() if dtype == "f16" else contextlib.nullcontext()
+
+
+def layer_norm(x, shape, w, b, eps, bug=None):
+    low = x.dtype in (torch.bfloat16, torch.float16)
+    if not low or bug == "bf16_native_layernorm":
+        return F.layer_norm(x, shape, w, b, eps)
+    return F.layer_norm(x.float(), shape, w.float(), b.float(), eps).to(x.dtype)
+
+
+# ---------------------------------------------------------------- TF32-like matmuls
+# IMPL["dtype"] == "tf32": f32 tensors, but every matmul (forward and backward) rounds both operands to TF32
+# (10 stored mantissa bits, round to nearest even) and accumulates in f32, as an Ampere tensor core with
+# allow_tf32 does.  CPU torch has no TF32: emulated by rounding the f32 operands' bits.
+
+def tf32():
+    return IMPL.get("dtype") == "tf32"
+
+
+def tf32_round(x):
+    """x (float32) rounded to the nearest TF32 value (ties to even): the low 13 mantissa bits cleared."""
+    i = x.detach().contiguous().view(torch.int32)
+    lsb = (i >> 13) & 1
+    r = ((i + 0xFFF + lsb) & ~0x1FFF).view(torch.float32)
+    return torch.where(torch.isfinite(x.detach()), r, x.detach())
+
+
+class TF32Matmul(torch.autograd.Function):
+    """a @ b with TF32 operands; the backward's products (g b^T, a^T g) likewise."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return tf32_round(a) @ tf32_round(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        g = tf32_round(g)
+        return g @ tf32_round(b).transpose(-1, -2), tf32_round(a).transpose(-1, -2) @ g
+
+
 def lin(x, w, b=None):
     """x @ w.T + b; sequential: over the flattened rows (so dW sums the tokens in order)."""
+    if tf32() and not seq():
+        y = TF32Matmul.apply(x, w.t())
+        return y if b is None else y + b
     if not seq():
         return F.linear(x, w, b)
     y = SeqMatmul.apply(x.reshape(-1, x.shape[-1]), w.t()).reshape(x.shape[:-1] + (w.shape[0],))
@@ -123,6 +209,8 @@ def lin(x, w, b=None):
 
 
 def mm(a, b):
+    if tf32() and not seq():
+        return TF32Matmul.apply(a, b)
     return SeqMatmul.apply(a, b) if seq() else a @ b
 
 
@@ -188,6 +276,8 @@ def consistency_rows(z1, z2, kind, bug):
         return 0.5 * (kl(a, b) + kl(b, a))
     if kind == "js_eq12":
         return kl(b, a) if bug == "kl_direction_swapped" else kl(a, b)
+    if kind == "js_mixture" and bug == "js_naive_mixture":  # log of M itself: log 0 = -inf where P1, P2 underflow
+        lm = torch.log((a.exp() + b.exp()) / 2)
     if kind == "js_mixture":
         if bug == "js_div_official":  # HiddenCut's js_div: from probabilities, F.kl_div(p.log(), m): 0 log 0 = NaN
             p, q = a.exp(), b.exp()
@@ -269,7 +359,7 @@ def op_layernorm(t, cfg, bug):
     if bug == "layernorm_unbiased_var":  # torch.var's default (N - 1) denominator
         y = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + cfg["eps"])
         return {"y": y * t["weight"] + t["bias"]}
-    return {"y": F.layer_norm(x, x.shape[-1:], t["weight"], t["bias"], eps=cfg["eps"])}
+    return {"y": layer_norm(x, x.shape[-1:], t["weight"], t["bias"], cfg["eps"], bug)}
 
 
 @op("gelu")
@@ -412,6 +502,10 @@ def op_dropkey(t, cfg, bug):
         # policy (such a row keeps softmax(g) up to the rounding of g - 1e12); its copies with -1e-12: no dropout
         big = -1e12 if bug == "dropkey_finite_1e12" else -1e-12
         return {"w": smax(g + torch.where(drop, torch.full_like(g, big), torch.zeros_like(g)))}
+    if bug == "dropkey_finite_1e12_f16":  # the snippet's g + mask * (-1e12), the constant in the working dtype
+        c = torch.tensor(-1e12, dtype=g.dtype)  # fp16: overflows to -inf, and 0 * -inf = NaN at every kept key
+        w = smax(g + drop.to(g.dtype) * c)  # f32 / bf16: an all-masked row comes out uniform; f64: 1e-5 off keep
+        return {"w": w if cfg["allmasked_policy"] == "keep" else w.masked_fill(allm, 0.0)}
     if bug == "dropkey_finite_leak":  # the finite form with -6.9: a dropped key keeps e^-6.9 = 1e-3 of its weight
         g2 = g + torch.where(drop & ~allm, torch.full_like(g, math.log(1e-3)), torch.zeros_like(g))
         return {"w": smax(g2) if cfg["allmasked_policy"] == "keep" else smax(g2).masked_fill(allm, 0.0)}
@@ -529,7 +623,7 @@ def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
     """Post-LN block: x1 = LN1(x + Attn(x)); y = LN2(x1 + HiddenCut(FFN(x1))).
     hidden: {"mask" (B,T,C) bool, "scale"} or None."""
     C = x.shape[-1]
-    x1 = F.layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps)
+    x1 = layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps, bug)
     h = lin(F.gelu(lin(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
     r2 = x1 + h
     if hidden is not None:
@@ -537,7 +631,7 @@ def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
             r2 = r2 * ~hidden["mask"] * hidden["scale"]
         else:  # HiddenCut on the FFN output, before residual + LN2
             r2 = x1 + h * ~hidden["mask"] * hidden["scale"]
-    return F.layer_norm(r2, (C,), P["ln2_weight"], P["ln2_bias"], eps)
+    return layer_norm(r2, (C,), P["ln2_weight"], P["ln2_bias"], eps, bug)
 
 
 @op("encoder")
@@ -624,6 +718,8 @@ def dylora_forward(t, cfg, b, xd, bug, frozen=False):
         Ab = torch.cat([A[:b - 1].detach(), A[b - 1:b]], 0)
         Bb = torch.cat([B[:, :b - 1].detach(), B[:, b - 1:b]], 1)
     scale = cfg["alpha"] / (cfg["r_max"] if bug == "dylora_scale_alpha_over_r" else b)
+    if tf32():
+        return lin(t["x"], t["weight"], t["bias"]) + scale * lin(lin(xd, Ab), Bb)
     return F.linear(t["x"], t["weight"], t["bias"]) + scale * F.linear(F.linear(xd, Ab), Bb)
 
 
@@ -689,6 +785,13 @@ BUGS = {
     "dropkey_finite_minus_1e-12": "the snippet's copies with -1e-12: dropped keys shifted by ~0 (no dropout)",
     "dylora_set_rank_b_not_b_minus_1": "the official DyLoRA set_rank called with the 1-based b (keeps b + 1 ranks)",
     "dylora_sqrt_one_factor": "DyLoRA's sqrt(r/b) on one factor only: scale alpha/sqrt(r b) instead of alpha/b",
+    # low-precision hazards (run in the low dtype: --bug-dtype bf16 / f16)
+    "dropkey_finite_1e12_f16": "DropKey as the snippet's g + mask * (-1e12) in the working dtype (fp16: -1e12 -> -inf, "
+                           "0 * -inf = NaN; f32 / bf16: all-masked rows uniform instead of the keep policy)",
+    "js_naive_mixture": "HiddenCut's mixture JS with log M = log((P1 + P2) / 2): NaN where both probabilities "
+                        "underflow (a within-row logit gap > ~100 in f32, > ~745 in f64)",
+    "bf16_native_layernorm": "LayerNorm by CPU torch's native bf16 kernel (the centred value in bf16) instead of "
+                             "f32 statistics",
     # tile-boundary bugs of fused / sharded kernels (run on --impl tiled; invisible while T <= 64)
     "tiled_mask_tile_offset": "tiled DropKey reads the mask of key tile j > 0 at the tile-local offset (the "
                               "columns of tile 0)",
@@ -698,6 +801,9 @@ BUGS = {
                        "all-reduce over shards forgotten)",
 }
 TILED_BUGS = ("tiled_mask_tile_offset", "tiled_no_neginf_guard", "sharded_local_z")
+# Wrong variants of the low-precision tiers: each runs in its own dtype (--bug all included), into
+# OUT/bug-NAME/ with OUT/bug-NAME.tier naming the tier to check it at (make validate-torch).
+LOW_BUGS = {"bf16_native_layernorm": "bf16", "dropkey_finite_1e12_f16": "f16"}
 # The ops each wrong variant reaches (the code paths its `bug ==` tests are on); its other cases are the
 # correct F64 outputs, reused rather than recomputed (run_bug's `reuse`).
 _ATT = ("attention", "encoder", "train_step")
@@ -723,6 +829,8 @@ BUG_OPS = {
     "lora_rslora_ignored": ("lora",), "lora_rslora_always": ("lora",), "fan_in_fan_out_untransposed": _ATT,
     "dropkey_finite_1e12": ("dropkey",) + _ATT, "dropkey_finite_minus_1e-12": ("dropkey",) + _ATT,
     "dylora_set_rank_b_not_b_minus_1": ("dylora", "dylora_loss"), "dylora_sqrt_one_factor": ("dylora", "dylora_loss"),
+    "bf16_native_layernorm": ("layernorm", "encoder", "train_step"),
+    "dropkey_finite_1e12_f16": ("dropkey",), "js_naive_mixture": ("consistency",),
     "tiled_mask_tile_offset": ("dropkey",) + _ATT, "tiled_no_neginf_guard": ("dropkey",) + _ATT,
     "sharded_local_z": ("dropattention",) + _ATT,
 }
@@ -733,6 +841,7 @@ BUG_OPS = {
 def backend(bug=None):
     """The example as a hkharness.Backend; bug: one of BUGS (a deliberately wrong variant) or None."""
     be = hk.Backend("torch_backend.py" + (f" --bug {bug}" if bug else ""), framework="torch")
+    be.context = storage_context
     for name, f in OPS.items():
         be.register(name, functools.partial(f, bug=bug))
     return be
@@ -768,11 +877,14 @@ def main(argv):
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
     ap.add_argument("--check", action="store_true", help="run hkref golden check on each dtype's outputs")
     ap.add_argument("--hkref", default=None, help="the hkref binary for --check (default $HKREF or build/hkref)")
-    ap.add_argument("--bug-dtype", default="f64", choices=["f64", "f32"], help="dtype of the --bug runs (f64)")
+    ap.add_argument("--bug-dtype", default="f64", choices=["f64", "f32", "bf16", "f16", "tf32"],
+                    help="dtype of the --bug runs (f64)")
     ap.add_argument("--impl", default="reference",
                     help="reference: PyTorch's kernels; tiled: flash-style online softmax / key-sharded DropAttention; "
                          "sequential: recursive summation in every matmul and softmax (outputs in OUT/<impl>-<dtype>); "
                          "or a list: reference,tiled")
+    ap.add_argument("--tiers", default="",
+                    help="low-precision dtypes run by the reference impl only (bf16,f16,tf32): OUT/<dtype>/")
     ap.add_argument("--tile", type=int, default=64, help="keys per tile / shard for --impl tiled (default 64)")
     a = ap.parse_args(argv)
     if a.list_bugs:
@@ -799,7 +911,12 @@ def main(argv):
     dtypes = a.dtype.split(",")
     for name in dtypes:
         if name not in hk.Backend.DTYPES:
-            print(f"torch_backend.py: --dtype must be f64 and/or f32 (got '{name}')", file=sys.stderr)
+            print(f"torch_backend.py: --dtype must be f64, f32, bf16, f16 and/or tf32 (got '{name}')", file=sys.stderr)
+            return 2
+    tiers = [x for x in a.tiers.split(",") if x]
+    for name in tiers:
+        if name not in ("bf16", "f16", "tf32"):
+            print(f"torch_backend.py: --tiers must be bf16, f16 and/or tf32 (got '{name}')", file=sys.stderr)
             return 2
     rc = 0
     try:
@@ -807,19 +924,25 @@ def main(argv):
         for impl in impls:
             IMPL["name"] = impl
             be = backend()
-            if a.check and impl == "reference":
+            if a.check and impl == "reference" and "tf32" not in dtypes and not tiers:  # gate(): no TF32 rounding
                 rc = be.gate(a.golden, a.out, dtypes, a.hkref) or rc
                 for name in dtypes:
                     done[(impl, name)] = os.path.join(a.out, name)
                 continue
-            for name in dtypes:
+            for name in dtypes + (tiers if impl == "reference" else []):
                 sub = name if impl == "reference" else f"{impl}-{name}"
+                IMPL["dtype"] = name
                 n = len(be.run(a.golden, os.path.join(a.out, sub), name))
                 done[(impl, name)] = os.path.join(a.out, sub)
                 print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, sub)} ({impl}, {name})")
         for b in bugs:
             IMPL["name"] = "tiled" if b in TILED_BUGS else "reference"
-            n = run_bug(a.golden, os.path.join(a.out, "bug-" + b), a.bug_dtype, b, done.get((IMPL["name"], a.bug_dtype)))
+            bdt = LOW_BUGS.get(b, a.bug_dtype)
+            IMPL["dtype"] = bdt
+            n = run_bug(a.golden, os.path.join(a.out, "bug-" + b), bdt, b, done.get((IMPL["name"], bdt)))
+            if b in LOW_BUGS:
+                with open(os.path.join(a.out, "bug-" + b + ".tier"), "w") as f:
+                    f.write(bdt + "\n")
             print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b}, {IMPL['name']})")
     except (KeyError, ValueError, OSError) as e:
         print(f"torch_backend.py: {e}", file=sys.stderr)

@@ -337,9 +337,13 @@ START_TEST(builder_helpers_follow_their_definitions)
     ck_assert_int_eq(hk_case_allmasked_rows(m, pad, 1, 2, 3), 2);
     hk_case_round32(x, 5);
     ck_assert(x[0] == -3.5);
-    double y[2] = {0.1, 1.0 / 3.0};
-    hk_case_round32(y, 2);
-    ck_assert(y[0] == (double)0.1f && y[1] == (double)(1.0f / 3.0f));
+    /* the all-tier grid: 8 significant bits (bf16), multiples of 2^-24 (f16), ties to even
+     * (expected values by hand: 0.1 = 1.6 2^-4, 1.6 * 128 = 204.8 -> 205; 1/3 * 512 = 170.67 -> 171) */
+    double y[6] = {0.1, 1.0 / 3.0, 1.0 + 0x1p-8, 1.0 + 3 * 0x1p-8, 0x1p-30, 3 * 0x1p-25};
+    hk_case_round32(y, 6);
+    ck_assert(y[0] == 205.0 / 2048 && y[1] == 171.0 / 512);
+    ck_assert(y[2] == 1.0 && y[3] == 1.0 + 0x1p-6);  /* ties to even */
+    ck_assert(y[4] == 0.0 && y[5] == 0x1p-23);        /* below 2^-24: f16's subnormal grid (tie -> even) */
 }
 END_TEST
 

@@ -48,7 +48,7 @@ static const cli_row rows[] = {
     {"golden", {"golden", "generate", "@T@/file/out", NULL}, 2, "hkref golden generate", "@T@/file/out"},
     {"golden", {"golden", "generate", "@T@/out", "--case", NULL}, 2, "hkref golden", "@T@/out"},
     {"golden", {"golden", "check", "--outputs", "@T@/empty", "--golden", "@T@/missing", NULL}, 2, "hkref golden check", NULL},
-    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--dtype", "f16", NULL}, 2, "hkref golden", NULL},
+    {"golden", {"golden", "check", "--outputs", "@T@/empty", "--dtype", "f8", NULL}, 2, "hkref golden", NULL},
     {"golden", {"golden", "check", NULL}, 2, "hkref golden", NULL},
     {"dylora", {"dylora", NULL}, 2, "usage: hkref dylora", NULL},
     {"dylora", {"dylora", "spectrum", NULL}, 2, "missing the adapter FILE", NULL},

@@ -224,7 +224,7 @@ START_TEST(usage_errors_exit_2)
 {
     ck_assert_int_eq(run("check", "--golden", p("golden"), NULL, NULL, NULL, NULL), 2);              /* no --outputs */
     ck_assert_int_eq(run("check", "--golden", p("nope"), "--outputs", p("out"), NULL, NULL), 2);     /* no golden dir */
-    ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("golden"), "--dtype", "f16"), 2);
+    ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("golden"), "--dtype", "f8"), 2);
     ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("golden"), "--case", "zzz"), 2);
     ck_assert_int_eq(run("check", "--outputs", p("out"), "--golden", p("out"), NULL, NULL), 2);      /* no <op>/ files */
     ck_assert_int_eq(run("frobnicate", NULL, NULL, NULL, NULL, NULL, NULL), 2);
@@ -294,7 +294,7 @@ START_TEST(tolerance_formula_on_hand_values)
     /* N = 1e6, P = 1e-9: lambda^2 = 2 ln(2e15) = 2 (ln 2 + 15 ln 10) = 70.463846, lambda = 8.394275.
      * n = 10000 > lambda^2: n_eff = lambda sqrt(n) = 839.4275;
      * F32: e = 2^-24 + 2^-53 = 5.9604645e-8 -> rtol = 2 * 839.4275 * e = 1.0006755e-4, atol = 3 rtol + 2 FLT_MIN. */
-    hk_golden_tol_in in = {2, 10000, 3, 1e6};
+    hk_golden_tol_in in = {2, 10000, 3, 1e6, 0};
     hk_golden_tol m;
     hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F32, &m));
     ck_assert_double_eq_tol(m.lambda, 8.394275, 1e-6);
@@ -307,13 +307,13 @@ START_TEST(tolerance_formula_on_hand_values)
     ck_assert_double_eq_tol(m.rtol / 3.7278065e-13, 1.0, 1e-6);
     /* n = 30 < lambda^2 (N = 21: lambda^2 = 2 ln(4.2e10) = 48.98): the deterministic bound, n_eff = n,
      * rtol = 2 * 30 * 2^-52 = 1.3322676e-14; relative (S = 0): atol = the floor 2 DBL_MIN */
-    hk_golden_tol_in small = {2, 30, 0, 21};
+    hk_golden_tol_in small = {2, 30, 0, 21, 0};
     hk_assert_ok(hk_golden_tolerance(&small, HK_GOLDEN_F64, &m));
     ck_assert(m.n_eff == 30);
     ck_assert_double_eq_tol(m.rtol / 1.3322676e-14, 1.0, 1e-7);
     ck_assert(m.atol == 2 * DBL_MIN);
     /* ingredients out of range */
-    hk_golden_tol_in bad[] = {{0.5, 30, 1, 21}, {2, 0.5, 1, 21}, {2, 30, -1, 21}, {2, 30, 1, 0}, {2, NAN, 1, 21}};
+    hk_golden_tol_in bad[] = {{0.5, 30, 1, 21, 0}, {2, 0.5, 1, 21, 0}, {2, 30, -1, 21, 0}, {2, 30, 1, 0, 0}, {2, NAN, 1, 21, 0}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         hk_assert_fails(hk_golden_tolerance(&bad[k], HK_GOLDEN_F64, &m), HK_EDOM, "out of range");
 }
@@ -533,7 +533,7 @@ START_TEST(too_loose_bound_fails_its_case_and_the_run_goes_on)
     hk_assert_ok(hk_st_read(path, &f));
     json_t *tol = json_loads(hk_st_get_meta(f, "tolerance"), 0, NULL);
     json_t *e = json_object_get(tol, "out.y");
-    hk_golden_tol_in in = {2, 1e25, json_number_value(json_object_get(e, "scale")), 21};
+    hk_golden_tol_in in = {2, 1e25, json_number_value(json_object_get(e, "scale")), 21, 0};
     hk_golden_tol m;
     hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
     ck_assert(m.rtol >= HK_GOLDEN_MAX_RTOL);

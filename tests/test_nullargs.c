@@ -657,6 +657,8 @@ static int c_train_step(void)
 }
 
 static int c_golden_check_case(void) { return hk_golden_check_case(A(0, gold), A(1, gold), HK_GOLDEN_F64, A(2, stderr), A(3, gres)); }
+static hk_golden_dtype gdt;
+static int c_golden_dtype_parse(void) { return hk_golden_dtype_parse(A(0, "bf16"), A(1, &gdt)); }
 static int c_golden_list_dir(void)
 {
     char **paths = NULL;
@@ -783,6 +785,7 @@ static const null_row rows[] = {
     {"hk_train_step", "res cfg m labels ?targets work", c_train_step, s_fw},
     {"hk_golden_check_case", "gold ?got ?log res", c_golden_check_case, NULL},
     {"hk_golden_list_dir", "dir paths n", c_golden_list_dir, NULL},
+    {"hk_golden_dtype_parse", "name d", c_golden_dtype_parse, NULL},
     {"hk_golden_check_dir", "o sum", c_golden_check_dir, s_gdir},
 };
 enum { NROWS = sizeof rows / sizeof rows[0] };
@@ -841,6 +844,9 @@ static const struct {
     {"hk_framework_pass_view", "row owed (added with per-pass sites)"},
     {"hk_golden_name_match", "row owed (added by the backend-gating merge)"},
     {"hk_golden_grad_selected", "row owed (added by the backend-gating merge)"},
+    {"hk_golden_dtype_name", "no pointer parameter (an enum: \"?\" out of range, tests/test_golden.c)"},
+    {"hk_golden_dtype_accepts", "no pointer parameter (two enums)"},
+    {"hk_golden_max_rtol", "no pointer parameter (an enum)"},
 };
 enum { NEXEMPT = sizeof exempt / sizeof exempt[0] };
 

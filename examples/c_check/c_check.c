@@ -31,12 +31,12 @@ static void report(void *ctx, const hk_golden_case_report *r)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[3], "f64") != 0 && strcmp(argv[3], "f32") != 0)) {
-        fprintf(stderr, "usage: c_check GOLDEN_DIR OUTPUTS_DIR f64|f32\n");
+    hk_golden_dtype dt = HK_GOLDEN_F64;
+    if (argc != 4 || hk_golden_dtype_parse(argv[3], &dt) != HK_OK) {
+        fprintf(stderr, "usage: c_check GOLDEN_DIR OUTPUTS_DIR f64|f32|bf16|f16|tf32\n");
         return 2;
     }
-    hk_golden_dir_opts o = {.golden = argv[1], .outputs = argv[2],
-                            .dtype = !strcmp(argv[3], "f32") ? HK_GOLDEN_F32 : HK_GOLDEN_F64, .report = report};
+    hk_golden_dir_opts o = {.golden = argv[1], .outputs = argv[2], .dtype = dt, .report = report};
     hk_golden_dir_summary sum;
     if (hk_golden_check_dir(&o, &sum) != HK_OK) {
         fprintf(stderr, "c_check: %s\n", hk_error_message());

@@ -30,6 +30,7 @@ of <op>/<case>.safetensors (on-demand cases).  docs/backends.md has the rest.
 This module is also the one safetensors reader/writer of the examples
 (st_read, st_write) and the one loop over cases (Backend.run).
 """
+import contextlib
 import fnmatch
 import json
 import os
@@ -198,13 +199,19 @@ class Backend:
     framework "numpy": numpy arrays, gradients must be supplied (or the op registered grads="none").
     writer=False computes without writing (the ranks > 0 of a distributed backend)."""
 
-    DTYPES = ("f64", "f32")
+    DTYPES = ("f64", "f32", "bf16", "f16", "tf32")
+    # The torch dtype the op runs in, and the numpy dtype written (bf16 / f16 values widen to F32 exactly; the
+    # checker's bf16 / f16 tiers accept F32).  tf32: f32 tensors; the backend rounds its matmul operands.
+    _TORCH = {"f64": "float64", "f32": "float32", "bf16": "bfloat16", "f16": "float16", "tf32": "float32"}
 
     def __init__(self, name, framework="torch", writer=True):
         if framework not in ("torch", "numpy"):
             raise ValueError(f"framework must be 'torch' or 'numpy' (got '{framework}')")
         self.name, self.framework, self.writer = name, framework, writer
         self.ops = {}
+        # context(dtype) -> a context manager entered around each case's forward and backward (e.g. an
+        # emulated low-precision storage mode), or None
+        self.context = None
 
     def op(self, name, grads="all"):
         """Decorator: registers f as op `name`; grads: which grad.* it is checked on (--grads)."""
@@ -228,7 +235,7 @@ class Backend:
         t, leaves = {}, {}
         if self.framework == "torch":
             import torch
-            tdt = torch.float64 if dtype == "f64" else torch.float32
+            tdt = getattr(torch, self._TORCH[dtype])
         npdt = np.float64 if dtype == "f64" else np.float32
         for name, a in arrays.items():
             role, _, short = name.partition(".")
@@ -253,10 +260,14 @@ class Backend:
         out.* and grad.* arrays to write (the grad.* of the golden file that the op's set selects,
         or the names in `want`: for a file of inputs only)."""
         if dtype not in self.DTYPES:
-            raise ValueError(f"dtype must be f64 or f32 (got '{dtype}')")
+            raise ValueError(f"dtype must be one of {', '.join(self.DTYPES)} (got '{dtype}')")
         fn, grads = self.ops[case.op]
         arrays, _, cfg = case.load()
         t, leaves = self._inputs(arrays, dtype)
+        with self.context(dtype) if self.context else contextlib.nullcontext():
+            return self._compute(case, fn, grads, arrays, cfg, t, leaves, dtype, want)
+
+    def _compute(self, case, fn, grads, arrays, cfg, t, leaves, dtype, want):
         res = fn(t, cfg)
         if not isinstance(res, dict):
             raise TypeError(f"{self.name}: op '{case.op}' returned {type(res).__name__}, expected a dict")
@@ -375,5 +386,8 @@ class Backend:
 
 def _to_numpy(v):
     if hasattr(v, "detach"):
-        v = v.detach().cpu().numpy()
+        v = v.detach().cpu()
+        if str(v.dtype) in ("torch.bfloat16", "torch.float16"):
+            v = v.float()  # numpy has no bfloat16: widened exactly
+        v = v.numpy()
     return np.asarray(v)

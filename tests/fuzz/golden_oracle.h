@@ -125,7 +125,7 @@ static const char *hk_golden_oracle_verdicts(const hk_st_file *gold, hk_golden_d
         if (t->exact || hk_golden_oracle_bad_bound(t)) continue; /* an unusable bound fails its tensor (V1) */
         json_t *e = json_object_get(tol, t->name);
         hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), json_number_value(json_object_get(e, "n")),
-                               json_number_value(json_object_get(e, "scale")), (double)(t->n ? t->n : 1)};
+                               json_number_value(json_object_get(e, "scale")), (double)(t->n ? t->n : 1), 0};
         hk_golden_tol m;
         if (hk_golden_tolerance(&in, dt, &m)) {
             hk_error_clear();

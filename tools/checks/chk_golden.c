@@ -84,7 +84,7 @@ static double threshold(const hk_st_file *gold, const char *name, const char *dt
         long row = i / t->shape[t->ndim - 1];
         /* the floor K tiny (atol - rtol S would lose it to rounding) */
         hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), json_number_value(json_object_get(e, "n")),
-                               json_number_value(json_object_get(e, "scale")), (double)t->numel};
+                               json_number_value(json_object_get(e, "scale")), (double)t->numel, 0};
         hk_golden_tol m;
         double floor = hk_golden_tolerance(&in, strcmp(dt, "f32") ? HK_GOLDEN_F64 : HK_GOLDEN_F32, &m) ? 0 : m.floor;
         atol = rtol * ((const double *)S->data)[row] + floor;
@@ -176,7 +176,7 @@ static int edit_tol(hk_st_file *f, const char *tname, const char *field, double 
     if (field && !strcmp(field, "n")) {
         const hk_st_tensor *t = hk_st_find(f, tname);
         hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), v,
-                               json_number_value(json_object_get(e, "scale")), t ? (double)t->numel : 1.0};
+                               json_number_value(json_object_get(e, "scale")), t ? (double)t->numel : 1.0, 0};
         hk_golden_tol m;
         HK_TRY(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
         json_object_set_new(e, "n", json_real(v));

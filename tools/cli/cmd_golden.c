@@ -41,13 +41,15 @@ static void usage_ondemand(FILE *f)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hkref golden generate [DIR] [--case PREFIX]\n"
-           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32] [--partial] [selection] [reports]\n"
+           "       hkref golden check --outputs DIR [--golden DIR] [--dtype f64|f32|bf16|f16|tf32] [--partial] [selection]\n"
+           "          [reports]\n"
            "       hkref golden list\n\n"
            "generate  writes every case to DIR/<op>/<case>.safetensors (default DIR: golden),\n"
            "          F64, atomically, byte-identical from run to run.\n"
            "check     for every golden file DIR/<op>/<case>.safetensors (default DIR: golden) reads the\n"
            "          backend's OUTPUTS/<case>.safetensors, which must hold the same out.* / grad.* tensors\n"
-           "          (F64 for --dtype f64; F32 or F64 for --dtype f32), and compares them element-wise,\n"
+           "          (F64 for --dtype f64; F32 or F64 for --dtype f32 / tf32; BF16, F32 or F64 for bf16;\n"
+           "          F16, F32 or F64 for f16), and compares them element-wise,\n"
            "          |got - ref| <= atol + rtol |ref|, with the tolerance stored in the golden file for\n"
            "          that dtype; integer tensors bit-exactly.  Per case and tensor: max abs / rel error,\n"
            "          worst multi-index, %% of threshold; the first 10 failing elements; a __REPRO line;\n"
@@ -365,7 +367,7 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
     const char *golden = NULL, *grads = NULL;
     int forward_only = 0, skip_missing = 0, quiet = 0, partial = 0, dtype = 0;
     int nops = 0, ncases = 0, nxops = 0, nxcases = 0;
-    static const char *const dtypes[] = {"f64", "f32", NULL};
+    static const char *const dtypes[] = {"f64", "f32", "bf16", "f16", "tf32", NULL};
     const hk_opt opts[] = {
         {.name = "outputs", .kind = HK_OPT_STR, .dest = &o->d.outputs, .metavar = "DIR"},
         {.name = "golden", .kind = HK_OPT_STR, .dest = &golden, .metavar = "DIR"},
@@ -402,7 +404,7 @@ static int parse_check(int argc, char **argv, check_opts *o, int *help)
     o->d.nexclude_ops = (size_t)nxops;
     o->d.nexclude_cases = (size_t)nxcases;
     o->d.golden = golden ? golden : "golden";
-    o->d.dtype = dtype == 1 ? HK_GOLDEN_F32 : HK_GOLDEN_F64;
+    o->d.dtype = (hk_golden_dtype)dtype; /* dtypes[] is in hk_golden_dtype order */
     if (!o->d.outputs) return hk_args_error(&spec, "--outputs DIR is required");
     struct stat st;
     if (stat(o->d.outputs, &st) != 0) return hk_args_error(&spec, "--outputs '%s': %s", o->d.outputs, strerror(errno));

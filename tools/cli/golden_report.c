@@ -75,7 +75,7 @@ static json_t *jstr(const char *s)
 /* Full precision; JSON has no NaN / infinity: null (the nonfinite counts say why). */
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-static const char *dtype_name(hk_golden_dtype d) { return d == HK_GOLDEN_F32 ? "f32" : "f64"; }
+static const char *dtype_name(hk_golden_dtype d) { return hk_golden_dtype_name(d); }
 
 /* Appends s to the shell line, single-quoted when it holds anything but [A-Za-z0-9_./=:,+-]. */
 static void shell_word(FILE *f, const char *s)
@@ -192,6 +192,15 @@ static json_t *case_record(hk_check_report *r, const hk_golden_case_report *c, c
         json_object_set_new(j, "worst_ref", jnum(tr->worst_ref));
         json_object_set_new(j, "atol", jnum(tr->atol));
         json_object_set_new(j, "rtol", jnum(tr->rtol));
+        if (!tr->exact) {
+            json_t *ing = json_object();
+            json_object_set_new(ing, "tier", json_string(dtype_name(r->o.dir->dtype)));
+            json_object_set_new(ing, "K", jnum(tr->K));
+            json_object_set_new(ing, "n", jnum(tr->nsteps));
+            json_object_set_new(ing, "scale", jnum(tr->scale));
+            json_object_set_new(ing, "m", jnum(tr->m));
+            json_object_set_new(j, "bound", ing);
+        }
         json_object_set_new(j, "exact", json_boolean(tr->exact));
         json_object_set_new(j, "zero_frac", jnum(tr->zero_frac));
         json_object_set_new(nf, "nan", json_integer(c->got_nan ? c->got_nan[k] : 0));
@@ -228,9 +237,19 @@ static json_t *case_record(hk_check_report *r, const hk_golden_case_report *c, c
     return o;
 }
 
+/* " m 3" at a low tier ("" at f64 / f32, where m plays no part). */
+static const char *m_str(hk_golden_dtype d, double m)
+{
+    static char buf[32];
+    if (d == HK_GOLDEN_F64 || d == HK_GOLDEN_F32) return "";
+    snprintf(buf, sizeof buf, " m %g", m);
+    return buf;
+}
+
 static void print_case(hk_check_report *r, const hk_golden_case_report *rep, const json_t *rec)
 {
     FILE *f = r->txt;
+    const hk_golden_dtype dtype = r->o.dir->dtype;
     const hk_golden_result *cr = rep->result;
     long nfail = 0, total = 0;
     for (int i = 0; i < cr->ntensors; i++) {
@@ -255,7 +274,8 @@ static void print_case(hk_check_report *r, const hk_golden_case_report *rep, con
         if (t->exact)
             fprintf(f, " (exact)");
         else
-            fprintf(f, " (atol %.3g rtol %.3g)", t->atol, t->rtol);
+            fprintf(f, " (atol %.3g rtol %.3g; %s K %g n %g S %.3g%s)", t->atol, t->rtol, dtype_name(dtype), t->K,
+                    t->nsteps, t->scale, m_str(dtype, t->m));
         fprintf(f, " %s%s%s", t->nfail ? "FAIL" : "ok", t->problem[0] ? " " : "", t->problem);
         if (nonfinite(rep, i))
             fprintf(f, " [%ld NaN, %ld inf in the backend's tensor]", rep->got_nan[i], rep->got_inf[i]);

@@ -317,9 +317,27 @@ void hk_case_add_terms(hk_case *g, const char *prefix, double dn)
         if (g->t[i].is_out && has_prefix(g->t[i].name, prefix)) g->t[i].nterms += dn;
 }
 
+/* The case being built (hk_case_round32 leaves a given tensor as given; the
+ * generator is single-threaded). */
+static const hk_case *building;
+
+double hk_case_round_tiers1(double x)
+{
+    if (!isfinite(x) || x == 0.0) return x;
+    int e;
+    (void)frexp(x, &e); /* |x| = f 2^e, f in [0.5, 1): the leading bit is 2^(e-1) */
+    /* 8 significant bits (bf16), and never below f16's subnormal spacing 2^-24 */
+    int q = e - 8 > -24 ? e - 8 : -24;
+    return ldexp(nearbyint(ldexp(x, -q)), q); /* round to nearest, ties to even (the default mode) */
+}
+
 void hk_case_round32(double *x, long n)
 {
-    for (long i = 0; i < n; i++) x[i] = (double)(float)x[i];
+    if (building && hk_case_is_given(building, x)) {
+        for (long i = 0; i < n; i++) x[i] = (double)(float)x[i]; /* a given F32 tensor: unchanged */
+        return;
+    }
+    for (long i = 0; i < n; i++) x[i] = hk_case_round_tiers1(x[i]);
 }
 
 void hk_case_fill(hk_case *g, double *x, long n, double lo, double hi)
@@ -464,6 +482,7 @@ static json_t *tol_entry(const hk_golden_tol_in *in, hk_golden_dtype dt)
     json_t *o = json_object();
     json_object_set_new(o, "atol", json_real(m.atol));
     json_object_set_new(o, "rtol", json_real(m.rtol));
+    if (dt != HK_GOLDEN_F64 && dt != HK_GOLDEN_F32) json_object_set_new(o, "m", json_real(in->low));
     return o;
 }
 
@@ -507,8 +526,73 @@ static int check_carried(const char *cname, const hk_case *g)
     return HK_OK;
 }
 
+/* 1 if x is exactly representable in the format of tier dt (inf / -inf are). */
+static int exact_in(double x, hk_golden_dtype dt)
+{
+    if (!isfinite(x) || x == 0.0) return 1;
+    if ((double)(float)x != x) return 0;
+    int e;
+    (void)frexp(x, &e);
+    int bits = dt == HK_GOLDEN_BF16 ? 8 : 11; /* significant bits: bf16 8, f16 and tf32 11 */
+    int q = e - bits;
+    if (dt == HK_GOLDEN_F16) {
+        if (fabs(x) > 65504.0) return 0;
+        if (q < -24) q = -24; /* f16 subnormals: multiples of 2^-24 */
+    }
+    double k = ldexp(x, -q);
+    return k == nearbyint(k);
+}
+
+/* The low-format roundings m on the longest dependency path of an output of
+ * `op` (golden/README.md, "Low-precision tiers"): bf16 / f16, every stored
+ * tensor of an unfused implementation (each elementwise op and each kernel
+ * output; fused softmax / log-softmax / LayerNorm / GELU kernels keep their
+ * statistics in f32 and round once); TF32, the two operands of every matmul
+ * on the path.  A gradient's path runs through the forward's stored tensors
+ * and as many backward stages: 2 m.  L: layers of a stack (train_step). */
+static double low_roundings(const char *op, int grad, hk_golden_dtype dt, double L)
+{
+    static const struct {
+        const char *op;
+        double m, mm; /* stored stages; matmuls on the longest forward path */
+    } tab[] = {
+        {"softmax", 1, 0}, {"logsoftmax", 1, 0}, {"gelu", 1, 0}, {"layernorm", 1, 0},
+        {"linear", 2, 1},        /* x W^T, + b */
+        {"lora", 6, 2},          /* x keep, / (1-p), A, B, * alpha/r, + base */
+        {"dylora", 6, 2},        /* as lora, truncated at b */
+        {"dylora_loss", 10, 2},  /* dylora, - target, ^2, sum, / N, * pmf, sum over ranks */
+        {"hiddencut", 2, 0},     /* x keep, / (1-p) */
+        {"crossentropy", 3, 0},  /* log-softmax, pick, mean */
+        {"consistency", 8, 0},   /* (log-)softmax, logaddexp, - ln 2, -, *, sum, mean, * weight */
+        {"dropkey", 1, 0},       /* masked fill (exact), softmax */
+        {"dropattention", 4, 0}, /* softmax, keep (exact), / (1-p) or Z = sum, / Z, and the rescale */
+        {"framework_loss", 12, 0}, /* the task loss, the consistency loss, weights and the sum */
+        {"attention", 16, 6},    /* q/k/v: x A, B, scale, + (x W + b); q k^T, / sqrt D, softmax + dropout 4;
+                                  * w v; the output projection with its adapter 4 */
+        {"encoder", 28, 10},     /* attention 16, + x, LN, W1 + b, GELU, W2 + b, HiddenCut 2, + x1, LN */
+        {"train_step", 0, 0},    /* L encoder blocks + the head and losses: below */
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+        if (strcmp(op, tab[i].op) != 0) continue;
+        double m = tab[i].m, mm = tab[i].mm;
+        if (!strcmp(op, "train_step")) {
+            m = 28 * L + 16; /* + pooling, the head (matmul, + b), task loss 3, consistency 8 */
+            mm = 10 * L + 1;
+        }
+        double v = dt == HK_GOLDEN_TF32 ? 2 * mm : m;
+        return grad ? 2 * v : v;
+    }
+    return -1; /* an op without a count: no low tiers */
+}
+
+typedef struct {
+    const char *op;
+    double L;
+    int exact[HK_GOLDEN_NTIERS]; /* every input exactly representable in that tier's format */
+} tier_ctx;
+
 /* Validates the finished tensors and computes each output's tolerance. */
-static int finish_tensor(const char *cname, gtensor *t, json_t *tol)
+static int finish_tensor(const char *cname, gtensor *t, json_t *tol, const tier_ctx *tc)
 {
     if (t->kind != K_F64) {
         if (has_prefix(t->name, "out.") || has_prefix(t->name, "grad.")) {
@@ -545,7 +629,7 @@ static int finish_tensor(const char *cname, gtensor *t, json_t *tol)
                "%s: expected output %s is %.0f%% exact zeros (zero-trust rule): strengthen the case or mark "
                "hk_case_zeros_expected", cname, t->name, 100.0 * zfrac);
     double S = t->relative ? 0.0 : t->scale > 0 ? t->scale : (amax > 0 ? amax : 1.0);
-    hk_golden_tol_in in = {t->K, t->nterms, S, (double)(t->n ? t->n : 1)};
+    hk_golden_tol_in in = {t->K, t->nterms, S, (double)(t->n ? t->n : 1), 0};
     json_t *f64 = tol_entry(&in, HK_GOLDEN_F64), *f32 = tol_entry(&in, HK_GOLDEN_F32);
     if (f64 && f32) t->margin = fmin(margin_of(x, t->n, f64), margin_of(x, t->n, f32));
     if (!f64 || !f32) {
@@ -559,6 +643,20 @@ static int finish_tensor(const char *cname, gtensor *t, json_t *tol)
     json_object_set_new(o, "scale", json_real(S));
     json_object_set_new(o, "f64", f64);
     json_object_set_new(o, "f32", f32);
+    /* The low tiers: only where every input is exact in the format (else the
+     * bound would be a conditioning bound: the checker says the tier is missing). */
+    for (int d = HK_GOLDEN_BF16; d < HK_GOLDEN_NTIERS; d++) {
+        double m = low_roundings(tc->op, has_prefix(t->name, "grad."), (hk_golden_dtype)d, tc->L);
+        if (!tc->exact[d] || m < 0) continue;
+        hk_golden_tol_in lin = in;
+        lin.low = m;
+        json_t *e = tol_entry(&lin, (hk_golden_dtype)d);
+        if (!e) {
+            json_decref(o);
+            return hk_error_code() ? hk_error_code() : HK_EDOM;
+        }
+        json_object_set_new(o, hk_golden_dtype_name((hk_golden_dtype)d), e);
+    }
     json_object_set_new(o, "note", json_string(t->note));
     if (t->zeros_ok) json_object_set_new(o, "zeros_expected", json_true());
     if (t->relative) json_object_set_new(o, "relative", json_true());
@@ -593,14 +691,27 @@ static int check_given_used(const hk_case *g, const char *cname)
 static int build_into(const hk_golden_op *op, const void *arg, const char *cname, unsigned long seed_v,
                       const char *params, hk_case *g, hk_st_file *f)
 {
-    HK_TRY(op->build(g, arg));
+    building = g;
+    int bst = op->build(g, arg);
+    building = NULL;
+    HK_TRY(bst);
     HK_TRY(g->status);
     HK_TRY(check_given_used(g, cname));
+    tier_ctx tc = {op->op, 1, {1, 1, 1, 1, 1}};
+    json_t *jL = json_object_get(g->cfg, "L");
+    if (json_is_number(jL)) tc.L = json_number_value(jL);
+    for (int i = 0; i < g->nt; i++) {
+        const gtensor *t = &g->t[i];
+        if (t->kind != K_F64 || t->is_out || t->is_scale) continue;
+        for (long k = 0; k < t->n; k++)
+            for (int d = HK_GOLDEN_BF16; d < HK_GOLDEN_NTIERS; d++)
+                tc.exact[d] &= exact_in(((const double *)t->data)[k], (hk_golden_dtype)d);
+    }
     json_t *tol = json_object();
     int st = HK_OK;
     for (int i = 0; i < g->nt && !st; i++) {
         gtensor *t = &g->t[i];
-        st = finish_tensor(cname, t, tol);
+        st = finish_tensor(cname, t, tol, &tc);
         if (!st) {
             hk_st_dtype dt = t->kind == K_F64 ? HK_ST_F64 : t->kind == K_U8 ? HK_ST_U8 : HK_ST_I64;
             st = hk_st_add(f, t->name, dt, t->ndim, t->shape, t->data);

@@ -172,10 +172,17 @@ void hk_case_add_terms(hk_case *g, const char *prefix, double dn);
 /* Marks output `name` as mostly zeros by design (all-masked rows, high p):
  * exempts it from the zero-trust rule (> 50% exact zeros is otherwise an error). */
 void hk_case_zeros_expected(hk_case *g, const char *name);
-/* x[0..n) <- uniform [lo, hi) rounded to binary32 (values like 2.385, never 0/1 shortcuts). */
+/* x[0..n) <- uniform [lo, hi) rounded as hk_case_round32 (values like 2.39, never 0/1 shortcuts). */
 void hk_case_fill(hk_case *g, double *x, long n, double lo, double hi);
-/* Rounds x[0..n) to binary32 (after a case shifts or scales its inputs). */
+/* Rounds x[0..n) to the values exact in every tier (after a case shifts or
+ * scales its inputs): 8 significant bits (bf16, hence also f32 and TF32) and
+ * multiples of 2^-24 (f16's subnormal spacing), to nearest, ties to even; a
+ * magnitude above 65504 stays, and is not f16 (golden/README.md,
+ * "Low-precision tiers").  A tensor given by the caller (on-demand cases) is
+ * only rounded to binary32, which leaves a given F32 tensor unchanged. */
 void hk_case_round32(double *x, long n);
+/* One value rounded as hk_case_round32 does. */
+double hk_case_round_tiers1(double x);
 /* Helpers for the term scale S of multilinear ops: running the reference on
  * |inputs| gives, per element, the sum of |terms| (no cancellation), whose
  * max is S.  hk_case_abs_copy returns a malloc'd |src| copy owned by g. */

@@ -31,6 +31,7 @@ typedef struct {
     long straddle;            /* > 0: some row drops keys straddle-1 and straddle (a tile edge) */
     long zeros;               /* 1: out.w / grad.g may be mostly zeros (padding-heavy cases) */
     hk_counts drop_keys;      /* lo:hi: these keys dropped in every row as well (a whole tile masked) */
+    int form;                 /* DropKey: hk_dropkey_form (neginf, or the snippet's finite -1e12) */
 } ad_arg;
 
 static int build_ad(hk_case *g, const void *arg)
@@ -82,7 +83,7 @@ static int build_ad(hk_case *g, const void *arg)
     }
     hk_case_cfg_str(g, "method", a->method ? "dropattention" : "dropkey");
     if (a->method) hk_case_cfg_str(g, "variant", hk_dropattn_variant_name((hk_dropattn_variant)a->variant));
-    else hk_case_cfg_str(g, "form", "neginf");
+    else hk_case_cfg_str(g, "form", a->form == HK_DROPKEY_FINITE ? "finite" : "neginf");
     hk_case_cfg_str(g, "pattern", hk_pattern_name((hk_pattern)a->pat));
     hk_case_cfg_real(g, "p", a->p);
     hk_case_cfg_str(g, "allmasked_policy", hk_allmask_name((hk_allmask_policy)a->policy));
@@ -90,8 +91,15 @@ static int build_ad(hk_case *g, const void *arg)
     hk_case_cfg_int(g, "NH", NH);
     hk_case_cfg_int(g, "T", T);
     double *w = hk_case_out(g, "out.w", HK_SHAPE(B, NH, T, T), 2, a->method ? 2.0 * T + R + 6 : (double)T + R + 4, 0,
-                          "softmax (T + R + 4); DropAttention: + kept sum Z (T) + rescale (2); relative: exp, sums "
-                          "of positive terms and divisions carry relative errors, so atol is the underflow floor");
+                          a->form == HK_DROPKEY_FINITE
+                              ? "softmax (T + R + 4); relative (atol the underflow floor).  Finite form g + m (-1e12), "
+                                "its exact value: a dropped key's weight e^-1e12 = 0 in every format, an all-masked "
+                                "row per policy (keep: softmax(g), shift invariance).  Naive: in fp16 -1e12 is -inf "
+                                "and 0 * -inf = NaN at every kept key; in f32 / bf16 g - 1e12 rounds g away (spacing "
+                                "65536): an all-masked row comes out uniform; in f64 it is ~1e-5 off keep"
+                              : "softmax (T + R + 4); DropAttention: + kept sum Z (T) + rescale (2); relative: exp, "
+                                "sums of positive terms and divisions carry relative errors, so atol is the "
+                                "underflow floor");
     double *dg = hk_case_out(g, "grad.g", HK_SHAPE(B, NH, T, T), 2, a->method ? 3.0 * T + R + 8 : 2.0 * T + R + 8, 0,
                            "softmax pull-back (2T + R + 8); DropAttention: + rescale / Z pull-back (T); row scales "
                            "S_r = max_j w_j "
@@ -101,7 +109,7 @@ static int build_ad(hk_case *g, const void *arg)
     double *D = hk_case_scratch(g, n);
     if (!w || !dg || !wpre || !dpre || !S || !D) return HK_ENOMEM;
     if (a->method == 0) {
-        hk_dropkey_config c = {m, pad, HK_DROPKEY_NEGINF, (hk_allmask_policy)a->policy};
+        hk_dropkey_config c = {m, pad, (hk_dropkey_form)a->form, (hk_allmask_policy)a->policy};
         HK_TRY(hk_dropkey_forward(w, lg, &c, B, NH, T, T));
         HK_TRY(hk_dropkey_backward(dg, dw, w, &c, B, NH, T, T));
         memcpy(wpre, w, sizeof(double) * (size_t)n); /* the softmax DropKey's backward pulls through */
@@ -154,6 +162,7 @@ static int check_ad(void *arg)
     HK_REQUIRE(a->range > 0, HK_EDOM, "%s: range must be > 0", op);
     HK_REQUIRE(!(a->allmasked == 1 && a->p == 0), HK_EDOM, "%s: allmasked=some needs p > 0", op);
     HK_REQUIRE(a->drop_keys.n == 0 || a->p > 0, HK_EDOM, "%s: drop_keys needs p > 0 (a mask at rate 0 is all zero)", op);
+    HK_REQUIRE(!a->method || a->form == HK_DROPKEY_NEGINF, HK_EINVAL, "dropattention: form is a DropKey setting");
     return HK_OK;
 }
 
@@ -161,6 +170,7 @@ static const char *const ad_variants[] = {"classic", "norm_nograd", "norm", NULL
 static const char *const ad_patterns[] = {"element", "column", "span", NULL};       /* hk_pattern */
 static const char *const ad_policies[] = {"keep", "zero", NULL};                    /* hk_allmask_policy */
 static const char *const ad_allmasked[] = {"none", "some", "any", NULL};
+static const char *const ad_forms[] = {"neginf", "finite", NULL}; /* hk_dropkey_form */
 
 static const ad_arg dk_defaults = {.method = 0, .pat = HK_PATTERN_ELEMENT, .p = 0.25, .B = 2, .NH = 2, .T = 5,
                                    .range = 3.0},
@@ -181,6 +191,7 @@ static const hk_golden_param ad_params[] = {
     HK_P_INT(ad_arg, straddle, "straddle", 0, 1 << 16, "> 0: some row drops keys straddle-1 and straddle"),
     HK_P_INT(ad_arg, zeros, "zeros_expected", 0, 1, "1: outputs may be mostly zeros (heavy padding)"),
     HK_P_COUNTS(ad_arg, drop_keys, "drop_keys", 0, 1 << 16, "lo:hi: keys lo..hi-1 dropped in every row too (needs p > 0)"),
+    HK_P_ENUM(ad_arg, form, "form", ad_forms, "DropKey: -inf at dropped keys, or the snippet's finite -1e12"),
     HK_P_ENUM(ad_arg, variant, "variant", ad_variants, "DropAttention variant"),
 };
 static const hk_golden_op op_dk = {"dropkey", SRC_DK, sizeof(ad_arg), &dk_defaults, ad_params, HK_NPARAMS(ad_params) - 1,
@@ -198,6 +209,15 @@ static const hk_golden_case cases[] = {
      "pattern=column,p=0.75,allmasked_policy=zero,B=2,NH=2,T=3,allmasked=some"},
     {&op_dk, "dropkey_element_large_logits_padding_1x2x7", 906, "pattern=element,p=0.125,B=1,NH=2,T=7,pad_right=2,shift=800"},
     {&op_dk, "dropkey_span_p0.375_padding_2x1x8", 907, "pattern=span,p=0.375,B=2,NH=1,T=8,pad_right=2:1"},
+    /* low-precision hazards (golden/README.md, "Low-precision tiers"): the DropKey snippet's finite form
+     * g + m (-1e12) as its own config; its exact value is the -inf form's (out.w's note: what the naive
+     * evaluation does in fp16 / f32 / bf16 / f64), all-masked rows under each policy (the seeds of the
+     * -inf cases 904, 905: the same inputs, so the same expected outputs) */
+    {&op_dk, "dropkey_finite_element_p0.25_2x2x5", 908, "form=finite,pattern=element,p=0.25,B=2,NH=2,T=5"},
+    {&op_dk, "dropkey_finite_column_p0.75_allmasked_keep_2x2x3", 904,
+     "form=finite,pattern=column,p=0.75,allmasked_policy=keep,B=2,NH=2,T=3,allmasked=some"},
+    {&op_dk, "dropkey_finite_column_p0.75_allmasked_zero_2x2x3", 905,
+     "form=finite,pattern=column,p=0.75,allmasked_policy=zero,B=2,NH=2,T=3,allmasked=some"},
     {&op_da, "dropattention_classic_p0.25_2x2x5", 911, "variant=classic,pattern=element,p=0.25,B=2,NH=2,T=5"},
     {&op_da, "dropattention_norm_nograd_p0.25_padding_2x2x5", 912,
      "variant=norm_nograd,pattern=element,p=0.25,B=2,NH=2,T=5,pad_right=2:1"},

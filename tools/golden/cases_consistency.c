@@ -16,7 +16,8 @@ typedef struct {
     int kind;  /* hk_consistency */
     int red;   /* hk_reduction */
     long N, C;
-    long edge; /* 1: a row shifted by +800 in both passes; 2: row 0 of z2 = row 0 of z1 exactly (its term 0) */
+    long edge; /* 1: a row shifted by +800 in both passes; 2: row 0 of z2 = row 0 of z1 exactly (its term 0);
+                * 3: within-row logit gaps (the last class of row 0 at -150, of row 1 at -1000, in both passes) */
     double gap; /* > 0: classes 0 and 1 of row N-1 raised by gap in both passes (a within-row logit gap) */
     double spread; /* z2 = z1 + spread * U[-1, 1) (1: the default; larger: the passes disagree more) */
 } cons_arg;
@@ -80,6 +81,11 @@ static int build_cons(hk_case *g, const void *arg)
             if (!g1) z1[C + c] += 800.0;
             if (!g2) z2[C + c] += 800.0;
         }
+    if (a->edge == 3) /* both probabilities of that class underflow: e^-150 < f32's 1.4e-45, e^-1000 < f64's 5e-324 */
+        for (long r = 0; r < 2; r++) {
+            if (!g1) z1[r * C + C - 1] -= r ? 1000.0 : 150.0;
+            if (!g2) z2[r * C + C - 1] -= r ? 1000.0 : 150.0;
+        }
     hk_case_round32(z2, N * C);
     hk_case_round32(z1, N * C);
     const hk_consistency kind = (hk_consistency)a->kind;
@@ -115,6 +121,7 @@ static int check_cons(void *arg)
                "rows carry the case)");
     HK_REQUIRE(a->gap == 0 || (a->C >= 3 && a->N >= 2), HK_EDOM, "consistency: gap raises classes 0, 1 of the last row: "
                "needs C >= 3 (a class left below) and N >= 2");
+    HK_REQUIRE(a->edge != 3 || (a->N >= 2 && a->C >= 2), HK_EDOM, "consistency: edge=3 (gaps in rows 0, 1) needs N, C >= 2");
     return HK_OK;
 }
 
@@ -127,7 +134,8 @@ static const hk_golden_param cons_params[] = {
     HK_P_ENUM(cons_arg, red, "reduction", cons_reds, "over the N rows"),
     HK_P_INT(cons_arg, N, "N", 1, 1 << 20, "rows"),
     HK_P_INT(cons_arg, C, "C", 1, 1 << 20, "classes"),
-    HK_P_INT(cons_arg, edge, "edge", 0, 2, "1: row 1 shifted by +800 in both passes; 2: row 0 identical in both"),
+    HK_P_INT(cons_arg, edge, "edge", 0, 3,
+             "1: row 1 shifted by +800 in both passes; 2: row 0 identical in both; 3: within-row gaps 150, 1000 (rows 0, 1)"),
     HK_P_REAL(cons_arg, gap, "gap", 0, 1e4, "> 0: classes 0, 1 of the last row raised by gap (a within-row gap)"),
     HK_P_REAL(cons_arg, spread, "spread", 0, 1e3, "z2 = z1 + spread * U[-1, 1): how far the two passes disagree"),
 };
@@ -135,6 +143,10 @@ static const hk_golden_op op_cons = {"consistency", SRC_CONS, sizeof(cons_arg), 
                                      HK_NPARAMS(cons_params), NULL, NULL, check_cons, NULL, build_cons};
 
 static const hk_golden_case cases[] = {
+    /* low-precision hazard (golden/README.md, "Low-precision tiers"): a mixture JS that forms log M as
+     * log((P1 + P2) / 2) takes log 0 = -inf where both passes' probabilities underflow, and 0 * -inf = NaN:
+     * gap 150 (row 0) in f32 / bf16 / f16, gap 1000 (row 1) in f64 too; via logaddexp of log-probs it is finite */
+    {&op_cons, "consistency_js_mixture_logit_gaps_3x5", 408, "kind=js_mixture,reduction=mean,N=3,C=5,edge=3"},
     {&op_cons, "consistency_kl_bidir_mean_3x5", 401, "kind=kl_bidir,reduction=mean,N=3,C=5"},
     {&op_cons, "consistency_kl_bidir_sum_large_logits_3x6", 402, "kind=kl_bidir,reduction=sum,N=3,C=6,edge=1"},
     {&op_cons, "consistency_kl_bidir_identical_row0_3x5", 403, "kind=kl_bidir,reduction=mean,N=3,C=5,edge=2"},

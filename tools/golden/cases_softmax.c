@@ -55,7 +55,13 @@ static int build_sm(hk_case *g, const void *arg)
             HK_REQUIRE(finite == C || !a->log, HK_EDOM, "in.x row %ld: log-softmax logits are finite", n);
         }
     }
-    if (a->edges && !given) {
+    if (a->edges == 2 && !given) { /* half precision's overflow: exp(x) > 65504 for x > 11.09, not in f32 */
+        static const double shift16[] = {12.0, 16.0, 0.0};
+        for (long n = 0; n < N; n++)
+            for (long c = 0; c < C; c++) x[n * C + c] += shift16[n % 3];
+        hk_case_round32(x, N * C);
+    }
+    if (a->edges == 1 && !given) {
         static const double shift[] = {0.0, 800.0, -800.0, 90.0};
         for (long n = 0; n < N; n++)
             for (long c = 0; c < C; c++) x[n * C + c] += shift[n % 4];
@@ -122,7 +128,8 @@ static const sm_arg sm_defaults = {3, 7, 0, 0, 0}, lsm_defaults = {3, 7, 1, 0, 0
 static const hk_golden_param sm_params[] = {
     HK_P_INT(sm_arg, N, "N", 1, 1 << 20, "rows"),
     HK_P_INT(sm_arg, C, "C", 1, 1 << 20, "logits per row (the softmax axis)"),
-    HK_P_INT(sm_arg, edges, "edges", 0, 1, "1: rows shifted by +800, -800, +90 (naive exp overflows), row 4 a tie"),
+    HK_P_INT(sm_arg, edges, "edges", 0, 2,
+             "1: rows shifted by +800, -800, +90 (naive exp overflows), row 4 a tie; 2: rows +12, +16 (f16 overflow)"),
     HK_P_INT(sm_arg, padding, "padding", 0, 1, "1: the last n logits of row n are -inf (needs N <= C)"),
 };
 static const hk_golden_op op_softmax = {"softmax", SRC_SM, sizeof(sm_arg), &sm_defaults, sm_params,
@@ -134,6 +141,9 @@ static const hk_golden_case cases[] = {
     {&op_softmax, "softmax_3x7", 101, "N=3,C=7"},
     {&op_softmax, "softmax_large_logits_ties_5x6", 102, "N=5,C=6,edges=1"},
     {&op_softmax, "softmax_neginf_padding_3x5", 103, "N=3,C=5,padding=1"},
+    /* low-precision hazard (golden/README.md, "Low-precision tiers"): logits 12..19, where exp overflows
+     * half precision (> 11.09) but not f32 -- a naive exp(x) / sum exp(x) in fp16 gives inf / inf = NaN */
+    {&op_softmax, "softmax_f16_large_logits_3x6", 104, "N=3,C=6,edges=2"},
     {&op_logsoftmax, "logsoftmax_3x7", 111, "N=3,C=7"},
     {&op_logsoftmax, "logsoftmax_large_logits_ties_5x6", 112, "N=5,C=6,edges=1"},
 };

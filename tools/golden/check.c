@@ -17,31 +17,87 @@ static int is_output(const char *name) { return !strncmp(name, "out.", 4) || !st
 
 static int is_integer_dtype(hk_st_dtype dt) { return dt != HK_ST_F16 && dt != HK_ST_BF16 && dt != HK_ST_F32 && dt != HK_ST_F64; }
 
+static const char *const tier_names[HK_GOLDEN_NTIERS] = {"f64", "f32", "bf16", "f16", "tf32"};
+
+const char *hk_golden_dtype_name(hk_golden_dtype d)
+{
+    return (int)d >= 0 && (int)d < HK_GOLDEN_NTIERS ? tier_names[d] : "?";
+}
+
+int hk_golden_dtype_parse(const char *name, hk_golden_dtype *d)
+{
+    HK_REQUIRE_PTR(name);
+    HK_REQUIRE_PTR(d);
+    for (int i = 0; i < HK_GOLDEN_NTIERS; i++)
+        if (!strcmp(name, tier_names[i])) {
+            *d = (hk_golden_dtype)i;
+            return HK_OK;
+        }
+    HK_ERROR(HK_EINVAL, "dtype '%s' is not one of f64, f32, bf16, f16, tf32", name);
+}
+
+int hk_golden_dtype_accepts(hk_golden_dtype d, hk_st_dtype dt)
+{
+    switch (d) {
+    case HK_GOLDEN_F64: return dt == HK_ST_F64;
+    case HK_GOLDEN_F32:
+    case HK_GOLDEN_TF32: return dt == HK_ST_F64 || dt == HK_ST_F32;
+    case HK_GOLDEN_BF16: return dt == HK_ST_F64 || dt == HK_ST_F32 || dt == HK_ST_BF16;
+    case HK_GOLDEN_F16: return dt == HK_ST_F64 || dt == HK_ST_F32 || dt == HK_ST_F16;
+    }
+    return 0;
+}
+
+static int is_low(hk_golden_dtype d) { return d == HK_GOLDEN_BF16 || d == HK_GOLDEN_F16 || d == HK_GOLDEN_TF32; }
+
+double hk_golden_max_rtol(hk_golden_dtype d) { return is_low(d) ? HK_GOLDEN_MAX_RTOL_LOW : HK_GOLDEN_MAX_RTOL; }
+
+static const char *accepted_str(hk_golden_dtype d)
+{
+    switch (d) {
+    case HK_GOLDEN_F32: return "F32 (or F64)";
+    case HK_GOLDEN_TF32: return "F32 (or F64): a TF32 backend's outputs are f32";
+    case HK_GOLDEN_BF16: return "BF16, F32 or F64";
+    case HK_GOLDEN_F16: return "F16, F32 or F64";
+    default: return "F64 (checking --dtype f64)";
+    }
+}
+
 int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_golden_tol *out)
 {
     HK_REQUIRE_PTR(in);
     HK_REQUIRE_PTR(out);
-    HK_REQUIRE(dtype == HK_GOLDEN_F64 || dtype == HK_GOLDEN_F32, HK_EINVAL, "tolerance: dtype %d is not f64 or f32",
-               (int)dtype);
+    HK_REQUIRE((int)dtype >= 0 && (int)dtype < HK_GOLDEN_NTIERS, HK_EINVAL,
+               "tolerance: dtype %d is not f64, f32, bf16, f16 or tf32", (int)dtype);
     HK_REQUIRE(isfinite(in->K) && in->K >= 1 && isfinite(in->n) && in->n >= 1 && isfinite(in->scale) &&
                    in->scale >= 0 && isfinite(in->count) && in->count >= 1,
                HK_EDOM, "tolerance ingredients out of range: K %g (>= 1), n %g (>= 1), scale %g (>= 0), N %g (>= 1)",
                in->K, in->n, in->scale, in->count);
+    /* The low tiers: m roundings to the low format (>= 1 for bf16 / f16: the
+     * output itself is stored in it; a TF32 path without a matmul has none). */
+    const double mmin = dtype == HK_GOLDEN_TF32 ? 0 : 1;
+    HK_REQUIRE(!is_low(dtype) || (isfinite(in->low) && in->low >= mmin && in->low <= 1e6), HK_EDOM,
+               "tolerance ingredient m (low-format roundings) %g out of range for %s (>= %g)", in->low,
+               hk_golden_dtype_name(dtype), mmin);
     /* Rounding units on the two sides of |got - ref|: F64 backend and F64
-     * reference, u64 each; F32 backend u32, the F64 reference u64 (2^-29 of it). */
-    const double e = dtype == HK_GOLDEN_F32 ? FLT_EPSILON / 2 + DBL_EPSILON / 2 : DBL_EPSILON;
-    const double tiny = dtype == HK_GOLDEN_F32 ? FLT_MIN : DBL_MIN;
+     * reference, u64 each; F32 backend u32, the F64 reference u64 (2^-29 of
+     * it); a low tier's arithmetic is f32's (accumulation in f32). */
+    const double e = dtype == HK_GOLDEN_F64 ? DBL_EPSILON : FLT_EPSILON / 2 + DBL_EPSILON / 2;
+    const double tiny = dtype == HK_GOLDEN_F64 ? DBL_MIN : dtype == HK_GOLDEN_F16 ? 0x1p-14 : FLT_MIN;
+    out->u_low = dtype == HK_GOLDEN_BF16 ? 0x1p-8 : dtype == HK_GOLDEN_F16 || dtype == HK_GOLDEN_TF32 ? 0x1p-11 : 0.0;
     /* To first order an element's error is sum_i c_i delta_i over the n
      * roundings of its dependency path, |c_i| <= S; with the delta_i
      * independent, of mean 0 and |delta_i| <= u (Higham & Mary 2019; Ipsen &
      * Zhou 2020), Hoeffding gives |sum| <= lambda sqrt(n) u S except with
      * probability 2 exp(-lambda^2 / 2); over the N elements of the tensor
      * that is <= P for lambda = sqrt(2 ln(2 N / P)).  The deterministic
-     * gamma_n ~ n u holds always: the smaller of the two is used. */
+     * gamma_n ~ n u holds always: the smaller of the two is used.  The m
+     * low-format roundings are few (m < lambda^2): counted deterministically. */
     out->lambda = sqrt(2.0 * log(2.0 * in->count / HK_GOLDEN_TOL_PFAIL));
     const double prob = out->lambda * sqrt(in->n);
     out->n_eff = prob < in->n ? prob : in->n;
-    out->rtol = in->K * out->n_eff * e;
+    const double m = is_low(dtype) ? in->low : 0.0;
+    out->rtol = in->K * (out->n_eff * e + m * out->u_low);
     out->floor = in->K * tiny; /* a value below the smallest normal may flush to 0 */
     out->atol = out->rtol * in->scale + out->floor;
     return HK_OK;
@@ -50,6 +106,7 @@ int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_go
 typedef struct {
     int exact, zeros_ok;
     double atol, rtol, floor;
+    double K, n, scale, m;  /* the stored ingredients (reported) */
     const char *row_scale; /* name of the row-scale tensor, or NULL */
     char problem[160];     /* a bound that cannot be used: the tensor fails */
 } tol_entry;
@@ -65,8 +122,14 @@ static int get_tol(json_t *tol, const char *name, long N, hk_golden_dtype dtype,
     t->exact = json_is_true(json_object_get(e, "exact"));
     t->zeros_ok = json_is_true(json_object_get(e, "zeros_expected"));
     if (t->exact) return HK_OK;
-    const char *key = dtype == HK_GOLDEN_F32 ? "f32" : "f64";
+    const char *key = hk_golden_dtype_name(dtype);
     json_t *d = json_object_get(e, key);
+    /* A tier the file lacks is an error, never a pass: the generator writes a
+     * low tier only where every input is exact in its format. */
+    HK_REQUIRE(d != NULL || !is_low(dtype), HK_EFORMAT,
+               "golden tolerance for '%s' has no %s tier: the case's inputs are not exactly representable in %s, or "
+               "the file predates the low-precision tiers (regenerate it); it cannot be checked at --dtype %s",
+               name, key, key, key);
     json_t *a = json_object_get(d, "atol"), *r = json_object_get(d, "rtol");
     HK_REQUIRE(json_is_number(a) && json_is_number(r), HK_EFORMAT,
                "golden tolerance for '%s' has no numeric %s.atol / %s.rtol", name, key, key);
@@ -87,13 +150,22 @@ static int get_tol(json_t *tol, const char *name, long N, hk_golden_dtype dtype,
     json_t *jK = json_object_get(e, "K"), *jn = json_object_get(e, "n"), *jS = json_object_get(e, "scale");
     HK_REQUIRE(json_is_number(jK) && json_is_number(jn) && json_is_number(jS), HK_EFORMAT,
                "golden tolerance for '%s' has no numeric K, n and scale: the tolerance cannot be recomputed", name);
+    json_t *jm = json_object_get(d, "m");
+    HK_REQUIRE(!is_low(dtype) || json_is_number(jm), HK_EFORMAT,
+               "golden tolerance for '%s' (%s) has no numeric m (low-format roundings): the tolerance cannot be "
+               "recomputed", name, key);
     {
-        hk_golden_tol_in in = {json_number_value(jK), json_number_value(jn), json_number_value(jS), (double)(N ? N : 1)};
+        hk_golden_tol_in in = {json_number_value(jK), json_number_value(jn), json_number_value(jS), (double)(N ? N : 1),
+                               is_low(dtype) ? json_number_value(jm) : 0.0};
+        t->K = in.K;
+        t->n = in.n;
+        t->scale = in.scale;
+        t->m = in.low;
         hk_golden_tol m;
         if (hk_golden_tolerance(&in, dtype, &m)) {
             hk_error_clear();
-            snprintf(t->problem, sizeof t->problem, "tolerance ingredients out of range (K %g, n %g, scale %g)", in.K,
-                     in.n, in.scale);
+            snprintf(t->problem, sizeof t->problem, "tolerance ingredients out of range (K %g, n %g, scale %g, m %g)",
+                     in.K, in.n, in.scale, in.low);
             return HK_OK;
         }
         t->floor = m.floor;
@@ -104,9 +176,9 @@ static int get_tol(json_t *tol, const char *name, long N, hk_golden_dtype dtype,
             return HK_OK;
         }
     }
-    if (t->rtol >= HK_GOLDEN_MAX_RTOL)
+    if (t->rtol >= hk_golden_max_rtol(dtype))
         snprintf(t->problem, sizeof t->problem, "bound too loose: rtol %.3g >= %g cannot tell a wrong formula from rounding",
-                 t->rtol, HK_GOLDEN_MAX_RTOL);
+                 t->rtol, hk_golden_max_rtol(dtype));
     return HK_OK;
 }
 
@@ -160,6 +232,10 @@ static int check_tensor(const hk_st_file *gold, const hk_st_tensor *ref, const h
     r->atol = te.atol;
     r->rtol = te.rtol;
     r->exact = exact;
+    r->K = te.K;
+    r->nsteps = te.n;
+    r->scale = te.scale;
+    r->m = te.m;
     r->n = (long)ref->numel;
     HK_REQUIRE(exact || ref->dtype == HK_ST_F64, HK_EFORMAT, "golden tensor '%s' is %s, expected F64", ref->name,
                hk_st_dtype_name(ref->dtype));
@@ -184,11 +260,10 @@ static int check_tensor(const hk_st_file *gold, const hk_st_tensor *ref, const h
         r->nfail = r->n;
         return HK_OK;
     }
-    int dtype_ok = exact ? is_integer_dtype(g->dtype)
-                         : (g->dtype == HK_ST_F64 || (dtype == HK_GOLDEN_F32 && g->dtype == HK_ST_F32));
+    int dtype_ok = exact ? is_integer_dtype(g->dtype) : hk_golden_dtype_accepts(dtype, g->dtype);
     if (!dtype_ok) {
         snprintf(msg, sizeof msg, "dtype %s, expected %s", hk_st_dtype_name(g->dtype),
-                 exact ? "an integer dtype" : dtype == HK_GOLDEN_F32 ? "F32 (or F64)" : "F64 (checking --dtype f64)");
+                 exact ? "an integer dtype" : accepted_str(dtype));
         set_problem(r, msg);
         r->nfail = r->n;
         return HK_OK;

@@ -17,7 +17,27 @@
 #define HK_GOLDEN_FORMAT "hkref-golden-1"
 #define HK_GOLDEN_MAX_TENSORS 96
 
-typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
+/* The tiers (golden/README.md, "Low-precision tiers"): F64, F32, and three
+ * low-precision ones for backends that store tensors in bf16 / fp16 with f32
+ * accumulation, or round matmul operands to TF32 (10-bit mantissa). */
+typedef enum {
+    HK_GOLDEN_F64 = 0,
+    HK_GOLDEN_F32 = 1,
+    HK_GOLDEN_BF16 = 2,
+    HK_GOLDEN_F16 = 3,
+    HK_GOLDEN_TF32 = 4
+} hk_golden_dtype;
+#define HK_GOLDEN_NTIERS 5
+/* "f64" "f32" "bf16" "f16" "tf32" (the --dtype names and the tolerance JSON keys); "?" out of range. */
+const char *hk_golden_dtype_name(hk_golden_dtype d);
+/* HK_OK and *d for one of those names; HK_EINVAL naming them otherwise. */
+int hk_golden_dtype_parse(const char *name, hk_golden_dtype *d);
+/* 1 if a backend tensor of safetensors dtype dt may be checked at tier d:
+ * F64 at every tier; F32 at f32 and below; BF16 at bf16; F16 at f16
+ * (a tier never accepts a format narrower than the one it models). */
+int hk_golden_dtype_accepts(hk_golden_dtype d, hk_st_dtype dt);
+/* The largest rtol a tier allows (HK_GOLDEN_MAX_RTOL for f64 / f32). */
+double hk_golden_max_rtol(hk_golden_dtype d);
 
 /* ---- the tolerance model (golden/README.md, "Tolerances") ----
  * The one formula: the generator stores its result, the checker re-derives
@@ -29,26 +49,41 @@ typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
  * DBL_EPSILON/2 (F32: u32 + u64), tiny = DBL_MIN / FLT_MIN (the underflow
  * floor), n the rounding steps on the longest dependency path, N the
  * tensor's elements, S the scale (0 for a relative-error-only output; with
- * row scales S_r, row r's atol is rtol S_r + K tiny). */
+ * row scales S_r, row r's atol is rtol S_r + K tiny).
+ * The low tiers (bf16, f16: u_low = 2^-8, 2^-11; tf32: 2^-11) add the m
+ * roundings to the low format on the path (stored tensors, the output, the
+ * TF32 operands of matmuls), f32 doing the n arithmetic roundings:
+ *   rtol = K (n_eff (u32 + u64) + m u_low),   atol = rtol S + K tiny_low
+ * tiny_low = FLT_MIN (bf16, tf32: f32's exponent range), 2^-14 (f16). */
 #define HK_GOLDEN_TOL_PFAIL 1e-9
 /* Anything looser cannot tell a wrong formula (an O(1) relative error) from
  * rounding: such a tensor FAILS the check (reported, the run continues). */
 #define HK_GOLDEN_MAX_RTOL 1e-3
+/* The low tiers: 2^-1.  Their bounds are a few % to tens of % by nature
+ * (one bf16 rounding is 0.4 %, a chain of m stored stages m times that); a
+ * bound below 50 % still tells a factor of 2, a sign, a flipped mask, a
+ * missing term as large as the output, NaN / inf from rounding -- not a
+ * 10 % error, which only the f32 tier catches (golden/README.md). */
+#define HK_GOLDEN_MAX_RTOL_LOW 0.5
 
 typedef struct {
     double K;      /* >= 1 */
     double n;      /* rounding steps on the longest dependency path, >= 1 */
     double scale;  /* S >= 0 (the largest row scale when the output has row scales) */
     double count;  /* N, the number of elements of the tensor (>= 1) */
+    double low;    /* m: roundings to the low format on the path (low tiers only; >= 1 for bf16 / f16,
+                    * >= 0 for tf32; ignored by f64 / f32) */
 } hk_golden_tol_in;
 
 typedef struct {
     double atol, rtol; /* atol: for S (a row r with row scale S_r: rtol S_r + floor) */
     double floor;      /* K tiny */
     double n_eff, lambda;
+    double u_low;      /* the low format's unit roundoff (0 for f64 / f32) */
 } hk_golden_tol;
 
-/* HK_EDOM if an ingredient is out of range (K < 1, n < 1, S < 0, N < 1, non-finite). */
+/* HK_EDOM if an ingredient is out of range (K < 1, n < 1, S < 0, N < 1, m out of range, non-finite);
+ * HK_EINVAL for an unknown dtype. */
 int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_golden_tol *out);
 
 typedef struct {
@@ -61,6 +96,8 @@ typedef struct {
     double worst_got, worst_ref;
     int exact;                     /* integer tensor, compared bit-exactly */
     char problem[160];             /* "missing", "shape", "dtype", "mistrusted" ... or "" */
+    /* The bound's ingredients (as stored, 0 for an exact tensor): K, n, S, and m (low tiers) */
+    double K, nsteps, scale, m;
 } hk_golden_tensor_result;
 
 typedef struct {

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -290,9 +291,19 @@ static void count_nonfinite(const hk_st_file *got, const hk_golden_result *cr, l
     for (int i = 0; i < cr->ntensors; i++) {
         nan[i] = inf[i] = 0;
         const hk_st_tensor *g = got ? hk_st_find(got, cr->t[i].name) : NULL;
-        if (!g || (g->dtype != HK_ST_F64 && g->dtype != HK_ST_F32)) continue;
+        if (!g || (g->dtype != HK_ST_F64 && g->dtype != HK_ST_F32 && g->dtype != HK_ST_BF16 && g->dtype != HK_ST_F16))
+            continue;
         for (size_t e = 0; e < g->numel; e++) {
-            double v = g->dtype == HK_ST_F64 ? ((const double *)g->data)[e] : (double)((const float *)g->data)[e];
+            double v;
+            if (g->dtype == HK_ST_F64) v = ((const double *)g->data)[e];
+            else if (g->dtype == HK_ST_F32) v = (double)((const float *)g->data)[e];
+            else {
+                /* bf16 / f16: all-ones exponent field = NaN or infinity */
+                uint16_t h = ((const uint16_t *)g->data)[e];
+                int bf = g->dtype == HK_ST_BF16;
+                uint16_t expo = bf ? 0x7F80 : 0x7C00, mant = bf ? 0x007F : 0x03FF;
+                v = (h & expo) != expo ? 0.0 : (h & mant) ? NAN : INFINITY;
+            }
             nan[i] += isnan(v) != 0;
             inf[i] += isinf(v) != 0;
         }
