@@ -774,7 +774,8 @@ def main():
 
     lines = []
     lines.append("hkref mutation report: %s" % sample_note)
-    lines.append("commit %s%s" % (git_head(), "" if git_clean() else " (with uncommitted changes)"))
+    lines.append("commit %s%s" % (git_head(), "" if os.environ.get("HK_MUTATE_COMMIT") or git_clean()
+                                   else " (with uncommitted changes)"))
     lines.append("seed %d (replay: make mutate MUTATE_MAX=%d MUTATE_SEED=%d%s)" % (
         seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
     lines.append("runtime %.0f s on %d jobs (baseline runner %.1f s, timeout %.0f s)" % (elapsed, a.jobs, tbase, timeout))
@@ -832,6 +833,8 @@ def main():
 
 
 def git_head():
+    if os.environ.get("HK_MUTATE_COMMIT"):  # a snapshot of a commit (git archive) names it here
+        return os.environ["HK_MUTATE_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip() or "?"
