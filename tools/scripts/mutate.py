@@ -487,6 +487,7 @@ def main():
     ap.add_argument("--target", type=float, default=95.0)
     ap.add_argument("--target-checker", type=float, default=97.0)
     ap.add_argument("--list", action="store_true", help="only list the mutants")
+    ap.add_argument("--keys", default="", help="only the mutants whose key is a line of this file (re-runs)")
     ap.add_argument("--asan-base", default="", help="a SAN=1 build: survivors are re-run under ASan+UBSan, as the gate does")
     ap.add_argument("--asan-cflags", default="")
     ap.add_argument("--asan-ldflags", default="")
@@ -515,6 +516,9 @@ def main():
         for m in ms:
             m.part = part_of[f]
         allm.extend(m for m in ms if m.fn not in excluded.get(f, ()))
+    if a.keys:
+        want = {ln.rstrip("\n") for ln in open(a.keys) if ln.strip()}
+        allm = [m for m in allm if m.key in want]
     population = {}
     for m in allm:
         population[m.part] = population.get(m.part, 0) + 1
@@ -653,6 +657,18 @@ def main():
     if rc != 0:
         sys.exit("mutate.py: the unmutated test runner fails (rc %s); fix the gate first:\n%s" % (rc, outp[-2000:]))
     timeout = a.timeout or 4 * tbase + 10
+    if a.asan_base:
+        # A survivor counts as killed when the ASan+UBSan run fails, so that run must pass unmutated:
+        # otherwise every survivor would be "killed" by a leak or error the gate already has.
+        aw = os.path.join(work, "baseline-asan")
+        os.makedirs(aw, exist_ok=True)
+        aexe, r = link(aw, None, None, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
+        if r.returncode:
+            sys.exit("mutate.py: ASan baseline link failed:\n" + r.stdout.decode())
+        rc, outp = run(aexe, 3600, aw)
+        if rc != 0:
+            sys.exit("mutate.py: the unmutated ASan+UBSan runner fails (rc %s); fix the gate first:\n%s"
+                     % (rc, outp[-3000:]))
     print("mutate: seed %d; %s; baseline run %.1f s, per-mutant timeout %.0f s, %d jobs"
           % (seed, sample_note, tbase, timeout, a.jobs), flush=True)
 
