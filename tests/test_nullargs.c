@@ -138,7 +138,13 @@ static void fixtures_up(void)
     hk_assert_ok(hk_st_set_meta(stf, "k", "v"));
     gres = malloc(sizeof *gres);
     ck_assert_ptr_nonnull(gres);
-    /* a golden directory of one case, and the reference itself as the backend's outputs */
+}
+
+/* Once per test case (unchecked fixture: the files are only read by the rows
+ * that use them): a golden directory of one case, and the reference itself
+ * as the backend's outputs. */
+static void files_up(void)
+{
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hkref-nullargs-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(gdir, sizeof gdir, "%s/golden", tmpdir);
@@ -166,9 +172,14 @@ static void fixtures_down(void)
     hk_enc_cache_free(&eC);
     hk_stack_free(&stk);
     hk_st_free(stf);
-    hk_st_free(gold);
     free(gres);
     hk_rng_free(rng);
+}
+
+static void files_down(void)
+{
+    hk_st_free(gold);
+    gold = NULL;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     ck_assert_int_eq(system(cmd), 0);
@@ -1218,6 +1229,7 @@ Suite *suite_nullargs(void)
     Suite *s = suite_create("nullargs");
     TCase *tc = tcase_create("Limits");
     tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, files_up, files_down);
     tcase_add_test(tc, every_declared_function_has_a_row);
     tcase_add_loop_test(tc, null_argument_row, 0, NROWS);
     tcase_add_loop_test(tc, null_argument_value_row, 0, NVROWS);
