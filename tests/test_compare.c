@@ -192,6 +192,28 @@ START_TEST(compare_rejects_bad_arguments)
 }
 END_TEST
 
+/* Per-row atol: row r's elements pass up to atol_row[r] + rtol |ref|; the
+ * same error passes in a row with a large scale and fails in a small one. */
+START_TEST(compare_rows_uses_each_rows_atol)
+{
+    double ref[6] = {0.0, 1.0, 0.0, 0.0, 1.0, 0.0}, got[6];
+    double arow[2] = {1e-3, 1e-6};
+    long sh[2] = {2, 3};
+    for (int i = 0; i < 6; i++) got[i] = ref[i] + 5e-4; /* 5e-4 <= 1e-3 + 0 (row 0), > 1e-6 (row 1, zeros) */
+    hk_cmp_result r;
+    hk_assert_ok(hk_compare_rows(got, ref, 6, sh, 2, "t", arow, 3, 0.0, NULL, 0, &r));
+    ck_assert_int_eq(r.nfail, 3); /* all of row 1 */
+    ck_assert_int_ge(r.worst_index, 3);
+    hk_assert_ok(hk_compare_rows(got, ref, 6, sh, 2, "t", arow, 3, 1e-3, NULL, 0, &r));
+    ck_assert_int_eq(r.nfail, 2); /* row 1's 1.0 now passes by rtol (5e-4 <= 1e-6 + 1e-3) */
+    hk_assert_ok(hk_compare_rows(got, ref, 6, sh, 2, "t", NULL, 3, 1e-3, NULL, 0, &r)); /* NULL: scalar atol 0 */
+    ck_assert_int_eq(r.nfail, 4);
+    double bad[2] = {1e-3, -1.0};
+    hk_assert_fails(hk_compare_rows(got, ref, 6, sh, 2, "t", bad, 3, 0.0, NULL, 0, &r), HK_EDOM, "row tolerance");
+    hk_assert_fails(hk_compare_rows(got, ref, 6, sh, 2, "t", arow, 4, 0.0, NULL, 0, &r), HK_EINVAL, "row length");
+}
+END_TEST
+
 Suite *suite_compare(void)
 {
     Suite *s = suite_create("compare");
@@ -200,6 +222,7 @@ Suite *suite_compare(void)
     tcase_add_test(core, compare_threshold_is_atol_plus_rtol_ref_inclusive);
     tcase_add_test(core, compare_worst_is_largest_ratio_not_largest_error);
     tcase_add_test(core, compare_prints_first_failures_with_multi_index);
+    tcase_add_test(core, compare_rows_uses_each_rows_atol);
     suite_add_tcase(s, core);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, format_index_truncates_to_buffer);

@@ -2,12 +2,15 @@
  * messages for good and bad inputs, the JSON summary, byte-identical
  * regeneration.  (The checker's numerics are the registered golden checks.) */
 #include "hk_test.h"
+#include "golden_io.h"
 
 #include "ref/fileio.h"
 #include "ref/tensorfile.h"
 #include "golden/case.h"
 
+#include <float.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,7 +76,7 @@ static int runv(const char *const *args)
     char *slash = strrchr(exe, '/');
     ck_assert_ptr_nonnull(slash);
     *slash = 0;
-    char cmd[4096];
+    char cmd[8192];
     size_t k = (size_t)snprintf(cmd, sizeof cmd, "'%s/hkref' golden", exe);
     for (int i = 0; args[i]; i++) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " '%s'", args[i]);
     if (args[0] && !strcmp(args[0], "check")) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " --partial");
@@ -323,6 +326,282 @@ START_TEST(generate_is_byte_identical)
 }
 END_TEST
 
+/* ---- the tolerance model (golden/README.md, "Tolerances"), on hand-derived numbers ---- */
+
+START_TEST(tolerance_formula_on_hand_values)
+{
+    /* N = 1e6, P = 1e-9: lambda^2 = 2 ln(2e15) = 2 (ln 2 + 15 ln 10) = 70.463846, lambda = 8.394275.
+     * n = 10000 > lambda^2: n_eff = lambda sqrt(n) = 839.4275;
+     * F32: e = 2^-24 + 2^-53 = 5.9604645e-8 -> rtol = 2 * 839.4275 * e = 1.0006755e-4, atol = 3 rtol + 2 FLT_MIN. */
+    hk_golden_tol_in in = {2, 10000, 3, 1e6};
+    hk_golden_tol m;
+    hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F32, &m));
+    ck_assert_double_eq_tol(m.lambda, 8.394275, 1e-6);
+    ck_assert_double_eq_tol(m.n_eff, 839.4275, 1e-4);
+    ck_assert_double_eq_tol(m.rtol / 1.0006755e-4, 1.0, 1e-6);
+    ck_assert_double_eq_tol(m.atol / (3 * 1.0006755e-4), 1.0, 1e-6);
+    ck_assert(m.floor == 2 * FLT_MIN);
+    /* F64: e = 2^-52 -> rtol = 2 * 839.4275 * 2.2204460e-16 = 3.7278065e-13 */
+    hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
+    ck_assert_double_eq_tol(m.rtol / 3.7278065e-13, 1.0, 1e-6);
+    /* n = 30 < lambda^2 (N = 21: lambda^2 = 2 ln(4.2e10) = 48.98): the deterministic bound, n_eff = n,
+     * rtol = 2 * 30 * 2^-52 = 1.3322676e-14; relative (S = 0): atol = the floor 2 DBL_MIN */
+    hk_golden_tol_in small = {2, 30, 0, 21};
+    hk_assert_ok(hk_golden_tolerance(&small, HK_GOLDEN_F64, &m));
+    ck_assert(m.n_eff == 30);
+    ck_assert_double_eq_tol(m.rtol / 1.3322676e-14, 1.0, 1e-7);
+    ck_assert(m.atol == 2 * DBL_MIN);
+    /* ingredients out of range */
+    hk_golden_tol_in bad[] = {{0.5, 30, 1, 21}, {2, 0.5, 1, 21}, {2, 30, -1, 21}, {2, 30, 1, 0}, {2, NAN, 1, 21}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        hk_assert_fails(hk_golden_tolerance(&bad[k], HK_GOLDEN_F64, &m), HK_EDOM, "out of range");
+}
+END_TEST
+
+/* ---- on-demand cases: hkref golden generate --op / --from, hkref golden reference ---- */
+
+/* Two case files hold the same tensors (bytes) and metadata, `params` aside. */
+static void assert_same_case(const hk_st_file *a, const hk_st_file *b, const char *what)
+{
+    ck_assert_msg(a->ntensors == b->ntensors, "%s: %zu vs %zu tensors", what, a->ntensors, b->ntensors);
+    for (size_t i = 0; i < a->ntensors; i++) {
+        const hk_st_tensor *t = &a->tensors[i], *u = hk_st_find(b, t->name);
+        ck_assert_msg(u && u->dtype == t->dtype && u->nbytes == t->nbytes && !memcmp(u->data, t->data, t->nbytes),
+                      "%s: tensor %s differs", what, t->name);
+    }
+    for (size_t i = 0; i < a->nmeta; i++) {
+        if (!strcmp(a->meta[i].key, "params")) continue;
+        const char *v = hk_st_get_meta(b, a->meta[i].key);
+        ck_assert_msg(v && !strcmp(v, a->meta[i].value), "%s: metadata %s differs", what, a->meta[i].key);
+    }
+}
+
+/* Committed cases regenerated through the CLI from their settings (--from
+ * CASE --name CASE) equal the committed build: one case of each op whose
+ * settings path differs (plain; per-settings source; framework fields by
+ * name; counts and LoRA letters), every op in process from its settings
+ * string (hk_golden_build_op, as `generate --op` calls it). */
+START_TEST(committed_cases_are_reachable_from_the_cli)
+{
+    static const char *const via_cli[] = {"linear_3x5to4", "dylora_frozen_b3_rmax4_3x5to4",
+                                          "train_step_hiddenkey_lora_qkvo_1x6_c4_l2",
+                                          "attention_lora_qkvo_dropout_padding_2x6_c6_nh2"};
+    for (size_t k = 0; k < sizeof via_cli / sizeof via_cli[0]; k++) {
+        const hk_golden_case *c = hk_golden_case_find(via_cli[k]);
+        ck_assert_ptr_nonnull(c);
+        const char *args[] = {"generate", "--from", c->name, "--name", c->name, p("od"), NULL};
+        ck_assert_int_eq(runv(args), 0);
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s/%s.safetensors", p("od"), c->op->op, c->name);
+        hk_st_file *cli, *ref;
+        hk_assert_ok(hk_st_read(path, &cli));
+        hk_assert_ok(hk_golden_build(c, &ref));
+        assert_same_case(ref, cli, c->name);
+        ck_assert_str_eq(hk_st_get_meta(cli, "params"), c->params);
+        hk_st_free(cli);
+        hk_st_free(ref);
+    }
+    long ops = 0;
+    for (size_t i = 0; i < hk_golden_count(); i++) {
+        const hk_golden_case *c = hk_golden_get(i);
+        int first = 1;
+        for (size_t j = 0; j < i; j++) first &= hk_golden_get(j)->op != c->op;
+        if (!first) continue;
+        const char *lists[] = {c->params};
+        hk_st_file *od, *ref;
+        hk_assert_ok(hk_golden_build_op(hk_golden_op_find(c->op->op), c->name, c->seed, lists, 1, NULL, 1, &od));
+        hk_assert_ok(hk_golden_build(c, &ref));
+        assert_same_case(ref, od, c->name);
+        hk_st_free(od);
+        hk_st_free(ref);
+        ops++;
+    }
+    ck_assert_int_eq(ops, (long)hk_golden_op_count());
+    ck_assert_int_ge(ops, 17);
+}
+END_TEST
+
+START_TEST(generate_op_rejects_bad_settings)
+{
+    const char *d = p("bad");
+    const char *const bad[][8] = {
+        {"generate", "--op", "nosuchop", d, NULL},
+        {"generate", "--op", "dropkey", "--set", "nosuchkey=1", d, NULL},
+        {"generate", "--op", "dropkey", "--set", "p=1", d, NULL},            /* rate outside [0, 1) */
+        {"generate", "--op", "dropkey", "--set", "pattern=diagonal", d, NULL},
+        {"generate", "--op", "attention", "--shape", "C=7,NH=2", d, NULL},   /* C % NH */
+        {"generate", "--op", "attention", "--set", "variant=norm", d, NULL}, /* needs method=dropattention */
+        {"generate", "--op", "dropkey", "--set", "T=5,pad_left=3,pad_right=2", d, NULL}, /* no key left */
+        {"generate", "--op", "train_step", "--set", "loss=nope", d, NULL},   /* the framework's own check */
+        {"generate", "--op", "dropkey", "--name", "../escape", d, NULL},
+        {"generate", "--op", "dropkey", NULL},                              /* no DIR */
+        {"generate", "--from", "no_such_case", d, NULL},
+        {"generate", "--op", "dropkey", "--seed", "-3", d, NULL},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) ck_assert_msg(runv(bad[k]) == 2, "case %zu not refused", k);
+    ck_assert_int_ne(access(d, F_OK), 0); /* nothing written */
+}
+END_TEST
+
+/* Reads `path`, replaces tensor `name` by a copy with element i set to v (U8 or F64), writes `out`. */
+static void edit_tensor(const char *path, const char *out, const char *name, long i, double v)
+{
+    hk_st_file *f, *g;
+    hk_assert_ok(hk_st_read(path, &f));
+    hk_assert_ok(hk_st_new(&g));
+    for (size_t k = 0; k < f->ntensors; k++) {
+        hk_st_tensor *t = &f->tensors[k];
+        if (!strcmp(t->name, name)) {
+            if (t->dtype == HK_ST_U8) ((uint8_t *)t->data)[i] = (uint8_t)v;
+            else ((double *)t->data)[i] = v;
+        }
+        hk_assert_ok(hk_st_add(g, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    for (size_t k = 0; k < f->nmeta; k++) hk_assert_ok(hk_st_set_meta(g, f->meta[k].key, f->meta[k].value));
+    hk_assert_ok(hk_st_write(g, out));
+    hk_st_free(f);
+    hk_st_free(g);
+}
+
+/* An on-demand case is recorded in its directory's manifest (registry 0): the directory is a set the
+ * checker verifies and checks like the committed one; a directory holding a committed set is refused. */
+START_TEST(ondemand_directory_is_a_checkable_set)
+{
+    const char *gen[] = {"generate", "--op", "softmax", "--shape", "N=3,C=70", "--name", "softmax_od", p("od"), NULL};
+    ck_assert_int_eq(runv(gen), 0);
+    unsigned char *m = NULL;
+    size_t mn = 0;
+    char path[600];
+    snprintf(path, sizeof path, "%s/MANIFEST", p("od"));
+    hk_assert_ok(hk_file_read(path, 1 << 20, &m, &mn));
+    ck_assert_msg(strstr((char *)m, "\n# registry 0\n") && strstr((char *)m, "  softmax/softmax_od.safetensors\n"),
+                  "on-demand manifest:\n%s", (char *)m);
+    free(m);
+    mkdir(p("odout"), 0777);
+    char src[600], dst[600];
+    snprintf(src, sizeof src, "%s/softmax/softmax_od.safetensors", p("od"));
+    snprintf(dst, sizeof dst, "%s/softmax_od.safetensors", p("odout"));
+    hk_test_write_backend_outputs(src, dst);
+    const char *chk[] = {"check", "--golden", p("od"), "--outputs", p("odout"), "--json", p("od.json"), NULL};
+    ck_assert_int_eq(runv(chk), 0);
+    json_error_t err;
+    json_t *j = json_load_file(p("od.json"), 0, &err);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "ondemand")) && json_is_false(json_object_get(j, "partial")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_run")), 1);
+    json_decref(j);
+    /* a second case joins the same set */
+    const char *gen2[] = {"generate", "--op", "linear", "--name", "linear_od", p("od"), NULL};
+    ck_assert_int_eq(runv(gen2), 0);
+    /* the manifest still guards the bytes: an edited on-demand file is refused (exit 2) */
+    hk_st_file *f;
+    hk_assert_ok(hk_st_read(src, &f));
+    hk_assert_ok(hk_st_set_meta(f, "note", "edited"));
+    hk_assert_ok(hk_st_write(f, src));
+    hk_st_free(f);
+    ck_assert_int_eq(runv(chk), 2);
+    /* the committed-set directory (manifest registry > 0) takes no on-demand case */
+    const char *gen3[] = {"generate", "--op", "softmax", "--name", "softmax_intruder", p("golden"), NULL};
+    ck_assert_int_eq(runv(gen3), 2);
+    snprintf(path, sizeof path, "%s/softmax/softmax_intruder.safetensors", p("golden"));
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(reference_on_given_inputs)
+{
+    const char *gen[] = {"generate", "--op", "dropkey", "--shape", "B=2,NH=1,T=9", "--set", "p=0.25,pad_left=0:2",
+                         "--seed", "4", "--name", "dropkey_src", p("a"), NULL};
+    ck_assert_int_eq(runv(gen), 0);
+    char src[512], out[512];
+    snprintf(src, sizeof src, "%s/dropkey/dropkey_src.safetensors", p("a"));
+    /* its own inputs (settings from its `params`) reproduce it */
+    const char *ref[] = {"reference", "--inputs", src, "--name", "dropkey_again", p("b"), NULL};
+    ck_assert_int_eq(runv(ref), 0);
+    snprintf(out, sizeof out, "%s/dropkey/dropkey_again.safetensors", p("b"));
+    hk_st_file *a, *b;
+    hk_assert_ok(hk_st_read(src, &a));
+    hk_assert_ok(hk_st_read(out, &b));
+    for (size_t k = 0; k < a->ntensors; k++) {
+        const hk_st_tensor *t = &a->tensors[k], *u = hk_st_find(b, t->name);
+        ck_assert_msg(u && !memcmp(u->data, t->data, t->nbytes), "reference on its own inputs: %s differs", t->name);
+    }
+    /* a user's mask: drop key 0 of row (0,0,0), which the drawn mask kept -> its weight is now exactly 0 */
+    const hk_st_tensor *m = hk_st_find(a, "mask.att");
+    ck_assert_ptr_nonnull(m);
+    long key = -1;
+    for (long s = 0; s < 9 && key < 0; s++)
+        if (!((const uint8_t *)m->data)[s]) key = s;
+    ck_assert_int_ge(key, 0);
+    char edited[512];
+    snprintf(edited, sizeof edited, "%s/user.safetensors", tmp);
+    edit_tensor(src, edited, "mask.att", key, 1);
+    const char *ref2[] = {"reference", "--inputs", edited, "--name", "dropkey_user", p("b"), NULL};
+    ck_assert_int_eq(runv(ref2), 0);
+    snprintf(out, sizeof out, "%s/dropkey/dropkey_user.safetensors", p("b"));
+    hk_st_file *c;
+    hk_assert_ok(hk_st_read(out, &c));
+    const hk_st_tensor *w0 = hk_st_find(a, "out.w"), *w1 = hk_st_find(c, "out.w");
+    ck_assert(((const double *)w0->data)[key] > 0 && ((const double *)w1->data)[key] == 0.0);
+    hk_st_free(c);
+    /* bad inputs: exit 2 with nothing written */
+    const char *bad_out = p("c");
+    edit_tensor(src, edited, "mask.att", 0, 2); /* not 0/1 */
+    const char *r3[] = {"reference", "--inputs", edited, bad_out, NULL};
+    ck_assert_int_eq(runv(r3), 2);
+    edit_tensor(src, edited, "in.d_w", 3, 0.1); /* not exactly representable in binary32 */
+    ck_assert_int_eq(runv(r3), 2);
+    const char *r4[] = {"reference", "--inputs", src, "--shape", "T=10", bad_out, NULL}; /* shapes no longer fit */
+    ck_assert_int_eq(runv(r4), 2);
+    const char *r5[] = {"reference", "--inputs", src, "--op", "dropattention", bad_out, NULL}; /* no such settings */
+    ck_assert_int_eq(runv(r5), 2);
+    const char *r6[] = {"reference", "--inputs", p("nope.safetensors"), bad_out, NULL};
+    ck_assert_int_eq(runv(r6), 2);
+    ck_assert_int_ne(access(bad_out, F_OK), 0);
+    hk_st_free(a);
+    hk_st_free(b);
+}
+END_TEST
+
+/* A golden tensor whose bound is too loose fails that case; the run goes on. */
+START_TEST(too_loose_bound_fails_its_case_and_the_run_goes_on)
+{
+    hk_st_file *f;
+    char path[512];
+    snprintf(path, sizeof path, "%s/softmax/softmax_3x7.safetensors", p("golden"));
+    hk_assert_ok(hk_st_read(path, &f));
+    json_t *tol = json_loads(hk_st_get_meta(f, "tolerance"), 0, NULL);
+    json_t *e = json_object_get(tol, "out.y");
+    hk_golden_tol_in in = {2, 1e25, json_number_value(json_object_get(e, "scale")), 21};
+    hk_golden_tol m;
+    hk_assert_ok(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
+    ck_assert(m.rtol >= HK_GOLDEN_MAX_RTOL);
+    json_object_set_new(e, "n", json_real(1e25));
+    json_object_set_new(json_object_get(e, "f64"), "rtol", json_real(m.rtol));
+    json_object_set_new(json_object_get(e, "f64"), "atol", json_real(m.atol));
+    char *js = json_dumps(tol, JSON_COMPACT);
+    hk_assert_ok(hk_st_set_meta(f, "tolerance", js));
+    free(js);
+    json_decref(tol);
+    hk_assert_ok(hk_st_write(f, path));
+    hk_st_free(f);
+    hk_test_remanifest(p("golden")); /* the edit is judged by the checker, not refused as an altered set */
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--json", p("s.json")), 1);
+    json_error_t err;
+    json_t *j = json_load_file(p("s.json"), 0, &err);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_run")), 2); /* linear still checked */
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_failed")), 1);
+    json_t *cases = json_object_get(j, "cases");
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i);
+        int is_sm = !strcmp(json_string_value(json_object_get(c, "case")), "softmax_3x7");
+        ck_assert_int_eq(json_is_true(json_object_get(c, "pass")), !is_sm);
+    }
+    json_decref(j);
+}
+END_TEST
+
 /* ---- golden/README.md documents every tensor name and config key -------
  * The README is the specification a backend is written from, so every name
  * a case file holds must appear (in backticks) in its op's section: exactly,
@@ -423,10 +702,11 @@ START_TEST(readme_documents_every_tensor_and_config_key)
     long missing = 0, checked = 0;
     for (size_t i = 0; i < hk_golden_count(); i++) {
         const hk_golden_case *c = hk_golden_get(i);
-        char *sec = readme_section(readme, c->op);
+        const char *op = c->op->op;
+        char *sec = readme_section(readme, op);
         ck_assert_msg(sec != NULL, "golden/README.md has no section for op '%s' (a heading with `golden/%s/`)",
-                      c->op, c->op);
-        const char *base = !strcmp(c->op, "encoder") ? "attention" : !strcmp(c->op, "dylora_loss") ? "dylora" : NULL;
+                      op, op);
+        const char *base = !strcmp(op, "encoder") ? "attention" : !strcmp(op, "dylora_loss") ? "dylora" : NULL;
         char *bsec = base ? readme_section(readme, base) : NULL;
         hk_st_file *f;
         hk_assert_ok(hk_golden_build(c, &f));
@@ -434,7 +714,7 @@ START_TEST(readme_documents_every_tensor_and_config_key)
             const char *nm = f->tensors[t].name;
             int ok = name_documented(sec, nm) || (bsec && name_documented(bsec, nm));
             checked++;
-            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: tensor %s undocumented\n", c->op, nm);
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: tensor %s undocumented\n", op, nm);
         }
         json_t *cfg = json_loads(hk_st_get_meta(f, "config"), 0, NULL);
         ck_assert_ptr_nonnull(cfg);
@@ -444,7 +724,7 @@ START_TEST(readme_documents_every_tensor_and_config_key)
         {
             int ok = key_documented(sec, key) || (bsec && key_documented(bsec, key));
             checked++;
-            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: config key %s undocumented\n", c->op, key);
+            if (!ok && missing++ < 200) fprintf(stderr, "golden/README.md: op %s: config key %s undocumented\n", op, key);
         }
         json_decref(cfg);
         hk_st_free(f);
@@ -489,6 +769,18 @@ Suite *suite_golden(void)
     tcase_add_test(tc, unwritable_json_and_typos_leave_nothing);
     tcase_add_test(tc, generate_is_byte_identical);
     suite_add_tcase(s, tc);
+    TCase *tol = tcase_create("tolerance");
+    tcase_add_test(tol, tolerance_formula_on_hand_values);
+    suite_add_tcase(s, tol);
+    TCase *od = tcase_create("ondemand");
+    tcase_add_checked_fixture(od, setup_dirs, teardown_dirs);
+    tcase_set_timeout(od, 120);
+    tcase_add_test(od, committed_cases_are_reachable_from_the_cli);
+    tcase_add_test(od, generate_op_rejects_bad_settings);
+    tcase_add_test(od, reference_on_given_inputs);
+    tcase_add_test(od, ondemand_directory_is_a_checkable_set);
+    tcase_add_test(od, too_loose_bound_fails_its_case_and_the_run_goes_on);
+    suite_add_tcase(s, od);
     TCase *doc = tcase_create("readme");
     tcase_set_timeout(doc, 60);
     tcase_add_test(doc, readme_documents_every_tensor_and_config_key);

@@ -274,6 +274,15 @@ static int c_compare(void)
     return hk_compare(A(0, D(0)), A(1, D(0)), 6, A(2, sh), 2, A(3, "t"), 1e-12, 1e-12, A(4, stderr), 0, A(5, &r));
 }
 
+static int c_compare_rows(void)
+{
+    hk_cmp_result r;
+    long sh[2] = {2, 3};
+    double at[2] = {1e-12, 1e-12};
+    return hk_compare_rows(A(0, D(0)), A(1, D(0)), 6, A(2, sh), 2, A(3, "t"), A(4, at), 3, 1e-12, A(5, stderr), 0,
+                           A(6, &r));
+}
+
 static int c_consistency_parse(void)
 {
     hk_consistency k;
@@ -709,6 +718,7 @@ static const null_row rows[] = {
     {"hk_attnmask_check_args", "out in mask who", c_attnmask_check_args, NULL},
     {"hk_attnmask_allmasked", "who", c_attnmask_allmasked, NULL},
     {"hk_compare", "got ref ?shape ?name ?log res", c_compare, NULL},
+    {"hk_compare_rows", "got ref ?shape ?name ?atol_row ?log res", c_compare_rows, NULL},
     {"hk_consistency_parse", "kind name", c_consistency_parse, NULL},
     {"hk_consistency_forward", "loss z1 z2", c_consistency_forward, NULL},
     {"hk_consistency_backward", "?dz1 ?dz2 z1 z2", c_consistency_backward, NULL},

@@ -16,10 +16,12 @@
  * When the golden file is accepted, with its own out.* / grad.* as the
  * backend's file (no metadata):
  *   V1 the golden's own outputs pass: no tensor fails except one the
- *      zero-trust rule mistrusts (problem "mistrusted ...");
- *   V2 every accepted float tolerance is recomputable: atol, rtol equal
- *      hk_golden_tolerance(K, n, scale) of the stored ingredients, rtol <
- *      1e-3 and atol <= 1e-3 scale;
+ *      zero-trust rule mistrusts (problem "mistrusted ...") or one whose
+ *      bound cannot be used (too loose, edited, ingredients out of range);
+ *   V2 every float tolerance a tensor was compared with (no bound problem)
+ *      is recomputable: atol, rtol equal hk_golden_tolerance of the stored
+ *      K, n, scale and the tensor's size, rtol < 1e-3 (an unusable bound
+ *      fails its tensor, named as such);
  *   V3 one element of one float output moved to 2x its threshold (or the
  *      next double beyond it) fails that tensor, and so does NaN and +Inf
  *      there; an integer output moved by one fails;
@@ -55,6 +57,13 @@ static const char *hk_golden_oracle_structure(const hk_golden_result *res)
             return "tensor strings not terminated";
     }
     return NULL;
+}
+
+/* The tensor failed because its bound cannot be used (check.c: too loose, edited, ingredients out of range). */
+static int hk_golden_oracle_bad_bound(const hk_golden_tensor_result *t)
+{
+    return !strncmp(t->problem, "bound too loose", 15) || !strncmp(t->problem, "tolerance does not follow", 25) ||
+           !strncmp(t->problem, "tolerance ingredients", 21);
 }
 
 static int hk_golden_oracle_is_output(const char *n) { return !strncmp(n, "out.", 4) || !strncmp(n, "grad.", 5); }
@@ -107,21 +116,24 @@ static const char *hk_golden_oracle_verdicts(const hk_st_file *gold, hk_golden_d
     if ((why = hk_golden_oracle_structure(res))) goto done;
     for (int i = 0; i < res->ntensors && !why; i++) { /* V1 */
         const hk_golden_tensor_result *t = &res->t[i];
-        if ((t->nfail || t->problem[0]) && strncmp(t->problem, "mistrusted", 10) != 0)
-            why = "V1: the golden's own outputs fail a tensor (not by the zero-trust rule)";
+        if ((t->nfail || t->problem[0]) && strncmp(t->problem, "mistrusted", 10) != 0 && !hk_golden_oracle_bad_bound(t))
+            why = "V1: the golden's own outputs fail a tensor (not by the zero-trust rule or an unusable bound)";
     }
     json_t *tol = json_loads(hk_st_get_meta(gold, "tolerance"), 0, NULL);
     for (int i = 0; i < res->ntensors && !why; i++) { /* V2 */
         const hk_golden_tensor_result *t = &res->t[i];
-        if (t->exact) continue;
+        if (t->exact || hk_golden_oracle_bad_bound(t)) continue; /* an unusable bound fails its tensor (V1) */
         json_t *e = json_object_get(tol, t->name);
-        double K = json_number_value(json_object_get(e, "K")), n = json_number_value(json_object_get(e, "n")),
-               S = json_number_value(json_object_get(e, "scale")), a, r;
-        hk_golden_tolerance(K, n, S, dt == HK_GOLDEN_F32 ? FLT_EPSILON : DBL_EPSILON, &a, &r);
-        if (!(fabs(t->atol - a) <= 0x1p-50 * fabs(a) && fabs(t->rtol - r) <= 0x1p-50 * fabs(r)))
-            why = "V2: an accepted tolerance is not hk_golden_tolerance of its K, n, scale";
-        else if (!(t->rtol < HK_GOLDEN_MAX_RTOL && t->atol <= HK_GOLDEN_MAX_RTOL * S))
-            why = "V2: an accepted tolerance is looser than 1e-3 (rtol) or 1e-3 scale (atol)";
+        hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), json_number_value(json_object_get(e, "n")),
+                               json_number_value(json_object_get(e, "scale")), (double)(t->n ? t->n : 1)};
+        hk_golden_tol m;
+        if (hk_golden_tolerance(&in, dt, &m)) {
+            hk_error_clear();
+            why = "V2: a tensor compared with a bound whose ingredients are out of range";
+        } else if (!(fabs(t->atol - m.atol) <= 1e-12 * m.atol && fabs(t->rtol - m.rtol) <= 1e-12 * m.rtol))
+            why = "V2: a tensor compared with a bound that is not hk_golden_tolerance of its K, n, scale";
+        else if (!(t->rtol < HK_GOLDEN_MAX_RTOL))
+            why = "V2: a tensor compared with a bound looser than rtol 1e-3";
     }
     json_decref(tol);
     /* V3: one output, one element (chosen by the flags) */

@@ -1,7 +1,8 @@
 /* hkref — golden checks: the committed golden set regenerates byte for byte,
  * and the checker is itself checked (it passes the reference against itself,
- * fails a perturbed output, and rejects a golden file whose tolerance is NaN,
- * negative, zero, too loose or missing). */
+ * fails a perturbed output, rejects a golden file whose tolerance is NaN,
+ * negative, zero or missing, and fails -- without stopping -- a tensor whose
+ * bound is too loose or does not follow its stored ingredients). */
 #include "checks.h"
 #include "golden/case.h"
 
@@ -70,30 +71,59 @@ static long nfail(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype
     return n;
 }
 
-/* Threshold atol + rtol|ref| of element i of tensor `name` for dtype. */
-static double threshold(const hk_st_file *gold, const char *name, const char *dt, double ref)
+/* Threshold atol + rtol|ref| of element i of tensor `name` for dtype; with row
+ * scales, row i / (last axis)'s atol: rtol S_r + (atol - rtol S). */
+static double threshold(const hk_st_file *gold, const char *name, const char *dt, long i, double ref)
 {
     json_t *tol = json_loads(hk_st_get_meta(gold, "tolerance"), 0, NULL);
-    json_t *d = json_object_get(json_object_get(tol, name), dt);
-    double thr = json_number_value(json_object_get(d, "atol")) + json_number_value(json_object_get(d, "rtol")) * fabs(ref);
+    json_t *e = json_object_get(tol, name), *d = json_object_get(e, dt);
+    double atol = json_number_value(json_object_get(d, "atol")), rtol = json_number_value(json_object_get(d, "rtol"));
+    json_t *rs = json_object_get(e, "row_scale");
+    const hk_st_tensor *t = hk_st_find(gold, name), *S = rs ? hk_st_find(gold, json_string_value(rs)) : NULL;
+    if (S && t && t->ndim > 0) {
+        long row = i / t->shape[t->ndim - 1];
+        /* the floor K tiny (atol - rtol S would lose it to rounding) */
+        hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), json_number_value(json_object_get(e, "n")),
+                               json_number_value(json_object_get(e, "scale")), (double)t->numel};
+        hk_golden_tol m;
+        double floor = hk_golden_tolerance(&in, strcmp(dt, "f32") ? HK_GOLDEN_F64 : HK_GOLDEN_F32, &m) ? 0 : m.floor;
+        atol = rtol * ((const double *)S->data)[row] + floor;
+    }
     json_decref(tol);
-    return thr;
+    return atol + rtol * fabs(ref);
+}
+
+/* The first output with row scales, or NULL. */
+static hk_st_tensor *first_row_scaled(hk_st_file *f, const hk_st_file *gold)
+{
+    json_t *tol = json_loads(hk_st_get_meta(gold, "tolerance"), 0, NULL);
+    hk_st_tensor *r = NULL;
+    for (size_t i = 0; i < f->ntensors && !r; i++)
+        if (json_object_get(json_object_get(tol, f->tensors[i].name), "row_scale")) r = &f->tensors[i];
+    json_decref(tol);
+    return r;
 }
 
 /* Per case: the reference against itself passes in both dtypes; the first
- * float output moved by 2x its threshold at one element fails, by 0.5x passes. */
+ * float output (and the first output with row scales) moved by 2x its
+ * element's threshold at one element fails, by 0.5x passes. */
 static int self_one(const hk_golden_case *c, long *cases, long *failed, char *detail, size_t dsize)
 {
     hk_st_file *gold, *got = NULL;
     HK_TRY(hk_golden_build(c, &gold));
     int st = copy_file(gold, NULL, 0, &got);
-    hk_st_tensor *t = st ? NULL : first_float_output(got);
+    hk_st_tensor *t = st ? NULL : first_float_output(got), *rs = st ? NULL : first_row_scaled(got, gold);
     if (!st && !t) st = hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "case %s has no float output", c->name);
-    for (int dt = 0; !st && dt < 2; dt++) {
+    for (int k = 0; !st && k < 4; k++) {
+        int dt = k % 2;
+        if (k >= 2) {
+            if (!rs) break;
+            t = rs;
+        }
         const char *dn = dt ? "f32" : "f64";
         double *v = t->data;
         long i = (long)(t->numel / 2);
-        double orig = v[i], thr = threshold(gold, t->name, dn, orig);
+        double orig = v[i], thr = threshold(gold, t->name, dn, i, orig);
         long same = nfail(gold, got, (hk_golden_dtype)dt);
         v[i] = orig + 0.5 * thr;
         long inside = nfail(gold, got, (hk_golden_dtype)dt);
@@ -130,18 +160,30 @@ static int run_self(hk_check_result *res)
     if (!failed)
         snprintf(res->detail, sizeof res->detail,
                  "%zu cases x {f64,f32}: reference vs itself passes; one element +0.5 threshold passes, +2 "
-                 "threshold fails exactly one tensor", n);
+                 "threshold fails exactly one tensor (the first output, and one with row scales)", n);
     return HK_OK;
 }
 
 /* Sets field (atol / rtol) of the first output's f64 tolerance to v, or
- * deletes the tensor's tolerance entry when field is NULL. */
+ * deletes the tensor's tolerance entry when field is NULL; field "n" sets the
+ * ingredient n and the f64 bound to the model's value for it (a consistent
+ * but too loose bound). */
 static int edit_tol(hk_st_file *f, const char *tname, const char *field, double v)
 {
     json_t *tol = json_loads(hk_st_get_meta(f, "tolerance"), 0, NULL);
     HK_REQUIRE(tol != NULL, HK_EFORMAT, "tolerance is not JSON");
-    if (field)
-        json_object_set_new(json_object_get(json_object_get(tol, tname), "f64"), field, json_real(v));
+    json_t *e = json_object_get(tol, tname);
+    if (field && !strcmp(field, "n")) {
+        const hk_st_tensor *t = hk_st_find(f, tname);
+        hk_golden_tol_in in = {json_number_value(json_object_get(e, "K")), v,
+                               json_number_value(json_object_get(e, "scale")), t ? (double)t->numel : 1.0};
+        hk_golden_tol m;
+        HK_TRY(hk_golden_tolerance(&in, HK_GOLDEN_F64, &m));
+        json_object_set_new(e, "n", json_real(v));
+        json_object_set_new(json_object_get(e, "f64"), "atol", json_real(m.atol));
+        json_object_set_new(json_object_get(e, "f64"), "rtol", json_real(m.rtol));
+    } else if (field)
+        json_object_set_new(json_object_get(e, "f64"), field, json_real(v));
     else
         json_object_del(tol, tname);
     char *s = json_dumps(tol, JSON_COMPACT | JSON_SORT_KEYS);
@@ -153,7 +195,9 @@ static int edit_tol(hk_st_file *f, const char *tname, const char *field, double 
 }
 
 /* The checker must refuse golden files with unusable tolerances (error),
- * and fail backend files with a missing tensor, a wrong shape, a wrong dtype. */
+ * fail -- and go on past -- a tensor whose bound is too loose or was edited
+ * away from its ingredients, and fail backend files with a missing tensor,
+ * a wrong shape, a wrong dtype. */
 static int run_rejects(hk_check_result *res)
 {
     const hk_golden_case *c = hk_golden_get(0);
@@ -163,13 +207,22 @@ static int run_rejects(hk_check_result *res)
     hk_st_tensor *t0 = first_float_output(gold);
     char tname[96];
     snprintf(tname, sizeof tname, "%s", t0 ? t0->name : "");
+    /* fails: 0 = the golden file is rejected (HK_EFORMAT, the run stops);
+     * 1 = the comparison runs and exactly this tensor fails (the run goes on). */
     struct {
         const char *what, *field;
         double v;
-    } bad[] = {{"NaN atol", "atol", NAN}, {"infinite rtol", "rtol", INFINITY}, {"negative atol", "atol", -1e-15},
-               {"zero rtol", "rtol", 0.0},  {"rtol 0.01 (too loose)", "rtol", 0.01}, {"missing entry", NULL, 0},
-               {"atol 1.0 (beyond 1e-3 x scale)", "atol", 1.0}, {"atol 1e300", "atol", 1e300},
-               {"atol not recomputable from K, n, scale", "atol", -2.0}, {"rtol not recomputable", "rtol", -2.0}};
+        int fails;
+    } bad[] = {{"NaN atol", "atol", NAN, 0},
+               {"infinite rtol", "rtol", INFINITY, 0},
+               {"negative atol", "atol", -1e-15, 0},
+               {"zero rtol", "rtol", 0.0, 0},
+               {"missing entry", NULL, 0, 0},
+               {"rtol 0.01 (edited: not the model's)", "rtol", 0.01, 1},
+               {"rtol doubled (edited, still < 1e-3)", "rtol", -2.0, 1},
+               {"atol 1.0 (edited: beyond 1e-3 x scale)", "atol", 1.0, 1},
+               {"atol 1e300 (edited)", "atol", 1e300, 1},
+               {"n = 1e25 (consistent, rtol >= 1e-3: too loose)", "n", 1e25, 1}};
     long cases = 0, failed = 0;
     char *d = res->detail;
     size_t dl = sizeof res->detail;
@@ -187,12 +240,11 @@ static int run_rejects(hk_check_result *res)
                 json_decref(tol);
                 st = s ? hk_st_set_meta(g2, "tolerance", s) : HK_ENOMEM;
                 free(s);
-            } else if (bad[k].v == -2.0) { /* a plausible number that K, n, scale do not give: 1.5x the stored one */
-                json_t *tol = json_loads(hk_st_get_meta(g2, "tolerance"), 0, NULL);
-                double v = json_number_value(json_object_get(json_object_get(json_object_get(tol, tname), "f64"),
-                                                             bad[k].field));
+            } else if (bad[k].v < 0 && bad[k].fails) { /* -x: x times the stored rtol */
+                json_t *tol = json_loads(hk_st_get_meta(gold, "tolerance"), 0, NULL);
+                double r0 = json_number_value(json_object_get(json_object_get(json_object_get(tol, tname), "f64"), "rtol"));
                 json_decref(tol);
-                st = edit_tol(g2, tname, bad[k].field, 1.5 * v);
+                st = edit_tol(g2, tname, "rtol", -bad[k].v * r0);
             } else {
                 st = edit_tol(g2, tname, bad[k].field, bad[k].v);
             }
@@ -203,13 +255,19 @@ static int run_rejects(hk_check_result *res)
             return st;
         }
         hk_golden_result *r = malloc(sizeof *r);
-        int s = r ? hk_golden_check_case(g2, gold, HK_GOLDEN_F64, NULL, r) : HK_ENOMEM;
+        hk_st_file *plain = NULL; /* the reference as a backend's file (no format marker) */
+        int s = r ? copy_file(gold, NULL, 0, &plain) : HK_ENOMEM;
+        if (!s) s = hk_golden_check_case(g2, plain, HK_GOLDEN_F64, NULL, r);
+        hk_st_free(plain);
+        int ok = bad[k].fails ? s == HK_OK && r->failed_tensors == 1 && r->t[0].problem[0] != 0
+                              : s == HK_EFORMAT;
         free(r);
         hk_error_clear();
         cases++;
-        if (s != HK_EFORMAT) {
+        if (!ok) {
             failed++;
-            snprintf(d, dl, "golden tolerance with %s on %s accepted (status %d)", bad[k].what, tname, s);
+            snprintf(d, dl, "golden tolerance with %s on %s: status %d, want %s", bad[k].what, tname, s,
+                     bad[k].fails ? "the tensor failed, the case compared" : "the file rejected (EFORMAT)");
         }
         hk_st_free(g2);
     }
@@ -271,9 +329,9 @@ static int run_rejects(hk_check_result *res)
     res->bound = 0;
     snprintf(res->unit, sizeof res->unit, "wrong");
     if (!failed)
-        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / too loose (rtol, atol) / not recomputable / "
-                        "missing are rejected; missing tensor, wrong shape, F32-under-f64, the golden file as output "
-                        "and a mistrusted all-zero reference fail");
+        snprintf(d, dl, "golden tolerances NaN / inf / negative / zero / missing are rejected; a too loose or edited "
+                        "bound (rtol, atol) fails its tensor; missing tensor, wrong shape, F32-under-f64, the golden "
+                        "file as output and a mistrusted all-zero reference fail");
     return HK_OK;
 }
 
@@ -285,7 +343,8 @@ static const hk_check checks[] = {
      "checker: reference vs itself passes (f64, f32); +0.5 threshold passes, +2 threshold fails", run_self,
      "The golden checker passes the reference against itself"},
     {"golden", "golden.checker.rejects",
-     "checker: unusable tolerances rejected; missing / misshapen / wrong-dtype / mistrusted outputs fail", run_rejects,
+     "checker: unusable tolerances rejected; too loose / edited bounds and missing / misshapen / wrong-dtype / "
+     "mistrusted outputs fail", run_rejects,
      "The golden checker fails wrong, missing or untrustworthy outputs"},
 };
 

@@ -7,13 +7,34 @@
 #include "ref/error.h"
 #include "ref/tensorfile.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-const char hk_cmd_golden_summary[] = "generate the golden tensor set; check a backend's outputs against it";
+const char hk_cmd_golden_summary[] =
+    "generate the golden tensor set or a case at any shape; the reference on your inputs; check a backend";
+
+static void usage_ondemand(FILE *f)
+{
+    fprintf(f, "       hkref golden generate --op OP [--from CASE] [--shape K=V,...] [--set K=V,...]... [--seed S]\n"
+               "                             [--name NAME] DIR\n"
+               "       hkref golden reference --inputs FILE [--op OP] [--from CASE] [--shape K=V,...] [--set K=V,...]...\n"
+               "                             [--seed S] [--name NAME] DIR\n"
+               "       hkref golden ops [OP]\n\n"
+               "generate --op   one case of OP at any shape and setting (the op's parametric builder; settings are\n"
+               "          applied in order over the op's defaults, or over the settings of committed case CASE),\n"
+               "          written to DIR/<op>/<name>.safetensors with its settings in metadata `params`.\n"
+               "reference the reference on your inputs: the in.* / param.* / mask.* tensors of FILE replace the\n"
+               "          drawn ones (shapes, dtypes and masks validated against the op's spec for the settings);\n"
+               "          the rest is drawn from --seed; writes the full case (outputs, gradients, tolerances).\n"
+               "          OP and the base settings default to FILE's metadata (op, params, or a committed case).\n"
+               "ops       the ops and their settings (key, default, allowed values).\n");
+}
 
 static void usage(FILE *f)
 {
@@ -54,11 +75,159 @@ static void usage(FILE *f)
            "exit status: 0 all pass, 1 some case failed (or every selected case was skipped),\n"
            "2 usage error, an unreadable, altered or incomplete golden set, or a report file that\n"
            "could not be written.  The format, op by op: golden/README.md;\n"
-           "gating a backend: docs/backends.md.\n");
+           "gating a backend: docs/backends.md.\n\n");
+    usage_ondemand(f);
+}
+
+/* Settings of an on-demand case: --from CASE, --shape and --set lists (in order). */
+#define MAX_LISTS 32
+typedef struct {
+    const hk_golden_op *op;
+    const char *lists[MAX_LISTS];
+    int nlists, nbase; /* the first nbase lists are the base (--from / the input file's settings) */
+    unsigned long seed;
+    int seed_set;
+    const char *name, *dir, *inputs, *from;
+} ondemand;
+
+static int parse_seed(const char *v, unsigned long *out)
+{
+    char *end;
+    if (!*v || *v == '-') return 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*end) return 0;
+    *out = x;
+    return 1;
+}
+
+/* Parses the options shared by generate --op and reference; argv[i] is the option. */
+static int ondemand_opt(const char *sub, ondemand *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (*i + 1 >= argc) return hk_cli_usage_error("golden", "%s: '%s' needs a value", sub, a);
+    const char *v = argv[++*i];
+    if (!strcmp(a, "--op")) {
+        o->op = hk_golden_op_find(v);
+        if (!o->op) return hk_cli_usage_error("golden", "%s: unknown op '%s' (hkref golden ops lists them)", sub, v);
+    } else if (!strcmp(a, "--shape") || !strcmp(a, "--set")) {
+        if (o->nlists >= MAX_LISTS) return hk_cli_usage_error("golden", "%s: too many --shape / --set", sub);
+        o->lists[o->nlists++] = v;
+    } else if (!strcmp(a, "--seed")) {
+        if (!parse_seed(v, &o->seed)) return hk_cli_usage_error("golden", "%s: --seed must be an unsigned integer", sub);
+        o->seed_set = 1;
+    } else if (!strcmp(a, "--name")) {
+        o->name = v;
+    } else if (!strcmp(a, "--from")) {
+        o->from = v;
+    } else if (!strcmp(a, "--inputs")) {
+        o->inputs = v;
+    } else {
+        return hk_cli_usage_error("golden", "%s: unknown option '%s'", sub, a);
+    }
+    return 0;
+}
+
+/* A file-name-safe case name: letters, digits, '.', '-', '_' only, starting with the op name. */
+static int name_ok(const char *op, const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 200 || strncmp(name, op, strlen(op)) != 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i])) return 0;
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* <op>_<settings with '=' dropped and other signs as '-'>_s<seed>; long ones end in a hash. */
+static void default_name(const ondemand *o, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "%s", o->from ? o->from : o->op->op);
+    unsigned long h = 2166136261u;
+    for (int l = o->nbase; l < o->nlists; l++)
+        for (const char *c = o->lists[l]; *c; c++) {
+            h = (h ^ (unsigned char)*c) * 16777619u;
+            if (k + 24 >= size) continue;
+            if (c == o->lists[l] || *c == ',') buf[k++] = '_';
+            if (*c == ',' || *c == '=') continue;
+            buf[k++] = isalnum((unsigned char)*c) || *c == '.' ? *c : '-';
+        }
+    buf[k] = 0;
+    if (k + 24 >= size) k = size - 40, snprintf(buf + k, size - k, "_h%08lx", h & 0xffffffffUL), k = strlen(buf);
+    snprintf(buf + k, size - k, "_s%lu", o->seed);
+}
+
+/* Builds and writes the case; given may be NULL. */
+static int ondemand_write(const char *sub, ondemand *o, const hk_st_file *given)
+{
+    char name[256], path[4096];
+    if (o->name) snprintf(name, sizeof name, "%s", o->name);
+    else default_name(o, name, sizeof name);
+    if (!name_ok(o->op->op, name))
+        return hk_cli_usage_error("golden", "%s: case name '%s' must start with '%s' and use only letters, digits, '.', "
+                                  "'-', '_'", sub, name, o->op->op);
+    hk_st_file *f;
+    if (hk_golden_build_op(o->op, name, o->seed, o->lists, o->nlists, given, 1, &f)) return hk_cli_fail("golden");
+    int st = hk_golden_write_ondemand(o->dir, f, o->op->op, name, path, sizeof path);
+    hk_st_free(f);
+    if (st) return hk_cli_fail("golden");
+    printf("hkref golden %s: wrote %s\n", sub, path);
+    return 0;
+}
+
+/* --from CASE: the committed case's op, settings and seed are the base. */
+static int apply_from(const char *sub, ondemand *o)
+{
+    if (!o->from) return 0;
+    const hk_golden_case *c = hk_golden_case_find(o->from);
+    if (!c) return hk_cli_usage_error("golden", "%s: --from '%s' is not a committed case (hkref golden list)", sub, o->from);
+    if (o->op && o->op != c->op)
+        return hk_cli_usage_error("golden", "%s: --from %s is a case of op %s, not %s", sub, o->from, c->op->op, o->op->op);
+    o->op = c->op;
+    if (o->nlists >= MAX_LISTS) return hk_cli_usage_error("golden", "%s: too many settings", sub);
+    memmove(o->lists + 1, o->lists, sizeof o->lists[0] * (size_t)o->nlists);
+    o->lists[0] = c->params;
+    o->nlists++;
+    o->nbase++;
+    if (!o->seed_set) o->seed = c->seed;
+    return 0;
+}
+
+static int cmd_generate_op(int argc, char **argv)
+{
+    ondemand o = {.seed = 1};
+    for (int i = 1; i < argc; i++) {
+        if (hk_cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-') {
+            int rc = ondemand_opt("generate", &o, argc, argv, &i);
+            if (rc) return rc;
+            if (o.inputs) return hk_cli_usage_error("golden", "generate: --inputs belongs to 'hkref golden reference'");
+        } else if (!o.dir) {
+            o.dir = argv[i];
+        } else {
+            return hk_cli_usage_error("golden", "generate: unexpected argument '%s'", argv[i]);
+        }
+    }
+    int rc = apply_from("generate", &o);
+    if (rc) return rc;
+    if (!o.op) return hk_cli_usage_error("golden", "generate: --op OP (or --from CASE) is required with settings");
+    if (!o.dir) return hk_cli_usage_error("golden", "generate: the output directory DIR is required with --op");
+    return ondemand_write("generate", &o, NULL);
+}
+
+static int has_opt(int argc, char **argv, const char *const *names)
+{
+    for (int i = 1; i < argc; i++)
+        for (int k = 0; names[k]; k++)
+            if (!strcmp(argv[i], names[k])) return 1;
+    return 0;
 }
 
 static int cmd_generate(int argc, char **argv)
 {
+    static const char *const od[] = {"--op", "--from", "--shape", "--set", "--seed", "--name", NULL};
+    if (has_opt(argc, argv, od)) return cmd_generate_op(argc, argv);
     const char *dir = NULL, *prefix = NULL;
     for (int i = 1; i < argc; i++) {
         if (hk_cli_is_help(argv[i])) {
@@ -84,12 +253,98 @@ static int cmd_generate(int argc, char **argv)
     return 0;
 }
 
+/* hkref golden reference --inputs FILE ... DIR */
+static int cmd_reference(int argc, char **argv)
+{
+    ondemand o = {.seed = 1};
+    for (int i = 1; i < argc; i++) {
+        if (hk_cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-') {
+            int rc = ondemand_opt("reference", &o, argc, argv, &i);
+            if (rc) return rc;
+        } else if (!o.dir) {
+            o.dir = argv[i];
+        } else {
+            return hk_cli_usage_error("golden", "reference: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!o.inputs) return hk_cli_usage_error("golden", "reference: --inputs FILE is required");
+    if (!o.dir) return hk_cli_usage_error("golden", "reference: the output directory DIR is required");
+    hk_st_file *in;
+    if (hk_st_read(o.inputs, &in)) return hk_cli_fail("golden reference");
+    /* Base settings: --from, else the file's own (an on-demand case's params, or a committed case's). */
+    const char *fop = hk_st_get_meta(in, "op"), *fparams = hk_st_get_meta(in, "params"),
+               *fcase = hk_st_get_meta(in, "case");
+    int rc = 0;
+    if (!o.op && !o.from && fop) {
+        o.op = hk_golden_op_find(fop);
+        if (!o.op) rc = hk_cli_usage_error("golden", "reference: %s names op '%s', which has no builder", o.inputs, fop);
+    }
+    if (!rc && !o.from && fparams && o.op && fop && !strcmp(fop, o.op->op)) {
+        if (o.nlists >= MAX_LISTS) rc = hk_cli_usage_error("golden", "reference: too many settings");
+        else {
+            memmove(o.lists + 1, o.lists, sizeof o.lists[0] * (size_t)o.nlists);
+            o.lists[0] = fparams;
+            o.nlists++;
+            o.nbase++;
+        }
+    } else if (!rc && !o.from && fcase && hk_golden_case_find(fcase) && (!o.op || hk_golden_case_find(fcase)->op == o.op)) {
+        o.from = fcase;
+    }
+    if (!rc) rc = apply_from("reference", &o);
+    if (!rc && !o.op) rc = hk_cli_usage_error("golden", "reference: --op OP is required (%s has no op metadata)", o.inputs);
+    if (!rc && !o.seed_set) {
+        const char *fs = hk_st_get_meta(in, "seed");
+        if (fs && !o.from) parse_seed(fs, &o.seed);
+    }
+    char name[256];
+    if (!rc && !o.name) { /* <op>_reference_<file stem> */
+        const char *base = strrchr(o.inputs, '/');
+        base = base ? base + 1 : o.inputs;
+        size_t k = (size_t)snprintf(name, sizeof name, "%s_reference_", o.op->op);
+        for (const char *c = base; *c && k + 1 < sizeof name && strcmp(c, ".safetensors") != 0; c++)
+            name[k++] = isalnum((unsigned char)*c) || strchr("._-", *c) ? *c : '-';
+        name[k] = 0;
+        o.name = name;
+    }
+    if (!rc) rc = ondemand_write("reference", &o, in);
+    hk_st_free(in);
+    return rc;
+}
+
+static int cmd_ops(int argc, char **argv)
+{
+    if (argc > 2) return hk_cli_usage_error("golden", "ops: unexpected argument '%s'", argv[2]);
+    if (argc == 2) {
+        if (hk_cli_is_help(argv[1])) {
+            usage(stdout);
+            return 0;
+        }
+        const hk_golden_op *op = hk_golden_op_find(argv[1]);
+        if (!op) return hk_cli_usage_error("golden", "ops: unknown op '%s'", argv[1]);
+        printf("%s  (%s)\nsettings (KEY = default  values: meaning):\n", op->op, op->source);
+        hk_golden_params_help(op, stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < hk_golden_op_count(); i++) {
+        const hk_golden_op *op = hk_golden_op_get(i);
+        size_t ncases = 0;
+        for (size_t k = 0; k < hk_golden_count(); k++) ncases += hk_golden_get(k)->op == op;
+        printf("%-15s %3zu committed cases, %2zu settings  %s\n", op->op, ncases, op->nparams, op->source);
+    }
+    printf("hkref golden ops OP lists an op's settings; hkref golden generate --op OP --set K=V,... DIR builds one.\n");
+    return 0;
+}
+
 static int cmd_list(void)
 {
     size_t n = hk_golden_count();
     for (size_t i = 0; i < n; i++) {
         const hk_golden_case *c = hk_golden_get(i);
-        printf("%-14s %-44s %s\n", c->op, c->name, c->source);
+        printf("%-14s %-44s %s\n", c->op->op, c->name, c->op->source);
     }
     printf("%zu cases\n", n);
     return 0;
@@ -194,8 +449,8 @@ static char **registry_rels(size_t *n)
     char **r = calloc(*n ? *n : 1, sizeof *r);
     for (size_t i = 0; r && i < *n; i++) {
         const hk_golden_case *c = hk_golden_get(i);
-        size_t len = strlen(c->op) + strlen(c->name) + 14;
-        if ((r[i] = malloc(len))) snprintf(r[i], len, "%s/%s.safetensors", c->op, c->name);
+        size_t len = strlen(c->op->op) + strlen(c->name) + 14;
+        if ((r[i] = malloc(len))) snprintf(r[i], len, "%s/%s.safetensors", c->op->op, c->name);
         else *n = i; /* out of memory: with a shorter registry the set is refused, never passed */
     }
     return r;
@@ -247,6 +502,7 @@ static int cmd_list_sub(int argc, char **argv)
 
 int hk_cmd_golden(int argc, char **argv)
 {
-    static const hk_cli_sub subs[] = {{"generate", cmd_generate}, {"check", cmd_check}, {"list", cmd_list_sub}};
-    return hk_cli_dispatch("golden", argc, argv, subs, 3, usage);
+    static const hk_cli_sub subs[] = {{"generate", cmd_generate}, {"check", cmd_check},   {"list", cmd_list_sub},
+                                      {"ops", cmd_ops},           {"reference", cmd_reference}};
+    return hk_cli_dispatch("golden", argc, argv, subs, 5, usage);
 }

@@ -386,6 +386,7 @@ static char *json_text(const hk_check_report *r, const hk_golden_dir_summary *su
     /* the set's integrity (tools/golden/manifest.h): expected cases, partial run */
     json_object_set_new(root, "cases_total", json_integer(sum->total));
     json_object_set_new(root, "partial", json_boolean(sum->partial));
+    json_object_set_new(root, "ondemand", json_boolean(sum->ondemand));
     json_object_set_new(root, "cases_run", json_integer(sum->run));
     json_object_set_new(root, "cases_failed", json_integer(sum->failed));
     json_object_set_new(root, "cases", json_incref(r->cases));
@@ -636,7 +637,8 @@ int hk_check_report_finish(hk_check_report *r, const hk_golden_dir_summary *sum)
     if (r->o.junit) bad |= write_text(r->o.junit, junit_text(r), "JUnit") != HK_OK;
     if (r->o.tap) bad |= write_text(r->o.tap, tap_text(r), "TAP") != HK_OK;
     fprintf(f, "golden set %s: manifest sha256 %s, %ld of %ld cases present%s\n", d->golden, sum->manifest_sha256,
-            sum->total - sum->missing, sum->total, sum->partial ? " (--partial)" : "");
+            sum->total - sum->missing, sum->total,
+            sum->partial ? " (--partial)" : sum->ondemand ? " (an on-demand set: its manifest alone)" : "");
     fprintf(f, "hkref golden check (%s): %ld cases, %ld failed", dtype_name(d->dtype), sum->run, sum->failed);
     if (sum->skipped) fprintf(f, ", %ld skipped", sum->skipped);
     if (sum->not_selected) fprintf(f, ", %ld not selected", sum->not_selected);

@@ -10,13 +10,16 @@
 #include "ref/rng.h"
 
 #include <math.h>
+#include <stddef.h>
 
 typedef struct {
     long N, IN, OUT, r_min, r_max;
     long b;        /* the rank; 0 = draw it uniformly from [r_min, r_max] with the case's generator */
     double p, alpha;
-    int frozen;    /* 1: frozen mode, gradients of A rows < b-1 and B columns < b-1 are 0 */
-    int loss;      /* 0: layer op "dylora"; 1: individual loss L_b; 2: nested loss (uniform p_B) */
+    long frozen;   /* 1: frozen mode, gradients of A rows < b-1 and B columns < b-1 are 0 */
+    int loss_op;   /* 0: the layer op "dylora"; 1: the op "dylora_loss" (fixed by the op) */
+    int loss_kind; /* dylora_loss: 0 individual loss L_b, 1 nested loss (uniform p_B) */
+    int loss;      /* derived by check_dy: 0 layer, 1 individual, 2 nested */
 } dy_arg;
 
 typedef struct {
@@ -80,7 +83,7 @@ static int build_layer(hk_case *g, const dy_arg *a, const dy_params *P, long b)
     double *ab = hk_case_abs_copy(g, P->bias, OUT), *aA = hk_case_abs_copy(g, P->A, R * IN);
     double *aB = hk_case_abs_copy(g, P->B, OUT * R), *ady = hk_case_abs_copy(g, dy, N * OUT);
     if (!mask || !dy || !y || !dx || !dA || !dB || !ady) return HK_ENOMEM;
-    HK_TRY(hk_mask_bernoulli(mask, N * IN, a->p, hk_case_rng(g)));
+    if (!hk_case_is_given(g, mask)) HK_TRY(hk_mask_bernoulli(mask, N * IN, a->p, hk_case_rng(g)));
     hk_case_cfg_real(g, "p", a->p);
     hk_case_cfg_int(g, "frozen", a->frozen);
     HK_TRY(hk_dylora_forward(y, xa, P->x, P->W0, P->bias, P->A, P->B, mask, a->p, N, b, &d));
@@ -168,11 +171,16 @@ static int build_dy(hk_case *g, const void *arg)
     dy_params P;
     HK_TRY(draw_inputs(g, a, &P));
     long b = a->b;
-    if (b == 0) HK_TRY(hk_dylora_rank_sample(&b, a->r_min, a->r_max, HK_DYLORA_UNIFORM, 0.0, hk_case_rng(g)));
-    if (a->loss != 2) {
-        int64_t *bt = hk_case_int(g, "in.b", 0, NULL);
-        if (!bt) return HK_ENOMEM;
-        *bt = b;
+    int64_t *bt = a->loss != 2 ? hk_case_int(g, "in.b", 0, NULL) : NULL;
+    if (a->loss != 2 && !bt) return HK_ENOMEM;
+    if (bt && hk_case_is_given(g, bt)) {
+        HK_REQUIRE(*bt >= a->r_min && *bt <= a->r_max, HK_EDOM, "in.b = %lld is outside [r_min=%ld, r_max=%ld]",
+                   (long long)*bt, a->r_min, a->r_max);
+        b = (long)*bt;
+    } else {
+        /* (nested losses use no b, but draw one all the same: the committed files' generator state) */
+        if (b == 0) HK_TRY(hk_dylora_rank_sample(&b, a->r_min, a->r_max, HK_DYLORA_UNIFORM, 0.0, hk_case_rng(g)));
+        if (bt) *bt = b;
     }
     common_cfg(g, a);
     return a->loss ? build_loss(g, a, &P, b) : build_layer(g, a, &P, b);
@@ -182,19 +190,61 @@ static int build_dy(hk_case *g, const void *arg)
 #define SRC_DYF "DyLoRA frozen mode (Eq. 10): gradients only to A[b-1,:] and B[:,b-1] (official detach)"
 #define SRC_DYL "DyLoRA losses: L_b = (1/N) sum ||y_b - t||^2 (Eq. 9); nested sum_b p_B(b) L_b"
 
-static const dy_arg d_b1 = {3, 6, 4, 1, 4, 1, 0.25, 8.0, 0, 0}, d_br = {3, 6, 4, 1, 4, 4, 0.25, 8.0, 0, 0},
-                    d_smp = {2, 7, 3, 1, 5, 0, 0.125, 4.0, 0, 0}, d_frz = {3, 5, 4, 1, 4, 3, 0.0, 8.0, 1, 0},
-                    d_l2 = {4, 5, 3, 1, 4, 2, 0.0, 6.0, 0, 1}, d_nest = {3, 5, 3, 1, 4, 0, 0.0, 6.0, 0, 2},
-                    d_nest2 = {3, 4, 3, 2, 3, 0, 0.0, 3.0, 0, 2};
+static int check_dy(void *arg)
+{
+    dy_arg *a = arg;
+    a->loss = a->loss_op ? 1 + a->loss_kind : 0;
+    HK_REQUIRE(a->r_min <= a->r_max, HK_EDOM, "dylora: r_min=%ld > r_max=%ld", a->r_min, a->r_max);
+    HK_REQUIRE(a->b == 0 || (a->b >= a->r_min && a->b <= a->r_max), HK_EDOM,
+               "dylora: b=%ld must be 0 (drawn) or in [r_min=%ld, r_max=%ld]", a->b, a->r_min, a->r_max);
+    HK_REQUIRE(!a->frozen || a->loss == 0, HK_EINVAL, "dylora_loss: frozen mode is an option of the dylora layer op");
+    HK_REQUIRE(a->loss == 0 || a->p == 0, HK_EINVAL, "dylora_loss: the losses have no dropout (p = 0)");
+    return HK_OK;
+}
+
+static const char *const dy_losses[] = {"individual", "nested", NULL};
+static const dy_arg dy_defaults = {3, 6, 4, 1, 4, 0, 0.25, 8.0, 0, 0, 0, 0},
+                    dyl_defaults = {4, 5, 3, 1, 4, 0, 0.0, 6.0, 0, 1, 0, 1};
+static const hk_golden_param dy_settings[] = {
+    HK_P_INT(dy_arg, N, "N", 1, 1 << 20, "rows"),
+    HK_P_INT(dy_arg, IN, "IN", 1, 1 << 16, "input features"),
+    HK_P_INT(dy_arg, OUT, "OUT", 1, 1 << 16, "output features"),
+    HK_P_INT(dy_arg, r_min, "r_min", 1, 1 << 12, "smallest rank"),
+    HK_P_INT(dy_arg, r_max, "r_max", 1, 1 << 12, "largest rank (the stored factors)"),
+    HK_P_INT(dy_arg, b, "b", 0, 1 << 12, "the rank (0: drawn uniformly from [r_min, r_max])"),
+    HK_P_REAL(dy_arg, alpha, "alpha", -1e6, 1e6, "scale numerator (scale = alpha / b)"),
+    HK_P_RATE(dy_arg, p, "p", "input dropout rate (layer op only)"),
+    HK_P_INT(dy_arg, frozen, "frozen", 0, 1, "1: frozen mode (only row / column b-1 trained)"),
+};
+static const hk_golden_param dyl_params[] = {
+    HK_P_INT(dy_arg, N, "N", 1, 1 << 20, "rows"),
+    HK_P_INT(dy_arg, IN, "IN", 1, 1 << 16, "input features"),
+    HK_P_INT(dy_arg, OUT, "OUT", 1, 1 << 16, "output features"),
+    HK_P_INT(dy_arg, r_min, "r_min", 1, 1 << 12, "smallest rank"),
+    HK_P_INT(dy_arg, r_max, "r_max", 1, 1 << 12, "largest rank"),
+    HK_P_INT(dy_arg, b, "b", 0, 1 << 12, "individual: the rank (0: drawn)"),
+    HK_P_REAL(dy_arg, alpha, "alpha", -1e6, 1e6, "scale numerator (scale = alpha / b)"),
+    HK_P_ENUM(dy_arg, loss_kind, "loss", dy_losses, "individual L_b or nested sum_b p(b) L_b"),
+};
+static const char *source_dy(const void *arg)
+{
+    const dy_arg *a = arg;
+    return a->frozen ? SRC_DYF : SRC_DY;
+}
+
+static const hk_golden_op op_dy = {"dylora", SRC_DY, sizeof(dy_arg), &dy_defaults, dy_settings, HK_NPARAMS(dy_settings),
+                                   NULL, NULL, check_dy, source_dy, build_dy};
+static const hk_golden_op op_dyl = {"dylora_loss", SRC_DYL, sizeof(dy_arg), &dyl_defaults, dyl_params,
+                                    HK_NPARAMS(dyl_params), NULL, NULL, check_dy, NULL, build_dy};
 
 static const hk_golden_case cases[] = {
-    {"dylora", "dylora_b1_rmax4_p0.25_3x6to4", SRC_DY, 701, build_dy, &d_b1},
-    {"dylora", "dylora_b_eq_r_rmax4_p0.25_3x6to4", SRC_DY, 702, build_dy, &d_br},
-    {"dylora", "dylora_sampled_b_rmax5_p0.125_2x7to3", SRC_DY, 703, build_dy, &d_smp},
-    {"dylora", "dylora_frozen_b3_rmax4_3x5to4", SRC_DYF, 704, build_dy, &d_frz},
-    {"dylora_loss", "dylora_loss_individual_b2_rmax4_4x5to3", SRC_DYL, 711, build_dy, &d_l2},
-    {"dylora_loss", "dylora_loss_nested_uniform_r1to4_3x5to3", SRC_DYL, 712, build_dy, &d_nest},
-    {"dylora_loss", "dylora_loss_nested_uniform_r2to3_3x4to3", SRC_DYL, 713, build_dy, &d_nest2},
+    {&op_dy, "dylora_b1_rmax4_p0.25_3x6to4", 701, "N=3,IN=6,OUT=4,r_min=1,r_max=4,b=1,p=0.25,alpha=8"},
+    {&op_dy, "dylora_b_eq_r_rmax4_p0.25_3x6to4", 702, "N=3,IN=6,OUT=4,r_min=1,r_max=4,b=4,p=0.25,alpha=8"},
+    {&op_dy, "dylora_sampled_b_rmax5_p0.125_2x7to3", 703, "N=2,IN=7,OUT=3,r_min=1,r_max=5,b=0,p=0.125,alpha=4"},
+    {&op_dy, "dylora_frozen_b3_rmax4_3x5to4", 704, "N=3,IN=5,OUT=4,r_min=1,r_max=4,b=3,p=0,alpha=8,frozen=1"},
+    {&op_dyl, "dylora_loss_individual_b2_rmax4_4x5to3", 711, "N=4,IN=5,OUT=3,r_min=1,r_max=4,b=2,alpha=6,loss=individual"},
+    {&op_dyl, "dylora_loss_nested_uniform_r1to4_3x5to3", 712, "N=3,IN=5,OUT=3,r_min=1,r_max=4,alpha=6,loss=nested"},
+    {&op_dyl, "dylora_loss_nested_uniform_r2to3_3x4to3", 713, "N=3,IN=4,OUT=3,r_min=2,r_max=3,alpha=3,loss=nested"},
 };
 
 const hk_golden_case *hk_golden_dylora(size_t *n)

@@ -12,14 +12,13 @@
 #include "ref/train.h"
 
 #include <math.h>
-
-enum { FW_MAX_N = 16 };
+#include <stddef.h>
 
 typedef struct {
-    const char *preset;
-    int regression;               /* 1: task regression (K = 1), consistency mse on representations */
-    double weight;                /* > 0 overrides the preset's alpha */
-    int task_both, detach_second; /* -1: the preset's choice */
+    char preset[32];
+    long regression;                /* 1: task regression (K = 1), consistency mse on representations */
+    double weight;                  /* > 0 overrides the preset's alpha */
+    long task_both, detach_second;  /* -1: the preset's choice */
     long N, K, D;
 } fw_arg;
 
@@ -51,7 +50,6 @@ static int build_fw(hk_case *g, const void *arg)
     if (a->detach_second >= 0) cfg.detach_second = a->detach_second;
     HK_TRY(hk_framework_validate(&cfg));
     long N = a->N, K = a->regression ? 1 : a->K, D = a->regression ? a->D : 0, W = a->regression ? D : K;
-    HK_REQUIRE(N <= FW_MAX_N, HK_EINVAL, "framework case N=%ld > %d", N, FW_MAX_N);
     int two = cfg.passes == 2, reg = a->regression;
     double *o1 = hk_case_in(g, "in.out1", HK_SHAPE(N, K)), *o2 = two ? hk_case_in(g, "in.out2", HK_SHAPE(N, K)) : NULL;
     double *r1 = reg ? hk_case_in(g, "in.rep1", HK_SHAPE(N, D)) : NULL, *r2 = reg ? hk_case_in(g, "in.rep2", HK_SHAPE(N, D)) : NULL;
@@ -64,13 +62,19 @@ static int build_fw(hk_case *g, const void *arg)
     hk_case_fill(g, r2, N * D, -1.0, 1.0);
     hk_case_fill(g, tg, N, -3.0, 3.0);
     hk_case_fill(g, dt, 1, 0.5, 1.5);
-    if (!o1 || !dt || (two && !o2) || (reg && (!r1 || !r2 || !tg)) || (!reg && !lab)) return HK_ENOMEM;
-    for (long i = 0; two && i < N * K; i++) o2[i] += o1[i]; /* pass 2 = pass 1 + noise */
-    for (long i = 0; reg && i < N * D; i++) r2[i] += r1[i];
+    long *labels = hk_case_alloc(g, sizeof(long) * (size_t)N);
+    if (!o1 || !dt || !labels || (two && !o2) || (reg && (!r1 || !r2 || !tg)) || (!reg && !lab))
+        return HK_ENOMEM;
+    for (long i = 0; two && !hk_case_is_given(g, o2) && i < N * K; i++) o2[i] += o1[i]; /* pass 2 = pass 1 + noise */
+    for (long i = 0; reg && !hk_case_is_given(g, r2) && i < N * D; i++) r2[i] += r1[i];
     if (o2) hk_case_round32(o2, N * K);
     if (r2) hk_case_round32(r2, N * D);
-    long labels[FW_MAX_N];
-    for (long n = 0; !reg && n < N; n++) labels[n] = lab[n] = (int64_t)gsl_rng_uniform_int(hk_case_rng(g), (unsigned long)K);
+    for (long n = 0; !reg && n < N; n++) {
+        if (!hk_case_is_given(g, lab)) lab[n] = (int64_t)gsl_rng_uniform_int(hk_case_rng(g), (unsigned long)K);
+        HK_REQUIRE(lab[n] >= 0 && lab[n] < K, HK_EDOM, "in.labels[%ld] = %lld is not a class in [0, K=%ld)", n,
+                   (long long)lab[n], K);
+        labels[n] = (long)lab[n];
+    }
     record_cfg(g, a, &cfg, K);
     /* Bounds: task (C + R + N + 6 or N + 3) and consistency (N W + W + R + 8). */
     double Sl = 0, Sg = 0, R = 0;
@@ -130,19 +134,37 @@ static int build_fw(hk_case *g, const void *arg)
 
 #define SRC_FW "2403.00812 Sec. 3.2-3.3, Fig. 3: total = task + alpha * consistency(pass 1, pass 2), presets of ref/framework.c"
 
-static const fw_arg f_rdrop = {"rdrop", 0, 0, -1, -1, 3, 4, 0}, f_hk = {"hiddenkey", 0, 0, -1, -1, 3, 4, 0},
-                    f_hc = {"hiddencut", 0, 0, -1, -1, 2, 5, 0}, f_lora = {"lora", 0, 0, -1, -1, 3, 4, 0},
-                    f_reg = {"rdrop", 1, 0.5, -1, -1, 3, 1, 4}, f_hk2 = {"hiddenkey", 0, 0.75, -1, 0, 3, 5, 0},
-                    f_n1 = {"rdrop", 0, 0, -1, -1, 1, 6, 0};
+static int check_fw(void *arg)
+{
+    const fw_arg *a = arg;
+    hk_framework cfg;
+    HK_TRY(hk_preset_get(&cfg, a->preset));
+    HK_REQUIRE(!a->regression || a->D >= 1, HK_EDOM, "framework_loss: regression needs the representation width D >= 1");
+    return HK_OK;
+}
+
+static const fw_arg fw_defaults = {"rdrop", 0, 0, -1, -1, 3, 4, 0};
+static const hk_golden_param fw_params[] = {
+    HK_P_STR(fw_arg, preset, "preset", "a preset of hkref presets"),
+    HK_P_INT(fw_arg, regression, "regression", 0, 1, "1: regression task (K = 1), mse consistency on rep"),
+    HK_P_REAL(fw_arg, weight, "weight", 0, 1e6, "> 0: the consistency weight alpha (0: the preset's)"),
+    HK_P_INT(fw_arg, task_both, "task_both", -1, 1, "-1: the preset's; 1: task loss on both passes"),
+    HK_P_INT(fw_arg, detach_second, "detach_second", -1, 1, "-1: the preset's; 1: pass 2 a constant"),
+    HK_P_INT(fw_arg, N, "N", 1, 1 << 20, "rows"),
+    HK_P_INT(fw_arg, K, "K", 1, 1 << 16, "classes"),
+    HK_P_INT(fw_arg, D, "D", 0, 1 << 16, "regression: representation width"),
+};
+static const hk_golden_op op_fw = {"framework_loss", SRC_FW, sizeof(fw_arg), &fw_defaults, fw_params,
+                                   HK_NPARAMS(fw_params), NULL, NULL, check_fw, NULL, build_fw};
 
 static const hk_golden_case cases[] = {
-    {"framework_loss", "framework_loss_rdrop_3x4", SRC_FW, 801, build_fw, &f_rdrop},
-    {"framework_loss", "framework_loss_hiddenkey_detached_3x4", SRC_FW, 802, build_fw, &f_hk},
-    {"framework_loss", "framework_loss_hiddenkey_undetached_alpha0.75_3x5", SRC_FW, 803, build_fw, &f_hk2},
-    {"framework_loss", "framework_loss_hiddencut_js_mixture_2x5", SRC_FW, 804, build_fw, &f_hc},
-    {"framework_loss", "framework_loss_lora_one_pass_3x4", SRC_FW, 805, build_fw, &f_lora},
-    {"framework_loss", "framework_loss_rdrop_regression_mse_3_d4", SRC_FW, 806, build_fw, &f_reg},
-    {"framework_loss", "framework_loss_rdrop_n1_6", SRC_FW, 807, build_fw, &f_n1},
+    {&op_fw, "framework_loss_rdrop_3x4", 801, "preset=rdrop,N=3,K=4"},
+    {&op_fw, "framework_loss_hiddenkey_detached_3x4", 802, "preset=hiddenkey,N=3,K=4"},
+    {&op_fw, "framework_loss_hiddenkey_undetached_alpha0.75_3x5", 803, "preset=hiddenkey,weight=0.75,detach_second=0,N=3,K=5"},
+    {&op_fw, "framework_loss_hiddencut_js_mixture_2x5", 804, "preset=hiddencut,N=2,K=5"},
+    {&op_fw, "framework_loss_lora_one_pass_3x4", 805, "preset=lora,N=3,K=4"},
+    {&op_fw, "framework_loss_rdrop_regression_mse_3_d4", 806, "preset=rdrop,regression=1,weight=0.5,N=3,K=1,D=4"},
+    {&op_fw, "framework_loss_rdrop_n1_6", 807, "preset=rdrop,N=1,K=6"},
 };
 
 const hk_golden_case *hk_golden_framework(size_t *n)

@@ -9,15 +9,18 @@
 #include "ref/hiddencut.h"
 
 #include <math.h>
+#include <stddef.h>
 
 typedef struct {
-    const char *position; /* "hidden", "input", "output" (documentation only: same formula) */
-    hk_hc_pattern pat;
+    int position;         /* hidden, input, output (documentation only: same formula) */
+    int pat;              /* hk_hc_pattern */
     double p;
-    int rescale;          /* 1: scale = 1/(1-p); 0: scale = 1 (official HiddenCut / Cutoff) */
+    long rescale;         /* 1: scale = 1/(1-p); 0: scale = 1 (official HiddenCut / Cutoff) */
     long B, T, C;
-    int edge;             /* 1: high p, zeros expected; rows may be fully dropped */
+    long edge;            /* 1: high p, zeros expected; rows may be fully dropped */
 } hc_arg;
+
+static const char *const hc_positions[] = {"hidden", "input", "output", NULL};
 
 static int build_hc(hk_case *g, const void *arg)
 {
@@ -28,7 +31,7 @@ static int build_hc(hk_case *g, const void *arg)
     hk_case_fill(g, h, n, -2.0, 2.0);
     hk_case_fill(g, dy, n, -1.0, 1.0);
     if (!h || !dy || !m) return HK_ENOMEM;
-    HK_TRY(hk_hiddencut_mask_sample(m, a->pat, a->p, B, T, C, hk_case_rng(g)));
+    if (!hk_case_is_given(g, m)) HK_TRY(hk_hiddencut_mask_sample(m, (hk_hc_pattern)a->pat, a->p, B, T, C, hk_case_rng(g)));
     /* Non-edge cases: at least one feature kept per (b,t) row and one token kept per example. */
     for (long bt = 0; bt < B * T && !a->edge && a->pat != HK_HC_SPAN; bt++) {
         long kept = 0;
@@ -36,8 +39,8 @@ static int build_hc(hk_case *g, const void *arg)
         HK_REQUIRE(kept > 0, HK_EDOM, "row %ld fully dropped in a non-edge case: choose another seed", bt);
     }
     double scale = a->rescale ? 1.0 / (1.0 - a->p) : 1.0;
-    hk_case_cfg_str(g, "position", a->position);
-    hk_case_cfg_str(g, "pattern", hk_hc_pattern_name(a->pat));
+    hk_case_cfg_str(g, "position", hc_positions[a->position]);
+    hk_case_cfg_str(g, "pattern", hk_hc_pattern_name((hk_hc_pattern)a->pat));
     hk_case_cfg_real(g, "p", a->p);
     hk_case_cfg_int(g, "rescale", a->rescale);
     hk_case_cfg_real(g, "scale", scale);
@@ -58,24 +61,30 @@ static int build_hc(hk_case *g, const void *arg)
 
 #define SRC_HC "HiddenCut (Chen et al. 2021) / Cutoff / dropout on (B,T,C): out = in (1 - mask) scale; 2403.00812 Sec. 3.2"
 
-static const hc_arg a_el = {"hidden", HK_HC_ELEMENT, 0.125, 1, 2, 5, 6, 0},
-                    a_col = {"hidden", HK_HC_COLUMN, 0.25, 0, 2, 3, 7, 0},
-                    a_span = {"hidden", HK_HC_SPAN, 0.25, 0, 2, 8, 3, 0},
-                    a_p0 = {"hidden", HK_HC_ELEMENT, 0.0, 1, 1, 3, 5, 0},
-                    a_hi = {"hidden", HK_HC_ELEMENT, 0.875, 1, 2, 3, 4, 1},
-                    a_cut = {"input", HK_HC_SPAN, 0.375, 0, 1, 8, 3, 0},
-                    a_cutc = {"input", HK_HC_COLUMN, 0.25, 0, 2, 3, 5, 0},
-                    a_out = {"output", HK_HC_ELEMENT, 0.1, 1, 2, 3, 5, 0};
+static const char *const hc_patterns[] = {"element", "column", "span", NULL};
+static const hc_arg hc_defaults = {0, HK_HC_ELEMENT, 0.125, 1, 2, 5, 6, 0};
+static const hk_golden_param hc_params[] = {
+    HK_P_ENUM(hc_arg, position, "position", hc_positions, "where the framework applies it (documentation)"),
+    HK_P_ENUM(hc_arg, pat, "pattern", hc_patterns, "how mask.h is drawn"),
+    HK_P_RATE(hc_arg, p, "p", "drop rate"),
+    HK_P_INT(hc_arg, rescale, "rescale", 0, 1, "1: kept units times 1/(1-p)"),
+    HK_P_INT(hc_arg, B, "B", 1, 1 << 12, "batch"),
+    HK_P_INT(hc_arg, T, "T", 1, 1 << 16, "tokens"),
+    HK_P_INT(hc_arg, C, "C", 1, 1 << 16, "features"),
+    HK_P_INT(hc_arg, edge, "edge", 0, 1, "1: high p: rows may be fully dropped (zeros expected)"),
+};
+static const hk_golden_op op_hc = {"hiddencut", SRC_HC, sizeof(hc_arg), &hc_defaults, hc_params,
+                                   HK_NPARAMS(hc_params), NULL, NULL, NULL, NULL, build_hc};
 
 static const hk_golden_case cases[] = {
-    {"hiddencut", "hiddencut_element_p0.125_rescale_2x5x6", SRC_HC, 501, build_hc, &a_el},
-    {"hiddencut", "hiddencut_column_p0.25_2x3x7", SRC_HC, 502, build_hc, &a_col},
-    {"hiddencut", "hiddencut_span_p0.25_2x8x3", SRC_HC, 503, build_hc, &a_span},
-    {"hiddencut", "hiddencut_element_p0_1x3x5", SRC_HC, 504, build_hc, &a_p0},
-    {"hiddencut", "hiddencut_element_p0.875_highp_2x3x4", SRC_HC, 505, build_hc, &a_hi},
-    {"hiddencut", "hiddencut_cutoff_input_span_p0.375_1x8x3", SRC_HC, 506, build_hc, &a_cut},
-    {"hiddencut", "hiddencut_cutoff_input_column_p0.25_2x3x5", SRC_HC, 507, build_hc, &a_cutc},
-    {"hiddencut", "hiddencut_output_dropout_p0.1_2x3x5", SRC_HC, 508, build_hc, &a_out},
+    {&op_hc, "hiddencut_element_p0.125_rescale_2x5x6", 501, "pattern=element,p=0.125,rescale=1,B=2,T=5,C=6"},
+    {&op_hc, "hiddencut_column_p0.25_2x3x7", 502, "pattern=column,p=0.25,rescale=0,B=2,T=3,C=7"},
+    {&op_hc, "hiddencut_span_p0.25_2x8x3", 503, "pattern=span,p=0.25,rescale=0,B=2,T=8,C=3"},
+    {&op_hc, "hiddencut_element_p0_1x3x5", 504, "pattern=element,p=0,rescale=1,B=1,T=3,C=5"},
+    {&op_hc, "hiddencut_element_p0.875_highp_2x3x4", 505, "pattern=element,p=0.875,rescale=1,B=2,T=3,C=4,edge=1"},
+    {&op_hc, "hiddencut_cutoff_input_span_p0.375_1x8x3", 506, "position=input,pattern=span,p=0.375,rescale=0,B=1,T=8,C=3"},
+    {&op_hc, "hiddencut_cutoff_input_column_p0.25_2x3x5", 507, "position=input,pattern=column,p=0.25,rescale=0,B=2,T=3,C=5"},
+    {&op_hc, "hiddencut_output_dropout_p0.1_2x3x5", 508, "position=output,pattern=element,p=0.1,rescale=1,B=2,T=3,C=5"},
 };
 
 const hk_golden_case *hk_golden_hiddencut(size_t *n)

@@ -8,10 +8,11 @@
 #include "ref/linear.h"
 
 #include <math.h>
+#include <stddef.h>
 
 typedef struct {
     long N, IN, OUT;
-    int bias;
+    long bias;
 } lin_arg;
 
 /* max over (i,k) of sum_j |a[i,j] * b[j,k]| with strides: a (I,J) as a[i*ai + j*aj], b likewise. */
@@ -64,12 +65,20 @@ static int build_linear(hk_case *g, const void *arg)
 
 #define SRC_LIN "linear: y = x W^T + b (nn.Linear layout, W (OUT,IN)); dx = dy W, dW = dy^T x, db = sum_n dy"
 
-static const lin_arg a_basic = {3, 5, 4, 1}, a_n1 = {1, 6, 3, 1}, a_nobias = {5, 6, 3, 0};
+static const lin_arg lin_defaults = {3, 5, 4, 1};
+static const hk_golden_param lin_params[] = {
+    HK_P_INT(lin_arg, N, "N", 1, 1 << 20, "rows"),
+    HK_P_INT(lin_arg, IN, "IN", 1, 1 << 16, "input features"),
+    HK_P_INT(lin_arg, OUT, "OUT", 1, 1 << 16, "output features"),
+    HK_P_INT(lin_arg, bias, "bias", 0, 1, "1: with param.bias"),
+};
+static const hk_golden_op op_linear = {"linear", SRC_LIN, sizeof(lin_arg), &lin_defaults, lin_params,
+                                       HK_NPARAMS(lin_params), NULL, NULL, NULL, NULL, build_linear};
 
 static const hk_golden_case cases[] = {
-    {"linear", "linear_3x5to4", SRC_LIN, 201, build_linear, &a_basic},
-    {"linear", "linear_n1_6to3", SRC_LIN, 202, build_linear, &a_n1},
-    {"linear", "linear_nobias_5x6to3", SRC_LIN, 203, build_linear, &a_nobias},
+    {&op_linear, "linear_3x5to4", 201, "N=3,IN=5,OUT=4,bias=1"},
+    {&op_linear, "linear_n1_6to3", 202, "N=1,IN=6,OUT=3,bias=1"},
+    {&op_linear, "linear_nobias_5x6to3", 203, "N=5,IN=6,OUT=3,bias=0"},
 };
 
 const hk_golden_case *hk_golden_linear(size_t *n)

@@ -11,11 +11,12 @@
 #include "ref/rng.h"
 
 #include <math.h>
+#include <stddef.h>
 
 typedef struct {
     long N, IN, OUT, r;
     double p, alpha;
-    int bias;
+    long bias;
 } lora_arg;
 
 static int build_lora(hk_case *g, const void *arg)
@@ -48,7 +49,9 @@ static int build_lora(hk_case *g, const void *arg)
     double *dxa = hk_case_scratch(g, N * IN), *dAa = hk_case_scratch(g, r * IN), *dBa = hk_case_scratch(g, OUT * r);
     if (!x || !W0 || !A || !B || !mask || !dy || !y || !dx || !dA || !dB || !dBa || (a->bias && !bias))
         return HK_ENOMEM;
-    HK_TRY(hk_mask_bernoulli(mask, N * IN, a->p, hk_case_rng(g)));
+    if (!hk_case_is_given(g, mask)) HK_TRY(hk_mask_bernoulli(mask, N * IN, a->p, hk_case_rng(g)));
+    for (long i = 0; a->p == 0 && i < N * IN; i++)
+        HK_REQUIRE(!mask[i], HK_EDOM, "mask.x[%ld] drops an element but p = 0 (no dropout: an all-zero mask)", i);
     hk_case_cfg_int(g, "N", N);
     hk_case_cfg_int(g, "IN", IN);
     hk_case_cfg_int(g, "OUT", OUT);
@@ -76,14 +79,24 @@ static int build_lora(hk_case *g, const void *arg)
 
 #define SRC_LORA "LoRA (Hu et al. 2021; loralib/peft): y = x W0^T + b + (alpha/r) dropout(x) A^T B^T; W0, b frozen"
 
-static const lora_arg a_p0 = {4, 6, 5, 2, 0.0, 3.0, 1}, a_p25 = {5, 7, 3, 3, 0.25, 6.0, 1},
-                      a_p75 = {3, 6, 4, 4, 0.75, 8.0, 0}, a_r1 = {1, 5, 3, 1, 0.125, 2.0, 1};
+static const lora_arg lora_defaults = {4, 6, 5, 2, 0.0, 3.0, 1};
+static const hk_golden_param lora_params[] = {
+    HK_P_INT(lora_arg, N, "N", 1, 1 << 20, "rows"),
+    HK_P_INT(lora_arg, IN, "IN", 1, 1 << 16, "input features"),
+    HK_P_INT(lora_arg, OUT, "OUT", 1, 1 << 16, "output features"),
+    HK_P_INT(lora_arg, r, "r", 1, 1 << 12, "LoRA rank"),
+    HK_P_RATE(lora_arg, p, "p", "LoRA input dropout rate"),
+    HK_P_REAL(lora_arg, alpha, "alpha", -1e6, 1e6, "LoRA scale numerator (scale = alpha / r)"),
+    HK_P_INT(lora_arg, bias, "bias", 0, 1, "1: with param.bias"),
+};
+static const hk_golden_op op_lora = {"lora", SRC_LORA, sizeof(lora_arg), &lora_defaults, lora_params,
+                                     HK_NPARAMS(lora_params), NULL, NULL, NULL, NULL, build_lora};
 
 static const hk_golden_case cases[] = {
-    {"lora", "lora_p0_4x6to5_r2", SRC_LORA, 301, build_lora, &a_p0},
-    {"lora", "lora_p0.25_5x7to3_r3", SRC_LORA, 302, build_lora, &a_p25},
-    {"lora", "lora_p0.75_highp_nobias_3x6to4_r4", SRC_LORA, 303, build_lora, &a_p75},
-    {"lora", "lora_r1_n1_5to3", SRC_LORA, 304, build_lora, &a_r1},
+    {&op_lora, "lora_p0_4x6to5_r2", 301, "N=4,IN=6,OUT=5,r=2,p=0,alpha=3,bias=1"},
+    {&op_lora, "lora_p0.25_5x7to3_r3", 302, "N=5,IN=7,OUT=3,r=3,p=0.25,alpha=6,bias=1"},
+    {&op_lora, "lora_p0.75_highp_nobias_3x6to4_r4", 303, "N=3,IN=6,OUT=4,r=4,p=0.75,alpha=8,bias=0"},
+    {&op_lora, "lora_r1_n1_5to3", 304, "N=1,IN=5,OUT=3,r=1,p=0.125,alpha=2,bias=1"},
 };
 
 const hk_golden_case *hk_golden_lora(size_t *n)

@@ -13,78 +13,100 @@
 
 #define HK_GOLDEN_ZERO_TRUST 0.5
 
-void hk_golden_tolerance(double K, double n, double S, double eps, double *atol, double *rtol)
-{
-    /* Evaluated as ((K n) eps) S: the bytes of the committed golden files depend on this order. */
-    double r = K * n * eps;
-    *rtol = r;
-    *atol = r * S;
-}
-
-/* A stored number equals its recomputation (both are JSON reals printed with 17 digits,
- * so they round-trip exactly; 2^-50 relative leaves room for a reader that rounds once). */
-static int same_number(double stored, double recomputed)
-{
-    return fabs(stored - recomputed) <= 0x1p-50 * fabs(recomputed);
-}
-
-/* The ingredients K, n, S of a float tolerance entry (checked: finite, K >= 1, n >= 1, S > 0). */
-static int get_ingredients(json_t *e, const char *name, double *K, double *n, double *S)
-{
-    json_t *k = json_object_get(e, "K"), *nn = json_object_get(e, "n"), *s = json_object_get(e, "scale");
-    HK_REQUIRE(json_is_number(k) && json_is_number(nn) && json_is_number(s), HK_EFORMAT,
-               "golden tolerance for '%s' has no numeric K, n and scale: the tolerance cannot be recomputed", name);
-    *K = json_number_value(k);
-    *n = json_number_value(nn);
-    *S = json_number_value(s);
-    HK_REQUIRE(isfinite(*K) && isfinite(*n) && isfinite(*S) && *K >= 1 && *n >= 1 && *S > 0, HK_EFORMAT,
-               "golden tolerance for '%s' has K %g, n %g, scale %g: need finite K >= 1, n >= 1, scale > 0", name, *K,
-               *n, *S);
-    return HK_OK;
-}
-
 static int is_output(const char *name) { return !strncmp(name, "out.", 4) || !strncmp(name, "grad.", 5); }
 
 static int is_integer_dtype(hk_st_dtype dt) { return dt != HK_ST_F16 && dt != HK_ST_BF16 && dt != HK_ST_F32 && dt != HK_ST_F64; }
 
-/* Reads and validates the tolerance of tensor `name` for dtype: the stored
- * atol / rtol must be what hk_golden_tolerance gives for the stored K, n, S
- * (an edited number is refused, not used), rtol < HK_GOLDEN_MAX_RTOL and
- * atol <= HK_GOLDEN_MAX_RTOL * S. */
-static int get_tol(json_t *tol, const char *name, hk_golden_dtype dtype, int *exact, double *atol, double *rtol,
-                   int *zeros_ok, double *scale)
+int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_golden_tol *out)
 {
+    HK_REQUIRE_PTR(in);
+    HK_REQUIRE_PTR(out);
+    HK_REQUIRE(dtype == HK_GOLDEN_F64 || dtype == HK_GOLDEN_F32, HK_EINVAL, "tolerance: dtype %d is not f64 or f32",
+               (int)dtype);
+    HK_REQUIRE(isfinite(in->K) && in->K >= 1 && isfinite(in->n) && in->n >= 1 && isfinite(in->scale) &&
+                   in->scale >= 0 && isfinite(in->count) && in->count >= 1,
+               HK_EDOM, "tolerance ingredients out of range: K %g (>= 1), n %g (>= 1), scale %g (>= 0), N %g (>= 1)",
+               in->K, in->n, in->scale, in->count);
+    /* Rounding units on the two sides of |got - ref|: F64 backend and F64
+     * reference, u64 each; F32 backend u32, the F64 reference u64 (2^-29 of it). */
+    const double e = dtype == HK_GOLDEN_F32 ? FLT_EPSILON / 2 + DBL_EPSILON / 2 : DBL_EPSILON;
+    const double tiny = dtype == HK_GOLDEN_F32 ? FLT_MIN : DBL_MIN;
+    /* To first order an element's error is sum_i c_i delta_i over the n
+     * roundings of its dependency path, |c_i| <= S; with the delta_i
+     * independent, of mean 0 and |delta_i| <= u (Higham & Mary 2019; Ipsen &
+     * Zhou 2020), Hoeffding gives |sum| <= lambda sqrt(n) u S except with
+     * probability 2 exp(-lambda^2 / 2); over the N elements of the tensor
+     * that is <= P for lambda = sqrt(2 ln(2 N / P)).  The deterministic
+     * gamma_n ~ n u holds always: the smaller of the two is used. */
+    out->lambda = sqrt(2.0 * log(2.0 * in->count / HK_GOLDEN_TOL_PFAIL));
+    const double prob = out->lambda * sqrt(in->n);
+    out->n_eff = prob < in->n ? prob : in->n;
+    out->rtol = in->K * out->n_eff * e;
+    out->floor = in->K * tiny; /* a value below the smallest normal may flush to 0 */
+    out->atol = out->rtol * in->scale + out->floor;
+    return HK_OK;
+}
+
+typedef struct {
+    int exact, zeros_ok;
+    double atol, rtol, floor;
+    const char *row_scale; /* name of the row-scale tensor, or NULL */
+    char problem[160];     /* a bound that cannot be used: the tensor fails */
+} tol_entry;
+
+/* Reads and validates the tolerance of tensor `name` (N elements) for dtype.
+ * A malformed entry is a bad golden file (error); a well-formed bound that
+ * is too loose or does not follow its ingredients fails the tensor (problem). */
+static int get_tol(json_t *tol, const char *name, long N, hk_golden_dtype dtype, tol_entry *t)
+{
+    memset(t, 0, sizeof *t);
     json_t *e = json_object_get(tol, name);
     HK_REQUIRE(json_is_object(e), HK_EFORMAT, "golden tolerance for '%s' is missing", name);
-    *exact = json_is_true(json_object_get(e, "exact"));
-    *zeros_ok = json_is_true(json_object_get(e, "zeros_expected"));
-    *atol = *rtol = *scale = 0.0;
-    if (*exact) return HK_OK;
+    t->exact = json_is_true(json_object_get(e, "exact"));
+    t->zeros_ok = json_is_true(json_object_get(e, "zeros_expected"));
+    if (t->exact) return HK_OK;
     const char *key = dtype == HK_GOLDEN_F32 ? "f32" : "f64";
     json_t *d = json_object_get(e, key);
     json_t *a = json_object_get(d, "atol"), *r = json_object_get(d, "rtol");
     HK_REQUIRE(json_is_number(a) && json_is_number(r), HK_EFORMAT,
                "golden tolerance for '%s' has no numeric %s.atol / %s.rtol", name, key, key);
-    *atol = json_number_value(a);
-    *rtol = json_number_value(r);
-    HK_REQUIRE(isfinite(*atol) && isfinite(*rtol) && *atol >= 0 && *rtol >= 0, HK_EFORMAT,
-               "golden tolerance for '%s' (%s) is NaN, infinite or negative: atol %g rtol %g", name, key, *atol, *rtol);
-    HK_REQUIRE(*rtol > 0, HK_EFORMAT,
+    t->atol = json_number_value(a);
+    t->rtol = json_number_value(r);
+    HK_REQUIRE(isfinite(t->atol) && isfinite(t->rtol) && t->atol >= 0 && t->rtol >= 0, HK_EFORMAT,
+               "golden tolerance for '%s' (%s) is NaN, infinite or negative: atol %g rtol %g", name, key, t->atol,
+               t->rtol);
+    HK_REQUIRE(t->rtol > 0, HK_EFORMAT,
                "golden tolerance for '%s' (%s) has rtol 0 for a float tensor: a tolerance never derived", name, key);
-    HK_REQUIRE(*rtol < HK_GOLDEN_MAX_RTOL, HK_EFORMAT,
-               "golden tolerance for '%s' (%s) has rtol %g >= %g: too loose to catch a wrong formula", name, key,
-               *rtol, HK_GOLDEN_MAX_RTOL);
-    double K = 0, n = 0, S = 0, ra, rr;
-    HK_TRY(get_ingredients(e, name, &K, &n, &S));
-    HK_REQUIRE(*atol <= HK_GOLDEN_MAX_RTOL * S, HK_EFORMAT,
-               "golden tolerance for '%s' (%s) has atol %g > %g x scale %g: too loose to catch a wrong formula", name,
-               key, *atol, HK_GOLDEN_MAX_RTOL, S);
-    hk_golden_tolerance(K, n, S, dtype == HK_GOLDEN_F32 ? FLT_EPSILON : DBL_EPSILON, &ra, &rr);
-    HK_REQUIRE(same_number(*atol, ra) && same_number(*rtol, rr), HK_EFORMAT,
-               "golden tolerance for '%s' (%s): stored atol %.17g rtol %.17g, but K %g, n %g, scale %.17g give "
-               "atol %.17g rtol %.17g (golden/README.md \"Tolerances\"): the file was edited",
-               name, key, *atol, *rtol, K, n, S, ra, rr);
-    *scale = S;
+    json_t *rs = json_object_get(e, "row_scale");
+    if (rs) {
+        HK_REQUIRE(json_is_string(rs), HK_EFORMAT, "golden tolerance for '%s': row_scale is not a tensor name", name);
+        t->row_scale = json_string_value(rs);
+    }
+    /* The stored bound must be the model's (hk_golden_tolerance) on the
+     * stored ingredients: a hand-loosened rtol is caught here. */
+    json_t *jK = json_object_get(e, "K"), *jn = json_object_get(e, "n"), *jS = json_object_get(e, "scale");
+    HK_REQUIRE(json_is_number(jK) && json_is_number(jn) && json_is_number(jS), HK_EFORMAT,
+               "golden tolerance for '%s' has no numeric K, n and scale: the tolerance cannot be recomputed", name);
+    {
+        hk_golden_tol_in in = {json_number_value(jK), json_number_value(jn), json_number_value(jS), (double)(N ? N : 1)};
+        hk_golden_tol m;
+        if (hk_golden_tolerance(&in, dtype, &m)) {
+            hk_error_clear();
+            snprintf(t->problem, sizeof t->problem, "tolerance ingredients out of range (K %g, n %g, scale %g)", in.K,
+                     in.n, in.scale);
+            return HK_OK;
+        }
+        t->floor = m.floor;
+        if (fabs(m.rtol - t->rtol) > 1e-12 * m.rtol || fabs(m.atol - t->atol) > 1e-12 * m.atol) {
+            snprintf(t->problem, sizeof t->problem,
+                     "tolerance does not follow its ingredients: stored rtol %.3g atol %.3g, model %.3g %.3g", t->rtol,
+                     t->atol, m.rtol, m.atol);
+            return HK_OK;
+        }
+    }
+    if (t->rtol >= HK_GOLDEN_MAX_RTOL)
+        snprintf(t->problem, sizeof t->problem, "bound too loose: rtol %.3g >= %g cannot tell a wrong formula from rounding",
+                 t->rtol, HK_GOLDEN_MAX_RTOL);
     return HK_OK;
 }
 
@@ -106,15 +128,37 @@ static void shape_str(char *buf, size_t size, const hk_st_tensor *t)
     if (k < size) snprintf(buf + k, size - k, ")");
 }
 
+/* The row-scale tensor of an output: F64, shape = the output's leading axes. */
+static int row_scales(const hk_st_file *gold, const hk_st_tensor *ref, const char *sname, const double **S,
+                      long *rows)
+{
+    const hk_st_tensor *t = hk_st_find(gold, sname);
+    HK_REQUIRE(t != NULL, HK_EFORMAT, "golden tolerance for '%s' names row scales '%s', which the file lacks",
+               ref->name, sname);
+    int ok = t->dtype == HK_ST_F64 && ref->ndim >= 1 && t->ndim == ref->ndim - 1;
+    for (int d = 0; ok && d < t->ndim; d++) ok = t->shape[d] == ref->shape[d];
+    HK_REQUIRE(ok, HK_EFORMAT, "golden row scales '%s' must be F64 with the leading %d axes of '%s'", sname,
+               ref->ndim - 1, ref->name);
+    const double *v = t->data;
+    for (size_t i = 0; i < t->numel; i++)
+        HK_REQUIRE(isfinite(v[i]) && v[i] >= 0, HK_EFORMAT, "golden row scales '%s'[%zu] = %g: not a scale", sname, i,
+                   v[i]);
+    *S = v;
+    *rows = (long)t->numel;
+    return HK_OK;
+}
+
 /* Compares one tensor; fills r. Returns an error only for a bad golden file. */
-static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *tol, hk_golden_dtype dtype,
-                        FILE *log, int *printed, hk_golden_tensor_result *r)
+static int check_tensor(const hk_st_file *gold, const hk_st_tensor *ref, const hk_st_file *got, json_t *tol,
+                        hk_golden_dtype dtype, FILE *log, int *printed, hk_golden_tensor_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", ref->name);
-    int exact = 0, zeros_ok = 0;
-    double scale = 0.0;
-    HK_TRY(get_tol(tol, ref->name, dtype, &exact, &r->atol, &r->rtol, &zeros_ok, &scale));
+    tol_entry te;
+    HK_TRY(get_tol(tol, ref->name, (long)ref->numel, dtype, &te));
+    int exact = te.exact, zeros_ok = te.zeros_ok;
+    r->atol = te.atol;
+    r->rtol = te.rtol;
     r->exact = exact;
     r->n = (long)ref->numel;
     HK_REQUIRE(exact || ref->dtype == HK_ST_F64, HK_EFORMAT, "golden tensor '%s' is %s, expected F64", ref->name,
@@ -122,6 +166,9 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
     HK_REQUIRE(!exact || is_integer_dtype(ref->dtype), HK_EFORMAT,
                "golden tensor '%s' is %s but its tolerance says exact (integer tensors only)", ref->name,
                hk_st_dtype_name(ref->dtype));
+    const double *S = NULL;
+    long rows = 0;
+    if (te.row_scale) HK_TRY(row_scales(gold, ref, te.row_scale, &S, &rows));
     const hk_st_tensor *g = got ? hk_st_find(got, ref->name) : NULL;
     char msg[160], s1[64], s2[64];
     if (!g) {
@@ -148,8 +195,11 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
     }
     size_t n = ref->numel ? ref->numel : 1;
     double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    int st = (!a || !b) ? hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory comparing '%s'", ref->name)
-                        : HK_OK;
+    double *arow = S ? malloc((size_t)rows * sizeof *arow) : NULL;
+    int st = (!a || !b || (S && !arow))
+                 ? hk_error_set(HK_ENOMEM, __FILE__, __LINE__, "out of memory comparing '%s'", ref->name)
+                 : HK_OK;
+    for (long k = 0; !st && S && k < rows; k++) arow[k] = te.rtol * S[k] + te.floor;
     if (!st) st = hk_st_to_f64(g, a);
     if (!st) st = hk_st_to_f64(ref, b);
     for (size_t i = 0; !st && !exact && i < ref->numel; i++)
@@ -158,7 +208,11 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
                               ref->name, i, b[i]);
     hk_cmp_result cr;
     int quota = *printed < 10 ? 10 - *printed : 0; /* the first 10 failing elements of the case */
-    if (!st) st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, quota, &cr);
+    if (!st && S)
+        st = hk_compare_rows(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, arow,
+                             ref->numel && rows ? (long)ref->numel / rows : 1, r->rtol, log, quota, &cr);
+    else if (!st)
+        st = hk_compare(a, b, (long)ref->numel, ref->shape, ref->ndim, ref->name, r->atol, r->rtol, log, quota, &cr);
     if (!st) {
         *printed += cr.nfail < quota ? (int)cr.nfail : quota;
         long zeros = 0;
@@ -179,9 +233,16 @@ static int check_tensor(const hk_st_tensor *ref, const hk_st_file *got, json_t *
             set_problem(r, msg);
             if (!r->nfail) r->nfail = 1;
         }
+        /* A bound that cannot be used fails the tensor (compared anyway, so
+         * the numbers are reported), never a silent pass. */
+        if (te.problem[0]) {
+            set_problem(r, te.problem);
+            if (!r->nfail) r->nfail = 1;
+        }
     }
     free(a);
     free(b);
+    free(arow);
     return st;
 }
 
@@ -201,9 +262,9 @@ int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golde
     json_error_t jerr;
     json_t *tol = json_loads(tols, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(tol)) {
-        json_decref(tol); /* valid JSON of another type ("[1, 2]") is still an allocation */
-        HK_ERROR(HK_EFORMAT, "golden case %s: tolerance is not a JSON object (%s)", name,
-                 tol ? "not an object" : jerr.text);
+        json_decref(tol); /* valid JSON that is not an object */
+        return hk_error_set(HK_EFORMAT, __FILE__, __LINE__, "golden case %s: tolerance is not a JSON object (%s)", name,
+                            tol ? "not an object" : jerr.text);
     }
     /* A backend's file that carries the golden format marker is a golden file
      * (a copy, a link, a path typo): comparing the reference with itself proves nothing. */
@@ -220,7 +281,7 @@ int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golde
             break;
         }
         hk_golden_tensor_result *r = &res->t[res->ntensors++];
-        st = check_tensor(t, got, tol, dtype, log, &printed, r);
+        st = check_tensor(gold, t, got, tol, dtype, log, &printed, r);
         if (!st && (r->nfail || r->problem[0])) res->failed_tensors++;
     }
     json_decref(tol);

@@ -15,13 +15,41 @@
 #include <stdio.h>
 
 #define HK_GOLDEN_FORMAT "hkref-golden-1"
-/* Anything looser than this (relative, or absolute per unit of the scale S)
- * cannot tell a wrong formula (an O(1) relative error) from rounding, so a
- * golden file asking for more is rejected rather than used. */
-#define HK_GOLDEN_MAX_RTOL 1e-3
 #define HK_GOLDEN_MAX_TENSORS 96
 
 typedef enum { HK_GOLDEN_F64 = 0, HK_GOLDEN_F32 = 1 } hk_golden_dtype;
+
+/* ---- the tolerance model (golden/README.md, "Tolerances") ----
+ * The one formula: the generator stores its result, the checker re-derives
+ * it from the stored ingredients and compares.  For one float output:
+ *   lambda = sqrt(2 ln(2 N / P)),  P = HK_GOLDEN_TOL_PFAIL
+ *   n_eff  = min(n, lambda sqrt(n))          deterministic gamma_n vs Higham-Mary
+ *   rtol   = K n_eff e,   atol = rtol S + K tiny
+ * e = DBL_EPSILON (F64: backend and reference, u64 each) or FLT_EPSILON/2 +
+ * DBL_EPSILON/2 (F32: u32 + u64), tiny = DBL_MIN / FLT_MIN (the underflow
+ * floor), n the rounding steps on the longest dependency path, N the
+ * tensor's elements, S the scale (0 for a relative-error-only output; with
+ * row scales S_r, row r's atol is rtol S_r + K tiny). */
+#define HK_GOLDEN_TOL_PFAIL 1e-9
+/* Anything looser cannot tell a wrong formula (an O(1) relative error) from
+ * rounding: such a tensor FAILS the check (reported, the run continues). */
+#define HK_GOLDEN_MAX_RTOL 1e-3
+
+typedef struct {
+    double K;      /* >= 1 */
+    double n;      /* rounding steps on the longest dependency path, >= 1 */
+    double scale;  /* S >= 0 (the largest row scale when the output has row scales) */
+    double count;  /* N, the number of elements of the tensor (>= 1) */
+} hk_golden_tol_in;
+
+typedef struct {
+    double atol, rtol; /* atol: for S (a row r with row scale S_r: rtol S_r + floor) */
+    double floor;      /* K tiny */
+    double n_eff, lambda;
+} hk_golden_tol;
+
+/* HK_EDOM if an ingredient is out of range (K < 1, n < 1, S < 0, N < 1, non-finite). */
+int hk_golden_tolerance(const hk_golden_tol_in *in, hk_golden_dtype dtype, hk_golden_tol *out);
 
 typedef struct {
     char name[96];
@@ -43,22 +71,17 @@ typedef struct {
     char problem[256];             /* case-level: missing / unreadable output file */
 } hk_golden_result;
 
-/* The tolerance model (golden/README.md "Tolerances"), in one place: an
- * output with safety factor K, rounding-step count n and scale S, checked in a
- * dtype of machine epsilon eps, gets rtol = K n eps and atol = K n eps S.  The
- * generator stores its result beside K, n, S; the checker recomputes it from
- * them and refuses a file whose stored numbers differ. */
-void hk_golden_tolerance(double K, double n, double S, double eps, double *atol, double *rtol);
-
 /* Compares the backend's file `got` against the golden file `gold`, with the
  * tolerances stored in gold for `dtype`.  Returns HK_OK when the comparison
  * ran (failures are in res); HK_EFORMAT if the golden file itself is bad
- * (a tolerance missing, NaN, negative, zero for a float tensor, >= 1e-3
- * relative or atol > 1e-3 S — too loose to catch a wrong formula — or not the
- * hk_golden_tolerance of its stored K, n, S).  got may be NULL (file missing:
- * every tensor fails); a got that carries the golden format marker is refused
- * (every tensor fails, res->problem says why).  The first 10 failing elements
- * of the case go to log. */
+ * (a tolerance missing, NaN, negative, zero for a float tensor, or without
+ * its ingredients K, n, scale; a non-finite reference element; a row scale
+ * tensor missing or misshapen).  A tolerance that does not follow its stored
+ * ingredients (hk_golden_tolerance), or whose rtol is >= 1e-3 (too loose to
+ * catch a wrong formula), FAILS that tensor (problem set) and the case goes
+ * on.  got may be NULL (file missing: every tensor fails); a got that carries
+ * the golden format marker is refused (every tensor fails, res->problem says
+ * why).  The first 10 failing elements of the case go to log. */
 int hk_golden_check_case(const hk_st_file *gold, const hk_st_file *got, hk_golden_dtype dtype, FILE *log,
                          hk_golden_result *res);
 
@@ -147,6 +170,8 @@ typedef struct {
     long missing;                   /* of those, absent from the directory or the manifest */
     int partial;                    /* missing > 0 (only with opts.partial): never a full pass */
     char manifest_sha256[65];       /* SHA-256 of <golden>/MANIFEST: pin it to pin the set */
+    int ondemand;                   /* the manifest says registry 0: an on-demand set (case.h,
+                                     * hk_golden_write_ondemand), checked against its manifest alone */
 } hk_golden_dir_summary;
 
 /* 1 if case name `name` matches pattern `pat`: a pattern with a glob

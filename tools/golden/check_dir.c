@@ -460,11 +460,15 @@ static int verify_set(const hk_golden_dir_opts *o, const hk_golden_manifest *m, 
         HK_REQUIRE(hk_golden_manifest_find(m, paths[k]) != NULL, HK_EFORMAT,
                    "golden set %s: %s is not in its manifest (an added, stale or half-written file; regenerate "
                    "with `hkref golden generate`)", o->golden, paths[k]);
+    /* registry 0: an on-demand set (hk_golden_write_ondemand), its manifest alone says what it is. */
+    const char *const *registry = m->registry == 0 ? NULL : o->registry;
+    size_t nregistry = registry ? o->nregistry : 0;
+    sum->ondemand = m->registry == 0;
     const char *first = NULL;
     long missing = 0;
     for (size_t i = 0; i < m->n; i++) {
         const char *rel = m->e[i].rel;
-        HK_REQUIRE(!o->registry || in_list(o->registry, o->nregistry, rel), HK_EFORMAT,
+        HK_REQUIRE(!registry || in_list(registry, nregistry, rel), HK_EFORMAT,
                    "golden set %s: its manifest lists %s, which is not a case of this hkref (a set from another "
                    "version?)", o->golden, rel);
         if (!in_list((const char *const *)paths, np, rel)) {
@@ -472,12 +476,12 @@ static int verify_set(const hk_golden_dir_opts *o, const hk_golden_manifest *m, 
             if (!first) first = rel;
         }
     }
-    for (size_t i = 0; o->registry && i < o->nregistry; i++)
-        if (!hk_golden_manifest_find(m, o->registry[i])) {
+    for (size_t i = 0; registry && i < nregistry; i++)
+        if (!hk_golden_manifest_find(m, registry[i])) {
             missing++;
-            if (!first) first = o->registry[i];
+            if (!first) first = registry[i];
         }
-    sum->total = o->registry ? (long)o->nregistry : (long)m->n;
+    sum->total = registry ? (long)nregistry : (long)m->n;
     sum->missing = missing;
     if (missing && !o->partial)
         HK_ERROR(HK_EFORMAT, "golden set %s is incomplete: %ld of %ld cases missing (first: %s); regenerate it, or "
