@@ -5,13 +5,13 @@
  *
  *   an element passes when |got - ref| <= atol + rtol |ref| (inclusive), with
  *   the golden file's tolerance of the dtype tier checked (f64 or f32), which
- *   must be what its stored ingredients give: rtol = K n eps, atol = rtol S
- *   (eps = DBL_EPSILON or FLT_EPSILON; a hand-edited number is refused);
+ *   must be what its stored ingredients give (rtol = K n_eff e, atol = rtol S
+ *   + K tiny); a bound that does not follow them, whose ingredients are out
+ *   of range or whose rtol is >= 1e-3 fails that tensor, named;
  *   integer tensors compare bit-exactly and need an integer dtype; a float
  *   output must be F64 (or F32 under --dtype f32); a golden file whose
- *   tolerance is missing, NaN, infinite, negative, rtol 0, rtol >= 1e-3,
- *   without K / n / scale (K >= 1, n >= 1, S > 0) or not following them is
- *   rejected; a reference more than 50 % exact zeros (not zeros_expected) is
+ *   tolerance is missing, NaN, infinite, negative, rtol 0 or without numeric
+ *   K / n / scale is rejected (an error, exit 2); a reference more than 50 % exact zeros (not zeros_expected) is
  *   mistrusted; a missing file or tensor, a wrong shape or dtype fails; the
  *   first 10 failing elements of a case are listed; a directory run checks
  *   the selected cases in sorted order and counts run / failed / skipped,
@@ -37,17 +37,20 @@
 #include <unistd.h>
 
 /* The ingredients of every float output here: K = 2, n = 32 rounding steps,
- * scale S = 16, so (golden/README.md "Tolerances", rtol = K n eps, atol = rtol S)
- * the f64 tier is rtol 2^6 * 2^-52 = 2^-46, atol 2^-42 and the f32 tier
- * rtol 2^6 * 2^-23 = 2^-17, atol 2^-13: powers of two, so every threshold
- * below is exact. */
+ * scale S = 16.  golden/README.md "Tolerances": lambda = sqrt(2 ln(2 N / 1e-9))
+ * is > 6.4 for every N >= 1, so n_eff = min(n, lambda sqrt n) = n = 32, and
+ *   f64: rtol = K n DBL_EPSILON = 2^-46,  atol = rtol S + K DBL_MIN = 2^-42
+ *        (the floor 2^-1021 is below atol's last bit);
+ *   f32: rtol = K n (FLT_EPSILON/2 + DBL_EPSILON/2) = 2^-18 + 2^-47,
+ *        atol = rtol S + K FLT_MIN = 2^-14 + 2^-43 (+ 2^-125, below its last bit):
+ * short binary fractions, so every threshold below is exact (asserted). */
 #define TOL_K 2.0
 #define TOL_N 32.0
 #define TOL_S 16.0
 #define R64 0x1p-46
 #define A64 0x1p-42
-#define R32 0x1p-17
-#define A32 0x1p-13
+#define R32 (0x1p-18 + 0x1p-47)
+#define A32 (0x1p-14 + 0x1p-43)
 
 static const double Y[6] = {1.5, -2.25, 3.0, 0.5, -4.0, 6.25}; /* out.y (2,3) */
 static const double GX[4] = {0.75, -1.125, 2.5, -0.375};       /* grad.x (4) */
@@ -334,56 +337,105 @@ static hk_st_file *gold_ingredient_edit(const char *name, const char *field, dou
     return gold_with("toy_case", Y, tol);
 }
 
-/* out.y with ingredients K, n, S and both tiers derived from them by the
- * README's formula (powers of two here: exact). */
+/* golden/README.md's model, restated here: the tier of dtype dt for K, n, S and N elements. */
+static void model(double K, double n, double S, double N, int dt, double *atol, double *rtol)
+{
+    double lambda = sqrt(2 * log(2 * N / 1e-9)), ne = fmin(n, lambda * sqrt(n));
+    double e = dt ? FLT_EPSILON / 2 + DBL_EPSILON / 2 : DBL_EPSILON;
+    *rtol = K * ne * e;
+    *atol = *rtol * S + K * (dt ? FLT_MIN : DBL_MIN);
+}
+
+/* out.y (6 elements) with ingredients K, n, S and both tiers derived from them. */
 static hk_st_file *gold_ingredients(double K, double n, double S)
 {
     json_t *tol = default_tol(), *e = json_object();
     json_object_set_new(e, "K", json_real(K));
     json_object_set_new(e, "n", json_real(n));
     json_object_set_new(e, "scale", json_real(S));
-    json_object_set_new(e, "f64", tier(K * n * DBL_EPSILON * S, K * n * DBL_EPSILON));
-    json_object_set_new(e, "f32", tier(K * n * FLT_EPSILON * S, K * n * FLT_EPSILON));
+    for (int dt = 0; dt < 2; dt++) {
+        double at, rt;
+        model(K, n, S, 6, dt, &at, &rt);
+        json_object_set_new(e, dt ? "f32" : "f64", tier(at, rt));
+    }
     json_object_set_new(tol, "out.y", e);
     return gold_with("toy_case", Y, tol);
 }
 
-/* golden/README.md "Tolerances": a golden file is unusable (EFORMAT, exit 2)
- * when the checked tier's tolerance is missing, NaN, infinite, negative, has
- * rtol 0 or rtol >= 1e-3 (too loose to tell a wrong formula from rounding),
- * or is not what its stored ingredients give (a hand-edited number, even one
- * ulp off), or the ingredients are missing or out of range (K >= 1, n >= 1,
- * scale > 0).  Only the checked tier is read. */
+/* Checks g (consumed) against its own outputs: the status; *failed and the
+ * first failing tensor's problem (or "") when the comparison ran. */
+static int verdict(hk_st_file *g, hk_golden_dtype dt, int *failed, char *problem, size_t size)
+{
+    hk_st_file *o = outputs_of(g);
+    hk_golden_result *r = res_new();
+    hk_error_clear();
+    int st = hk_golden_check_case(g, o, dt, NULL, r);
+    *failed = st ? -1 : r->failed_tensors;
+    snprintf(problem, size, "%s", "");
+    for (int i = 0; !st && i < r->ntensors; i++)
+        if (r->t[i].problem[0]) {
+            snprintf(problem, size, "%s: %s", r->t[i].name, r->t[i].problem);
+            break;
+        }
+    free(r);
+    hk_st_free(o);
+    hk_st_free(g);
+    return st;
+}
+
+/* The run goes on, out.y (only) fails, its problem says `why`. */
+#define ASSERT_TENSOR_FAILS(g, dt, why)                                                                       \
+    do {                                                                                                      \
+        int nf_;                                                                                              \
+        char pb_[256];                                                                                        \
+        ck_assert_int_eq(verdict((g), (dt), &nf_, pb_, sizeof pb_), HK_OK);                                   \
+        ck_assert_msg(nf_ == 1 && strstr(pb_, "out.y: ") == pb_ && strstr(pb_, (why)), "%d failed: %s", nf_, pb_); \
+    } while (0)
+
+static int passes(hk_st_file *g, hk_golden_dtype dt)
+{
+    int nf;
+    char pb[256];
+    return verdict(g, dt, &nf, pb, sizeof pb) == HK_OK && nf == 0;
+}
+
+/* golden/README.md "Tolerances".  A bound that cannot be used FAILS its
+ * tensor, named, and the run goes on: one that does not follow its stored
+ * ingredients (a hand-edited number: more than 1e-12 relative off), whose
+ * ingredients are out of range (K >= 1, n >= 1, scale >= 0), or that is too
+ * loose (rtol >= 1e-3).  A malformed tolerance makes the golden file
+ * unusable (EFORMAT, exit 2): missing, not a number, NaN, infinite,
+ * negative, rtol 0, or no numeric K, n, scale.  Only the checked tier is read. */
 START_TEST(tolerance_rules_at_their_limits)
 {
-    /* the derived tier itself passes, and so does one ulp off (a reader that
-     * rounds the printed number once); 2^-48 relative off is an edit */
-    ck_assert_int_eq(check_status(gold_default(), HK_GOLDEN_F64), HK_OK);
-    ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "rtol", nextafter(R64, 1), NULL), HK_GOLDEN_F64),
-                     HK_OK);
-    ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "rtol", R64 * (1 + 0x1p-48), NULL), HK_GOLDEN_F64),
-                     HK_EFORMAT);
-    ck_assert_msg(strstr(hk_error_message(), "edited") != NULL, "%s", hk_error_message());
-    ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "atol", A64 * (1 - 0x1p-48), NULL), HK_GOLDEN_F64),
-                     HK_EFORMAT);
-    ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f32", "atol", 2 * A32, NULL), HK_GOLDEN_F32), HK_EFORMAT);
-    /* too loose, with ingredients that agree: n = 2^13 gives the f32 tier
-     * rtol 2^-9 >= 1e-3 (the f64 tier, 2^-38, is fine); n = 2^12 gives 2^-10 < 1e-3 */
-    ck_assert_int_eq(check_status(gold_ingredients(2, 0x1p13, 16), HK_GOLDEN_F64), HK_OK);
-    ck_assert_int_eq(check_status(gold_ingredients(2, 0x1p13, 16), HK_GOLDEN_F32), HK_EFORMAT);
-    ck_assert_msg(strstr(hk_error_message(), "too loose") != NULL, "%s", hk_error_message());
-    ck_assert_int_eq(check_status(gold_ingredients(2, 0x1p12, 16), HK_GOLDEN_F32), HK_OK);
-    ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "rtol", 1e-3, NULL), HK_GOLDEN_F64), HK_EFORMAT);
-    ck_assert_msg(strstr(hk_error_message(), "too loose") != NULL, "%s", hk_error_message());
-    /* the ingredients' ranges: K = 1, n = 1 are allowed, below is not; scale must be > 0 */
-    ck_assert_int_eq(check_status(gold_ingredients(1, 1, 16), HK_GOLDEN_F64), HK_OK);
-    ck_assert_int_eq(check_status(gold_ingredients(0.5, 2, 16), HK_GOLDEN_F64), HK_EFORMAT);
-    ck_assert_int_eq(check_status(gold_ingredients(2, 0.5, 16), HK_GOLDEN_F64), HK_EFORMAT);
-    ck_assert_int_eq(check_status(gold_ingredient_edit("out.y", "scale", 0.0, NULL), HK_GOLDEN_F64), HK_EFORMAT);
+    /* the tiers used throughout are the model's */
+    for (int dt = 0; dt < 2; dt++) {
+        double at, rt;
+        model(TOL_K, TOL_N, TOL_S, 6, dt, &at, &rt);
+        ck_assert(at == (dt ? A32 : A64) && rt == (dt ? R32 : R64));
+    }
+    ck_assert(passes(gold_default(), HK_GOLDEN_F64) && passes(gold_default(), HK_GOLDEN_F32));
+    /* a reader that rounds the printed number once (one ulp) still agrees; 2^-38 relative is an edit */
+    ck_assert(passes(gold_tol_edit("out.y", "f64", "rtol", nextafter(R64, 1), NULL), HK_GOLDEN_F64));
+    ASSERT_TENSOR_FAILS(gold_tol_edit("out.y", "f64", "rtol", R64 * (1 + 0x1p-38), NULL), HK_GOLDEN_F64,
+                        "does not follow its ingredients");
+    ASSERT_TENSOR_FAILS(gold_tol_edit("out.y", "f64", "atol", A64 * (1 - 0x1p-38), NULL), HK_GOLDEN_F64,
+                        "does not follow its ingredients");
+    ASSERT_TENSOR_FAILS(gold_tol_edit("out.y", "f32", "atol", 2 * A32, NULL), HK_GOLDEN_F32, "does not follow");
+    /* too loose, with ingredients that agree: K = 1024 gives the f32 tier rtol
+     * 2^16 (2^-24 + 2^-53) ~ 3.9e-3 >= 1e-3 (the f64 tier ~ 7e-12 is fine); K = 256 ~ 9.8e-4 < 1e-3 */
+    ck_assert(passes(gold_ingredients(1024, 32, 16), HK_GOLDEN_F64));
+    ASSERT_TENSOR_FAILS(gold_ingredients(1024, 32, 16), HK_GOLDEN_F32, "too loose");
+    ck_assert(passes(gold_ingredients(256, 32, 16), HK_GOLDEN_F32));
+    /* ingredients at and beyond their ranges: K = 1, n = 1, scale 0 (a relative output) are allowed */
+    ck_assert(passes(gold_ingredients(1, 1, 0), HK_GOLDEN_F64));
+    ASSERT_TENSOR_FAILS(gold_ingredients(0.5, 2, 16), HK_GOLDEN_F64, "out of range");
+    ASSERT_TENSOR_FAILS(gold_ingredients(2, 0.5, 16), HK_GOLDEN_F64, "out of range");
+    ck_assert_int_eq(check_status(gold_ingredients(2, 2, -16), HK_GOLDEN_F64), HK_EFORMAT); /* its atol is < 0 */
+    /* malformed: an error, never a verdict */
     ck_assert_int_eq(check_status(gold_ingredient_edit("out.y", "scale", NAN, NULL), HK_GOLDEN_F64), HK_EFORMAT);
     ck_assert_msg(strstr(hk_error_message(), "cannot be recomputed") != NULL, "%s", hk_error_message());
     ck_assert_int_eq(check_status(gold_ingredient_edit("grad.x", "K", 0, json_string("2")), HK_GOLDEN_F64), HK_EFORMAT);
-    /* not numbers, zero, negative */
     ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "rtol", 0.0, NULL), HK_GOLDEN_F64), HK_EFORMAT);
     ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "atol", -A64, NULL), HK_GOLDEN_F64), HK_EFORMAT);
     ck_assert_int_eq(check_status(gold_tol_edit("out.y", "f64", "rtol", -R64, NULL), HK_GOLDEN_F64), HK_EFORMAT);
@@ -404,9 +456,9 @@ START_TEST(tolerance_rules_at_their_limits)
     free(num);
     ck_assert_int_eq(check_status(g, HK_GOLDEN_F64), HK_EFORMAT);
     /* the f32 tier's values are not read under f64, and vice versa */
-    ck_assert_int_eq(check_status(gold_tol_edit("grad.x", "f32", "rtol", 0.5, NULL), HK_GOLDEN_F64), HK_OK);
-    ck_assert_int_eq(check_status(gold_tol_edit("grad.x", "f32", "rtol", 0.5, NULL), HK_GOLDEN_F32), HK_EFORMAT);
-    ck_assert_int_eq(check_status(gold_tol_edit("grad.x", "f64", "rtol", 0.5, NULL), HK_GOLDEN_F32), HK_OK);
+    ck_assert(passes(gold_tol_edit("out.y", "f32", "rtol", 0.5, NULL), HK_GOLDEN_F64));
+    ASSERT_TENSOR_FAILS(gold_tol_edit("out.y", "f32", "rtol", 0.5, NULL), HK_GOLDEN_F32, "does not follow");
+    ck_assert(passes(gold_tol_edit("out.y", "f64", "rtol", 0.5, NULL), HK_GOLDEN_F32));
     /* an output with no tolerance entry */
     json_t *tol = default_tol();
     json_object_del(tol, "grad.x");

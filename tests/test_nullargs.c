@@ -687,6 +687,12 @@ static int c_train_step(void)
 }
 
 static int c_golden_check_case(void) { return hk_golden_check_case(A(0, gold), A(1, gold), HK_GOLDEN_F64, A(2, stderr), A(3, gres)); }
+static int c_golden_tolerance(void)
+{
+    hk_golden_tol_in in = {2.0, 32.0, 16.0, 6.0};
+    hk_golden_tol out;
+    return hk_golden_tolerance(A(0, &in), HK_GOLDEN_F64, A(1, &out));
+}
 static int c_golden_list_dir(void)
 {
     char **paths = NULL;
@@ -815,6 +821,7 @@ static const null_row rows[] = {
      c_fw_loss_backward, s_fw},
     {"hk_train_step", "res cfg m labels ?targets work", c_train_step, s_fw},
     {"hk_golden_check_case", "gold ?got ?log res", c_golden_check_case, NULL},
+    {"hk_golden_tolerance", "in out", c_golden_tolerance, NULL},
     {"hk_golden_list_dir", "dir paths n", c_golden_list_dir, NULL},
     {"hk_golden_check_dir", "o sum", c_golden_check_dir, s_gdir},
 };
@@ -862,8 +869,6 @@ static const struct {
     {"hk_st_dtype_size", "no pointer parameter"},
     {"hk_file_cleanup_on_signals", "no pointer parameter"},
     {"hk_golden_grads_valid", "grads NULL is valid: it means every gradient (check_dir.c)"},
-    /* Its signature changes with the tolerance model v2 (branch c15): the row follows it. */
-    {"hk_golden_tolerance", "row owed (added by the hardening merge)"},
 };
 enum { NEXEMPT = sizeof exempt / sizeof exempt[0] };
 
