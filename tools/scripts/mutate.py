@@ -78,6 +78,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -673,16 +674,28 @@ def main():
         sys.exit("mutate.py: baseline link failed:\n" + r.stdout.decode())
     tsuite = baseline(exe, bw, "test runner")
     tbase = sum(tsuite.values())
-    tasan = {}
+    tasan, asan_lock = {}, threading.Lock()
     if a.asan_base:
-        # A survivor counts as killed when an ASan+UBSan run fails, so those runs must pass unmutated:
-        # otherwise every survivor would be "killed" by a leak or error the gate already has.
         aw = os.path.join(work, "baseline-asan")
         os.makedirs(aw, exist_ok=True)
         aexe, r = link(aw, None, None, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
         if r.returncode:
             sys.exit("mutate.py: ASan baseline link failed:\n" + r.stdout.decode())
-        tasan = baseline(aexe, aw, "ASan+UBSan runner")
+
+    def asan_time(sname):
+        """A survivor counts as killed when an ASan+UBSan run of a suite fails, so that
+        suite must pass unmutated (else every survivor would be "killed" by a leak or
+        error the gate already has): run once, the first time a survivor needs it."""
+        with asan_lock:
+            if sname not in tasan:
+                t1 = time.time()
+                rc, outp = run(aexe, 1800, aw, sname)
+                if rc != 0:
+                    print("mutate.py: the unmutated ASan+UBSan runner fails suite %s (rc %s); fix the gate first:\n%s"
+                          % (sname, rc, outp[-3000:]), flush=True)
+                    os._exit(2)
+                tasan[sname] = time.time() - t1
+            return tasan[sname]
 
     def suite_timeout(t):
         return a.timeout or 5 * t + 10
@@ -762,7 +775,7 @@ def main():
                 exe, r = link(wdir, m.file, aobj, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
                 if r.returncode == 0:
                     for suite in first:
-                        rc2, _ = run(exe, 2 * suite_timeout(tasan.get(suite, tbase)), wdir, suite)
+                        rc2, _ = run(exe, 2 * suite_timeout(asan_time(suite)), wdir, suite)
                         if rc2 != 0:
                             return "killed", ("asan" if rc2 != "timeout" else "asan-timeout") + " (suite %s)" % suite
         return ("killed" if rc != 0 else "survived"), why
