@@ -564,6 +564,7 @@ def main():
         sample_note = "a stratified random sample of %d of %d mutants (seed %d: %s)" % (
             len(allm), total_generated, seed, quota_note)
 
+    head_at_start, clean_at_start = git_head(), git_clean()  # the tree the mutants were made from
     eq = load_equivalent(a.equivalent)
     base = os.path.abspath(a.base)
     work = os.path.abspath(a.work)
@@ -829,7 +830,7 @@ def main():
 
     lines = []
     lines.append("hkref mutation report: %s" % sample_note)
-    lines.append("commit %s%s" % (git_head(), "" if os.environ.get("HK_MUTATE_COMMIT") or git_clean()
+    lines.append("commit %s%s" % (head_at_start, "" if os.environ.get("HK_MUTATE_COMMIT") or clean_at_start
                                    else " (with uncommitted changes)"))
     lines.append("seed %d (replay: make mutate MUTATE_MAX=%d MUTATE_SEED=%d%s)" % (
         seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
