@@ -836,6 +836,7 @@ def main():
         seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
     lines.append("runtime %.0f s on %d jobs, %.1f s per mutant (baseline: every suite %.1f s; per-suite timeout 5x + 10 s)"
                  % (elapsed, a.jobs, elapsed / max(1, len(allm)), tbase))
+    lines.append("survivors re-run under ASan+UBSan on the part's suites: %s" % ("yes" if a.asan_base else "no"))
     lines.append("killed %d (%d of them only under ASan+UBSan), survived %d, equivalent %d (%d same object code, "
                  "%d argued in %s, of which %d reachable only on allocation failure), stillborn %d"
                  % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, eq_alloc, still))
