@@ -654,6 +654,27 @@ START_TEST(missing_file_tensor_or_shape_fail_what_they_touch)
 }
 END_TEST
 
+/* A golden file given as the backend's output (a copy, a link, a path typo)
+ * is refused: comparing the reference with itself proves nothing.  The case
+ * fails, saying why, and so does every one of its tensors, each naming the
+ * refusal (a per-tensor report must not read as a plain numeric failure). */
+START_TEST(golden_file_as_backend_output_is_refused_in_every_tensor)
+{
+    hk_st_file *g = gold_default();
+    hk_golden_result *r = res_new();
+    hk_assert_ok(hk_golden_check_case(g, g, HK_GOLDEN_F64, NULL, r));
+    ck_assert_msg(strstr(r->problem, "refused") != NULL, "%s", r->problem);
+    ck_assert_int_eq(r->ntensors, 3);
+    ck_assert_int_eq(r->failed_tensors, 3);
+    for (int i = 0; i < r->ntensors; i++) {
+        ck_assert_msg(strstr(r->t[i].problem, "refused") != NULL, "%s: %s", r->t[i].name, r->t[i].problem);
+        ck_assert_int_eq(r->t[i].nfail, r->t[i].n);
+    }
+    free(r);
+    hk_st_free(g);
+}
+END_TEST
+
 /* A malformed golden file is an error (EFORMAT), never a verdict. */
 START_TEST(malformed_golden_files_are_errors)
 {
@@ -1090,6 +1111,7 @@ Suite *suite_goldencheck(void)
     tcase_add_test(one, first_ten_failing_elements_of_a_case_are_listed);
     tcase_add_test(one, missing_file_tensor_or_shape_fail_what_they_touch);
     tcase_add_test(one, empty_output_passes_with_origin_as_worst);
+    tcase_add_test(one, golden_file_as_backend_output_is_refused_in_every_tensor);
     suite_add_tcase(s, one);
     TCase *lim = tcase_create("Limits");
     tcase_add_test(lim, tolerance_rules_at_their_limits);
