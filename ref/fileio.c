@@ -16,6 +16,8 @@
 int hk_size_prod(size_t *out, size_t cap, const char *what, int n, const long *f, size_t elsize)
 {
     HK_REQUIRE_PTR(out);
+    HK_REQUIRE_PTR(what);
+    HK_REQUIRE(n <= 0 || f != NULL, HK_EINVAL, "argument 'f' is NULL (%d factors)", n);
     size_t p = elsize;
     for (int i = 0; i < n; i++) {
         HK_REQUIRE(f[i] >= 0, HK_EFORMAT, "%s: size factor %d is negative (%ld)", what, i, f[i]);

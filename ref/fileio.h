@@ -52,7 +52,8 @@ int hk_file_remove_stale_tmp(const char *dir, long *nremoved);
 /* ---- sizes from file metadata ----
  * *out = f[0] * ... * f[n-1] * elsize bytes (or elements, elsize = 1), checked:
  * HK_EFORMAT naming `what` if a factor is negative, the product overflows or
- * it exceeds cap.  Every allocation whose size comes from a file uses it. */
+ * it exceeds cap.  Every allocation whose size comes from a file uses it.
+ * f may be NULL only when n == 0 (the empty product, elsize). */
 int hk_size_prod(size_t *out, size_t cap, const char *what, int n, const long *f, size_t elsize);
 /* The caps used with it: elements of one tensor or buffer built from a file. */
 #define HK_MAX_ELEMS ((size_t)1 << 32)

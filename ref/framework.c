@@ -143,17 +143,23 @@ int hk_framework_validate(const hk_framework *cfg)
     return HK_OK;
 }
 
-double hk_fw_site_scale(const hk_fw_site *s) { return s->rescale == HK_RESCALE_INVERTED ? 1.0 / (1.0 - s->p) : 1.0; }
+double hk_fw_site_scale(const hk_fw_site *s)
+{
+    if (!s) return NAN; /* no site: a NaN that poisons every product it enters, never a plausible scale */
+    return s->rescale == HK_RESCALE_INVERTED ? 1.0 / (1.0 - s->p) : 1.0;
+}
 
 double hk_framework_scale(const hk_framework *cfg, hk_position pos) { return hk_fw_site_scale(&cfg->site[pos]); }
 
 const hk_fw_site *hk_framework_pass_site(const hk_framework *cfg, int pass, hk_position pos)
 {
+    if (!cfg) return NULL;
     return pass == 1 && cfg->second_sites ? &cfg->site2[pos] : &cfg->site[pos];
 }
 
 void hk_framework_pass_view(const hk_framework *cfg, int pass, hk_framework *view)
 {
+    if (!cfg || !view) return;
     *view = *cfg;
     if (pass == 1 && cfg->second_sites) memcpy(view->site, cfg->site2, sizeof view->site);
 }

@@ -81,15 +81,16 @@ void hk_framework_init(hk_framework *cfg);
 /* HK_OK, or the first violated rule with a message naming the field and why. */
 int hk_framework_validate(const hk_framework *cfg);
 /* Scale applied to kept units at a position: 1/(1-p) for inverted, else 1
- * (pass 1's site; hk_fw_site_scale for any site). */
+ * (pass 1's site; hk_fw_site_scale for any site: NaN for a NULL site). */
 double hk_framework_scale(const hk_framework *cfg, hk_position pos);
 double hk_fw_site_scale(const hk_fw_site *s);
 /* The site that pass `pass` (0 or 1) uses at pos: site2[pos] for pass 1 when
  * second_sites, else site[pos] (second_clean is the caller's: it turns every
- * position of pass 2 off). */
+ * position of pass 2 off).  NULL cfg: NULL. */
 const hk_fw_site *hk_framework_pass_site(const hk_framework *cfg, int pass, hk_position pos);
 /* *view = *cfg with view->site = the sites of pass `pass` (for code that
- * reads site[] of one pass, e.g. the mask samplers). */
+ * reads site[] of one pass, e.g. the mask samplers).  cfg or view NULL:
+ * nothing is written. */
 void hk_framework_pass_view(const hk_framework *cfg, int pass, hk_framework *view);
 /* One-line-per-field description into buf (always NUL-terminated). */
 int hk_framework_describe(const hk_framework *cfg, char *buf, size_t size);

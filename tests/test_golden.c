@@ -164,6 +164,12 @@ START_TEST(json_summary_reports_a_failing_case)
                 ck_assert_int_eq(json_integer_value(json_object_get(t, "n")), 21);
                 ck_assert_str_eq(json_string_value(json_object_get(t, "worst_index")), "[1,1]");
                 ck_assert(fabs(json_number_value(json_object_get(t, "max_abs")) - 1.0) < 4 * DBL_EPSILON); /* (y + 1) - y, rounded */
+                { /* max_rel is relative to the golden value: the one wrong element's 1 / |y[1,1]| */
+                    double y11 = fabs(((const double *)hk_st_find(g, "out.y")->data)[8]);
+                    double mr = json_number_value(json_object_get(t, "max_rel"));
+                    ck_assert_msg(json_is_number(json_object_get(t, "max_rel")) && fabs(mr - 1.0 / y11) <= 1e-5 / y11,
+                                  "max_rel %g, want 1/|y[1,1]| = %g", mr, 1.0 / y11);
+                }
                 ck_assert(json_number_value(json_object_get(t, "pct_threshold")) > 100.0);
                 json_t *want = json_object_get(json_object_get(tol, "out.y"), dn);
                 double wa = json_number_value(json_object_get(want, "atol")), wr = json_number_value(json_object_get(want, "rtol"));
@@ -179,6 +185,39 @@ START_TEST(json_summary_reports_a_failing_case)
     }
     json_decref(tol);
     hk_st_free(g);
+    /* a NaN output: its ratio is infinite, written as null (JSON has no Infinity); a
+     * missing output file: the case's problem names it */
+    hk_assert_ok(hk_st_read(p("out/softmax_3x7.safetensors"), &f));
+    ((double *)hk_st_find(f, "out.y")->data)[0] = NAN;
+    hk_assert_ok(hk_st_write(f, p("out/softmax_3x7.safetensors")));
+    hk_st_free(f);
+    ck_assert_int_eq(unlink(p("out/linear_3x5to4.safetensors")), 0);
+    ck_assert_int_eq(run("check", "--golden", p("golden"), "--outputs", p("out"), "--json", p("s.json")), 1);
+    json_t *j = json_load_file(p("s.json"), 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cases_failed")), 2);
+    json_t *cases = json_object_get(j, "cases");
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i);
+        const char *name = json_string_value(json_object_get(c, "case"));
+        ck_assert(json_is_false(json_object_get(c, "pass")));
+        if (!strcmp(name, "linear_3x5to4")) {
+            const char *pr = json_string_value(json_object_get(c, "problem"));
+            ck_assert_msg(pr && strstr(pr, "linear_3x5to4.safetensors"), "problem: %s", pr ? pr : "(none)");
+            json_t *t0 = json_array_get(json_object_get(c, "tensors"), 0);
+            ck_assert_msg(json_string_value(json_object_get(t0, "problem")) != NULL, "tensor problem missing");
+        } else {
+            ck_assert_ptr_null(json_object_get(c, "problem"));
+            json_t *ts = json_object_get(c, "tensors");
+            for (size_t k = 0; k < json_array_size(ts); k++) {
+                json_t *t = json_array_get(ts, k);
+                if (strcmp(json_string_value(json_object_get(t, "name")), "out.y")) continue;
+                ck_assert(json_is_null(json_object_get(t, "pct_threshold")));
+                ck_assert_str_eq(json_string_value(json_object_get(t, "worst_index")), "[0,0]");
+            }
+        }
+    }
+    json_decref(j);
 }
 END_TEST
 

@@ -138,7 +138,13 @@ static void fixtures_up(void)
     hk_assert_ok(hk_st_set_meta(stf, "k", "v"));
     gres = malloc(sizeof *gres);
     ck_assert_ptr_nonnull(gres);
-    /* a golden directory of one case, and the reference itself as the backend's outputs */
+}
+
+/* Once per test case (unchecked fixture: the files are only read by the rows
+ * that use them): a golden directory of one case, and the reference itself
+ * as the backend's outputs. */
+static void files_up(void)
+{
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hkref-nullargs-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(gdir, sizeof gdir, "%s/golden", tmpdir);
@@ -166,9 +172,14 @@ static void fixtures_down(void)
     hk_enc_cache_free(&eC);
     hk_stack_free(&stk);
     hk_st_free(stf);
-    hk_st_free(gold);
     free(gres);
     hk_rng_free(rng);
+}
+
+static void files_down(void)
+{
+    hk_st_free(gold);
+    gold = NULL;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     ck_assert_int_eq(system(cmd), 0);
@@ -415,6 +426,25 @@ static int c_file_read(void)
 }
 
 static int c_framework_validate(void) { return hk_framework_validate(A(0, &fw)); }
+static int c_file_open_read(void)
+{
+    FILE *fp = NULL;
+    uint64_t size = 0;
+    int st = hk_file_open_read(A(0, fpath), A(1, &fp), A(2, &size));
+    if (fp) fclose(fp);
+    return st;
+}
+static int c_file_remove_stale_tmp(void)
+{
+    long n = -1;
+    return hk_file_remove_stale_tmp(A(0, tmpdir), A(1, &n));
+}
+static int c_size_prod(void)
+{
+    size_t out = 0;
+    long f[2] = {2, 3};
+    return hk_size_prod(A(0, &out), 100, A(1, "what"), 2, A(2, f), 8);
+}
 static int c_framework_describe(void)
 {
     static char buf[512];
@@ -659,6 +689,12 @@ static int c_train_step(void)
 static int c_golden_check_case(void) { return hk_golden_check_case(A(0, gold), A(1, gold), HK_GOLDEN_F64, A(2, stderr), A(3, gres)); }
 static hk_golden_dtype gdt;
 static int c_golden_dtype_parse(void) { return hk_golden_dtype_parse(A(0, "bf16"), A(1, &gdt)); }
+static int c_golden_tolerance(void)
+{
+    hk_golden_tol_in in = {2.0, 32.0, 16.0, 6.0, 0.0};
+    hk_golden_tol out;
+    return hk_golden_tolerance(A(0, &in), HK_GOLDEN_F64, A(1, &out));
+}
 static int c_golden_list_dir(void)
 {
     char **paths = NULL;
@@ -725,6 +761,9 @@ static const null_row rows[] = {
     {"hk_check_finite", "x what", c_check_finite, NULL},
     {"hk_file_write_atomic", "path buf", c_file_write_atomic, NULL},
     {"hk_file_read", "path buf len", c_file_read, NULL},
+    {"hk_file_open_read", "path fp ?size", c_file_open_read, NULL},
+    {"hk_file_remove_stale_tmp", "dir ?nremoved", c_file_remove_stale_tmp, NULL},
+    {"hk_size_prod", "out what f", c_size_prod, NULL},
     {"hk_framework_validate", "cfg", c_framework_validate, s_fw},
     {"hk_framework_describe", "cfg buf", c_framework_describe, s_fw},
     {"hk_framework_set", "cfg key value", c_framework_set, NULL},
@@ -784,6 +823,7 @@ static const null_row rows[] = {
      c_fw_loss_backward, s_fw},
     {"hk_train_step", "res cfg m labels ?targets work", c_train_step, s_fw},
     {"hk_golden_check_case", "gold ?got ?log res", c_golden_check_case, NULL},
+    {"hk_golden_tolerance", "in out", c_golden_tolerance, NULL},
     {"hk_golden_list_dir", "dir paths n", c_golden_list_dir, NULL},
     {"hk_golden_dtype_parse", "name d", c_golden_dtype_parse, NULL},
     {"hk_golden_check_dir", "o sum", c_golden_check_dir, s_gdir},
@@ -832,18 +872,6 @@ static const struct {
     {"hk_st_dtype_size", "no pointer parameter"},
     {"hk_file_cleanup_on_signals", "no pointer parameter"},
     {"hk_golden_grads_valid", "grads NULL is valid: it means every gradient (check_dir.c)"},
-    /* Declared by branches merged after this table was written (hardening, backend gating,
-     * HiddenCut's per-pass sites): their NULL rows are owed, listed here so that the table
-     * still catches every function added after them. */
-    {"hk_file_open_read", "row owed (added by the hardening merge)"},
-    {"hk_file_remove_stale_tmp", "row owed (added by the hardening merge)"},
-    {"hk_size_prod", "row owed (added by the hardening merge)"},
-    {"hk_golden_tolerance", "row owed (added by the hardening merge)"},
-    {"hk_fw_site_scale", "row owed (added with per-pass sites)"},
-    {"hk_framework_pass_site", "row owed (added with per-pass sites)"},
-    {"hk_framework_pass_view", "row owed (added with per-pass sites)"},
-    {"hk_golden_name_match", "row owed (added by the backend-gating merge)"},
-    {"hk_golden_grad_selected", "row owed (added by the backend-gating merge)"},
     {"hk_golden_dtype_name", "no pointer parameter (an enum: \"?\" out of range, tests/test_golden.c)"},
     {"hk_golden_dtype_accepts", "no pointer parameter (two enums)"},
     {"hk_golden_max_rtol", "no pointer parameter (an enum)"},
@@ -908,6 +936,83 @@ START_TEST(null_argument_row)
                       r->fn, name, want, hk_error_message());
         ck_assert_msg(memcmp(&snap, &pool, sizeof pool) == 0, "%s(%s = NULL) failed but wrote to its buffers", r->fn,
                       name);
+    }
+    nk = -1;
+    fixtures_down();
+}
+END_TEST
+
+/* ---- functions that return a value, not a status ----
+ * A NULL pointer argument gives the result the header documents for it (a
+ * neutral one: NULL, 0 = no match, NaN = no scale, nothing written), never a
+ * crash; a '?' parameter gives the valid call's result. */
+
+typedef struct {
+    const char *fn, *args;
+    double (*call)(void); /* fn with valid arguments, pointer parameter nk NULL */
+    double valid, null;   /* the documented results */
+} value_row;
+
+static double v_fw_site_scale(void)
+{
+    hk_fw_site site = {0.25, HK_PAT_ELEMENT, HK_RESCALE_INVERTED};
+    return hk_fw_site_scale(A(0, &site));
+}
+static hk_framework pfw;
+static double v_pass_site(void)
+{
+    hk_framework_init(&pfw);
+    pfw.second_sites = 1;
+    const hk_fw_site *s = hk_framework_pass_site(A(0, &pfw), 1, HK_POS_HIDDEN);
+    return s == &pfw.site2[HK_POS_HIDDEN] ? 1.0 : s == NULL ? 0.0 : -1.0; /* pass 2 with its own sites: site2 */
+}
+static double v_pass_view(void)
+{
+    hk_framework_init(&pfw);
+    pfw.second_sites = 1;
+    pfw.site2[HK_POS_HIDDEN].p = 0.5;
+    hk_framework view, untouched;
+    memset(&view, 0x5a, sizeof view);
+    memcpy(&untouched, &view, sizeof view);
+    hk_framework_pass_view(A(0, &pfw), 1, A(1, &view));
+    if (!memcmp(&view, &untouched, sizeof view)) return 0.0;
+    /* pass 2's view: its sites are site2, everything else is cfg's */
+    int ok = !memcmp(view.site, pfw.site2, sizeof view.site) && !memcmp(view.site2, pfw.site2, sizeof view.site2) &&
+             view.second_sites == 1 && view.loss == pfw.loss && view.weight == pfw.weight && view.passes == pfw.passes;
+    return ok ? 1.0 : -1.0;
+}
+static double v_name_match(void) { return hk_golden_name_match(A(0, "softmax"), A(1, "softmax_3x7"), 0); }
+static double v_grad_selected(void) { return hk_golden_grad_selected(A(0, gold), A(1, "grad.x"), A(2, "inputs")); }
+
+static const value_row vrows[] = {
+    {"hk_fw_site_scale", "s", v_fw_site_scale, 1.0 / (1.0 - 0.25), NAN}, /* inverted: 1 / (1 - p) */
+    {"hk_framework_pass_site", "cfg", v_pass_site, 1.0, 0.0},
+    {"hk_framework_pass_view", "cfg view", v_pass_view, 1.0, 0.0},
+    {"hk_golden_name_match", "pat name", v_name_match, 1.0, 0.0},     /* a prefix selects */
+    {"hk_golden_grad_selected", "gold grad ?grads", v_grad_selected, 1.0, 0.0}, /* grad.x is of in.x */
+};
+enum { NVROWS = sizeof vrows / sizeof vrows[0] };
+
+static int same_value(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+START_TEST(null_argument_value_row)
+{
+    const value_row *r = &vrows[_i];
+    fixtures_up();
+    pool_default();
+    nk = -1;
+    double v = r->call();
+    ck_assert_msg(same_value(v, r->valid), "%s: the valid call gives %g, documented %g", r->fn, v, r->valid);
+    char name[64];
+    int optional;
+    for (int k = 0; word(r->args, k, name, sizeof name, &optional); k++) {
+        pool_default();
+        memcpy(&snap, &pool, sizeof pool);
+        nk = k;
+        v = r->call();
+        double want = optional ? r->valid : r->null;
+        ck_assert_msg(same_value(v, want), "%s(%s = NULL) gives %g, documented %g", r->fn, name, v, want);
+        ck_assert_msg(memcmp(&snap, &pool, sizeof pool) == 0, "%s(%s = NULL) wrote to the buffers", r->fn, name);
     }
     nk = -1;
     fixtures_down();
@@ -1064,6 +1169,12 @@ START_TEST(every_declared_function_has_a_row)
         const null_row *r = NULL;
         for (int k = 0; k < NROWS; k++)
             if (!strcmp(rows[k].fn, d[i].name)) r = &rows[k];
+        null_row vr = {NULL, NULL, NULL, NULL};
+        for (int k = 0; !r && k < NVROWS; k++)
+            if (!strcmp(vrows[k].fn, d[i].name)) {
+                vr = (null_row){vrows[k].fn, vrows[k].args, NULL, NULL};
+                r = &vr;
+            }
         int ex = 0;
         for (int k = 0; k < NEXEMPT; k++) ex |= !strcmp(exempt[k].fn, d[i].name);
         if (!r && !ex) {
@@ -1088,8 +1199,8 @@ START_TEST(every_declared_function_has_a_row)
     }
     ck_assert_msg(missing == 0, "%d declared functions have neither a NULL-argument row nor an exemption", missing);
     /* and no row or exemption names a function that no header declares */
-    for (int k = 0; k < NROWS + NEXEMPT; k++) {
-        const char *fn = k < NROWS ? rows[k].fn : exempt[k - NROWS].fn;
+    for (int k = 0; k < NROWS + NVROWS + NEXEMPT; k++) {
+        const char *fn = k < NROWS ? rows[k].fn : k < NROWS + NVROWS ? vrows[k - NROWS].fn : exempt[k - NROWS - NVROWS].fn;
         int found = 0;
         for (int i = 0; i < nd; i++) found |= !strcmp(d[i].name, fn);
         ck_assert_msg(found, "%s is in this table but no header declares it", fn);
@@ -1139,8 +1250,10 @@ Suite *suite_nullargs(void)
     Suite *s = suite_create("nullargs");
     TCase *tc = tcase_create("Limits");
     tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, files_up, files_down);
     tcase_add_test(tc, every_declared_function_has_a_row);
     tcase_add_loop_test(tc, null_argument_row, 0, NROWS);
+    tcase_add_loop_test(tc, null_argument_value_row, 0, NVROWS);
     tcase_add_test(tc, exempted_functions_null_policies);
     suite_add_tcase(s, tc);
     return s;

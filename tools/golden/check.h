@@ -215,7 +215,8 @@ typedef struct {
  * character (* ? [) is an fnmatch(3) glob over the whole name; otherwise it
  * selects the case of exactly that name when `exact_exists` (some listed
  * case has that exact name), else every name that starts with it (so
- * `--case lora` is every LoRA case and a __REPRO line's full name is one case). */
+ * `--case lora` is every LoRA case and a __REPRO line's full name is one case).
+ * pat or name NULL: 0 (nothing matches). */
 int hk_golden_name_match(const char *pat, const char *name, int exact_exists);
 
 /* 1 if grad.* tensor `grad` ("grad.lora_A") of golden file gold is in the
@@ -223,7 +224,7 @@ int hk_golden_name_match(const char *pat, const char *name, int exact_exists);
  * gradient of an in.* tensor) | params (of a param.* tensor) | lora (of a
  * param.* whose name contains "lora_": the LoRA factors) | frozen (params
  * but not lora) | any other token: an fnmatch glob over the name after
- * "grad." (e.g. "W_*").  NULL = all. */
+ * "grad." (e.g. "W_*").  grads NULL = all; gold or grad NULL: 0. */
 int hk_golden_grad_selected(const hk_st_file *gold, const char *grad, const char *grads);
 /* HK_OK if every token of grads is a set name or a non-empty glob; else
  * HK_EINVAL naming the token. */

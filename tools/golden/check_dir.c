@@ -396,7 +396,11 @@ static int read_verified(const char *path, const char *rel, const hk_golden_mani
                           "%s: altered: its SHA-256 is %s, the manifest says %s (edited, truncated or regenerated "
                           "without its manifest)", path, got, want);
     }
-    if (!st && gold) st = hk_st_parse(buf, len, gold);
+    if (!st && gold && (st = hk_st_parse(buf, len, gold)) != HK_OK) {
+        char why[512]; /* a listed file that is not a golden file: the error names it */
+        snprintf(why, sizeof why, "%s", hk_error_message());
+        st = hk_error_set(st, __FILE__, __LINE__, "%s: %s", path, why);
+    }
     free(buf);
     return st;
 }

@@ -17,7 +17,8 @@ Score = killed / (killed + survived), per part and over the sample.  Targets:
 >= 95 % over the sample, >= 97 % for the checker part.
 
 Parts (every part whose mistakes change a verdict or a number):
-  checker  tools/golden/check.c, check_dir.c (libhkgolden) and ref/compare.c,
+  checker  tools/golden/check.c, check_dir.c, manifest.c, sha256.c (libhkgolden)
+           and ref/compare.c,
            the element-wise |got - ref| <= atol + rtol |ref| it calls
   cases    tools/golden/case.c and cases_*.c: the case builders, which write
            the expected values and the tolerances
@@ -77,6 +78,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -85,13 +87,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # (name, source globs, suites run first, functions not mutated {file: names}).
 # A file belongs to the first part whose globs list it.
 PARTS = [
-    ("checker", ["tools/golden/check.c", "tools/golden/check_dir.c", "ref/compare.c"],
-     ["goldencheck", "nullargs", "compare", "golden", "fastgolden", "checks"], {}),
+    # suites in the order they run: the cheapest that kill most first (seconds in the report)
+    ("checker", ["tools/golden/check.c", "tools/golden/check_dir.c", "tools/golden/manifest.c",
+                 "tools/golden/sha256.c", "ref/compare.c"],
+     ["goldencheck", "compare", "nullargs", "golden", "fastgolden", "goldensel", "checks", "hardening"], {}),
     ("cases", ["tools/golden/case.c", "tools/golden/cases_*.c"], ["casebuilder", "checks", "golden"], {}),
     # (args.c and golden_report.c do not exist on every branch: a glob that matches nothing adds nothing)
     ("cli", ["tools/cli/hkref.c", "tools/cli/cli.c", "tools/cli/args.c", "tools/cli/cmd_golden.c",
              "tools/cli/golden_report.c", "tools/cli/cmd_verify.c", "tools/cli/cmd_gradcheck.c",
-             "tools/checks/checks.c"], ["goldencheck", "cli", "golden", "checks"],
+             "tools/checks/checks.c"], ["args", "goldencheck", "golden", "goldensel", "checks", "cliux", "cli"],
      {"tools/cli/hkref.c": {"usage"}, "tools/cli/cmd_golden.c": {"usage", "print_case", "cmd_list"}}),
     ("fast", ["tools/fast/fast_encoder.c", "tools/fast/fast_stack.c", "tools/fast/fast_rng.c"],
      ["fast", "fastgolden"], {}),
@@ -480,13 +484,14 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="sample seed (default: a fresh random one, printed)")
     ap.add_argument("--quota", default="", help="part=share or part=count,... (shares of --max; default %s)"
                     % ",".join("%s=%g" % kv for kv in DEFAULT_QUOTA.items()))
-    ap.add_argument("--timeout", type=float, default=0, help="per-mutant seconds (0 = 4 x baseline + 10)")
+    ap.add_argument("--timeout", type=float, default=0, help="seconds per test run (0 = 5 x the suite's baseline + 10)")
     ap.add_argument("--parts", default="", help="only these parts (%s)" % ",".join(PART_NAMES))
     ap.add_argument("--files", default="", help="only these files (each keeps its part)")
     ap.add_argument("--equivalent", default="tools/scripts/mutate_equivalent.txt")
     ap.add_argument("--target", type=float, default=95.0)
     ap.add_argument("--target-checker", type=float, default=97.0)
     ap.add_argument("--list", action="store_true", help="only list the mutants")
+    ap.add_argument("--keys", default="", help="only the mutants whose key is a line of this file (re-runs)")
     ap.add_argument("--asan-base", default="", help="a SAN=1 build: survivors are re-run under ASan+UBSan, as the gate does")
     ap.add_argument("--asan-cflags", default="")
     ap.add_argument("--asan-ldflags", default="")
@@ -515,6 +520,9 @@ def main():
         for m in ms:
             m.part = part_of[f]
         allm.extend(m for m in ms if m.fn not in excluded.get(f, ()))
+    if a.keys:
+        want = {ln.rstrip("\n") for ln in open(a.keys) if ln.strip()}
+        allm = [m for m in allm if m.key in want]
     population = {}
     for m in allm:
         population[m.part] = population.get(m.part, 0) + 1
@@ -556,6 +564,7 @@ def main():
         sample_note = "a stratified random sample of %d of %d mutants (seed %d: %s)" % (
             len(allm), total_generated, seed, quota_note)
 
+    head_at_start, clean_at_start = git_head(), git_clean()  # the tree the mutants were made from
     eq = load_equivalent(a.equivalent)
     base = os.path.abspath(a.base)
     work = os.path.abspath(a.work)
@@ -626,7 +635,7 @@ def main():
             r = sh([a.cc, "-o", os.path.join(wdir, "hkref")] + list(extra) + [main_o] + objs + libs)
         return exe, r
 
-    def run(exe, timeout, tmpdir, suite=None):
+    def run(exe, timeout, tmpdir, suite=None, skip=""):
         # No fork: one process, so a timeout kills everything the mutant runs
         # (Check's forked children put themselves in their own process group),
         # and a crash ends the run with a non-zero status (= killed).
@@ -635,26 +644,68 @@ def main():
                    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
         if suite:
             env["CK_RUN_SUITE"] = suite
+        if skip:
+            env["HK_SKIP_SUITES"] = skip
         try:
             r = sh([exe], timeout=timeout, env=env)
             return r.returncode, r.stdout.decode(errors="replace")
         except subprocess.TimeoutExpired:
             return "timeout", ""
 
-    # Baseline: the unmutated runner must pass; its time sets the timeout.
+    suite_names = sorted(f[5:-2] for f in os.listdir("tests") if f.startswith("test_") and f.endswith(".c"))
+
+    def baseline(exe, wdir, what):
+        """Runs every suite alone (unmutated): each must pass; returns {suite: seconds}."""
+        times = {}
+        for sname in suite_names:
+            t1 = time.time()
+            rc, outp = run(exe, 1800, wdir, sname)
+            times[sname] = time.time() - t1
+            if rc != 0:
+                sys.exit("mutate.py: the unmutated %s fails suite %s (rc %s); fix the gate first:\n%s"
+                         % (what, sname, rc, outp[-3000:]))
+        return times
+
+    # Baseline: the unmutated runner must pass, suite by suite; each suite's
+    # time sets its timeout (a mutant that loops is killed after 5x + 10 s).
     bw = os.path.join(work, "baseline")
     os.makedirs(bw, exist_ok=True)
     exe, r = link(bw, None, None)
     if r.returncode:
         sys.exit("mutate.py: baseline link failed:\n" + r.stdout.decode())
-    t0 = time.time()
-    rc, outp = run(exe, 600, bw)
-    tbase = time.time() - t0
-    if rc != 0:
-        sys.exit("mutate.py: the unmutated test runner fails (rc %s); fix the gate first:\n%s" % (rc, outp[-2000:]))
-    timeout = a.timeout or 4 * tbase + 10
-    print("mutate: seed %d; %s; baseline run %.1f s, per-mutant timeout %.0f s, %d jobs"
-          % (seed, sample_note, tbase, timeout, a.jobs), flush=True)
+    tsuite = baseline(exe, bw, "test runner")
+    tbase = sum(tsuite.values())
+    tasan, asan_lock = {}, threading.Lock()
+    if a.asan_base:
+        aw = os.path.join(work, "baseline-asan")
+        os.makedirs(aw, exist_ok=True)
+        aexe, r = link(aw, None, None, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
+        if r.returncode:
+            sys.exit("mutate.py: ASan baseline link failed:\n" + r.stdout.decode())
+
+    def asan_time(sname):
+        """A survivor counts as killed when an ASan+UBSan run of a suite fails, so that
+        suite must pass unmutated (else every survivor would be "killed" by a leak or
+        error the gate already has): run once, the first time a survivor needs it."""
+        with asan_lock:
+            if sname not in tasan:
+                t1 = time.time()
+                rc, outp = run(aexe, 1800, aw, sname)
+                if rc != 0:
+                    print("mutate.py: the unmutated ASan+UBSan runner fails suite %s (rc %s); fix the gate first:\n%s"
+                          % (sname, rc, outp[-3000:]), flush=True)
+                    os._exit(2)
+                tasan[sname] = time.time() - t1
+            return tasan[sname]
+
+    def suite_timeout(t):
+        return a.timeout or 5 * t + 10
+
+    timeout = suite_timeout(tbase)
+    print("mutate: seed %d; %s; baseline %.1f s over %d suites (slowest: %s), %d jobs"
+          % (seed, sample_note, tbase, len(tsuite),
+             ", ".join("%s %.1f s" % kv for kv in sorted(tsuite.items(), key=lambda kv: -kv[1])[:3]), a.jobs),
+          flush=True)
 
     srcs = {f: open(f).read() for f in files}
     suites = {f[5:-2]: open(os.path.join("tests", f)).read() for f in os.listdir("tests")
@@ -695,34 +746,39 @@ def main():
         exe, r = link(wdir, m.file, obj)
         if r.returncode:
             return "stillborn", "link"
-        # The part's suites first (or the module's own suite and every suite
-        # that includes its header): most mutants die there in a fraction of
-        # the full run; survivors get the full run.
+        # The part's suites first, one by one (or the module's own suite and
+        # every suite that includes its header), stopping at the first that
+        # fails: most mutants die there in a fraction of the full run; a
+        # mutant that passes them all gets every other suite in one run.
         rc, why = 0, ""
-        for suite in suites_for(m.file):
-            rc, outp = run(exe, timeout, wdir, suite)
+        first = suites_for(m.file)
+        for suite in first:
+            rc, outp = run(exe, suite_timeout(tsuite.get(suite, tbase)), wdir, suite)
             if rc != 0:
                 why = "suite %s" % suite
                 break
         if rc == 0:
-            rc, outp = run(exe, timeout, wdir)
-            why = "full run"
+            rest = [x for x in suite_names if x not in first]
+            rc, outp = run(exe, suite_timeout(sum(tsuite.get(x, 0) for x in rest)), wdir, None,
+                           skip=",".join(first))
+            why = "other suites"
         if rc == "timeout":
             return "killed", "timeout (%s)" % why
-        if rc == 0 and a.asan_base:
+        if rc == 0 and a.asan_base and first:
             # The gate also runs every suite under ASan+UBSan: a mutant that
             # reads or writes out of bounds, leaks or hits UB is killed there.
+            # Re-run on the part's suites (the code they exercise directly;
+            # running all suites under ASan for every survivor would double a
+            # sample's time for the rare kill it adds elsewhere).
             aobj = os.path.join(wdir, "mut_asan.o")
             r = compile_to(m.file, mt, wdir, aobj, flags_for(m.file, asan=True))
             if r.returncode == 0:
                 exe, r = link(wdir, m.file, aobj, os.path.abspath(a.asan_base), shlex.split(a.asan_ldflags))
                 if r.returncode == 0:
-                    # the part's suites first (a leak or overflow usually shows there), then all
-                    for suite in suites_for(m.file) + [None]:
-                        rc2, _ = run(exe, 4 * timeout, wdir, suite)
+                    for suite in first:
+                        rc2, _ = run(exe, 2 * suite_timeout(asan_time(suite)), wdir, suite)
                         if rc2 != 0:
-                            return "killed", ("asan" if rc2 != "timeout" else "asan-timeout") + (
-                                " (suite %s)" % suite if suite else "")
+                            return "killed", ("asan" if rc2 != "timeout" else "asan-timeout") + " (suite %s)" % suite
         return ("killed" if rc != 0 else "survived"), why
 
     t0 = time.time()
@@ -774,10 +830,13 @@ def main():
 
     lines = []
     lines.append("hkref mutation report: %s" % sample_note)
-    lines.append("commit %s%s" % (git_head(), "" if git_clean() else " (with uncommitted changes)"))
+    lines.append("commit %s%s" % (head_at_start, "" if os.environ.get("HK_MUTATE_COMMIT") or clean_at_start
+                                   else " (with uncommitted changes)"))
     lines.append("seed %d (replay: make mutate MUTATE_MAX=%d MUTATE_SEED=%d%s)" % (
         seed, a.max, seed, (" MUTATE_PARTS=" + a.parts) if a.parts else ""))
-    lines.append("runtime %.0f s on %d jobs (baseline runner %.1f s, timeout %.0f s)" % (elapsed, a.jobs, tbase, timeout))
+    lines.append("runtime %.0f s on %d jobs, %.1f s per mutant (baseline: every suite %.1f s; per-suite timeout 5x + 10 s)"
+                 % (elapsed, a.jobs, elapsed / max(1, len(allm)), tbase))
+    lines.append("survivors re-run under ASan+UBSan on the part's suites: %s" % ("yes" if a.asan_base else "no"))
     lines.append("killed %d (%d of them only under ASan+UBSan), survived %d, equivalent %d (%d same object code, "
                  "%d argued in %s, of which %d reachable only on allocation failure), stillborn %d"
                  % (killed, by_asan, survived, eq_tce + eq_arg, eq_tce, eq_arg, a.equivalent, eq_alloc, still))
@@ -832,6 +891,8 @@ def main():
 
 
 def git_head():
+    if os.environ.get("HK_MUTATE_COMMIT"):  # a snapshot of a commit (git archive) names it here
+        return os.environ["HK_MUTATE_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip() or "?"
