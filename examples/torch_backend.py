@@ -504,7 +504,7 @@ def op_dropkey(t, cfg, bug):
         return {"w": smax(g + torch.where(drop, torch.full_like(g, big), torch.zeros_like(g)))}
     if bug == "dropkey_finite_1e12_f16":  # the snippet's g + mask * (-1e12), the constant in the working dtype
         c = torch.tensor(-1e12, dtype=g.dtype)  # fp16: overflows to -inf, and 0 * -inf = NaN at every kept key
-        w = smax(g + drop.to(g.dtype) * c)  # f32 / bf16: an all-masked row comes out uniform; f64: 1e-5 off keep
+        w = smax(g + drop.to(g.dtype) * c)  # f32 / bf16: an all-masked row comes out uniform
         return {"w": w if cfg["allmasked_policy"] == "keep" else w.masked_fill(allm, 0.0)}
     if bug == "dropkey_finite_leak":  # the finite form with -6.9: a dropped key keeps e^-6.9 = 1e-3 of its weight
         g2 = g + torch.where(drop & ~allm, torch.full_like(g, math.log(1e-3)), torch.zeros_like(g))

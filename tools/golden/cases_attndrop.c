@@ -96,7 +96,8 @@ static int build_ad(hk_case *g, const void *arg)
                                 "its exact value: a dropped key's weight e^-1e12 = 0 in every format, an all-masked "
                                 "row per policy (keep: softmax(g), shift invariance).  Naive: in fp16 -1e12 is -inf "
                                 "and 0 * -inf = NaN at every kept key; in f32 / bf16 g - 1e12 rounds g away (spacing "
-                                "65536): an all-masked row comes out uniform; in f64 it is ~1e-5 off keep"
+                                "65536): an all-masked row comes out uniform; in f64 g - 1e12 keeps g to 2^-13 (exact for these inputs "
+                                "with |g| >= 2^-5, ~1e-5 off keep for general f32 logits)"
                               : "softmax (T + R + 4); DropAttention: + kept sum Z (T) + rescale (2); relative: exp, "
                                 "sums of positive terms and divisions carry relative errors, so atol is the "
                                 "underflow floor");
